@@ -1,0 +1,3 @@
+from orchtui.cli import main
+
+main()

@@ -1,0 +1,202 @@
+"""Configuration: pydantic models, loaded from TOML files and `ORCHTUI_*` variables.
+
+Layers, later wins: built-in defaults, the user file (platformdirs config path, or
+`$ORCHTUI_HOME/config.toml`, or `$ORCHTUI_CONFIG`), the repository's
+`.orchtui.toml`, then environment variables. `ORCHTUI_HOME`, `ORCHTUI_TMUX_SOCKET`
+and `ORCHTUI_DB_URL` are shortcuts; any field can be set as
+`ORCHTUI_<SECTION>__<FIELD>` (e.g. `ORCHTUI_DELIVERY__RETRIES=3`).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from orchtui import paths
+from orchtui.errors import ConfigError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TmuxConfig(_Section):
+    socket: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    width: int = Field(default=200, ge=40, le=1000)
+    height: int = Field(default=50, ge=10, le=500)
+    history_limit: int = Field(default=5000, ge=100)
+
+
+class StoreConfig(_Section):
+    url: str | None = None  # any SQLAlchemy URL; default: SQLite file in ORCHTUI_HOME
+
+
+class WorktreeConfig(_Section):
+    root: Path | None = None
+    branch_prefix: str = "orchtui/"
+    setup_command: str | None = None  # run in each new worktree (by the user's shell)
+    setup_timeout: float = Field(default=300.0, gt=0)
+    copy_files: list[str] = Field(default_factory=list)  # untracked files to copy in, e.g. .env
+
+
+class DeliveryConfig(_Section):
+    verify_timeout: float = Field(default=5.0, gt=0, le=120)
+    retries: int = Field(default=2, ge=0, le=10)
+
+
+class EngineConfig(_Section):
+    reconcile_interval: float = Field(default=5.0, ge=0.5)
+    debounce_ms: int = Field(default=40, ge=1, le=2000)
+    step_ms: int = Field(default=5, ge=1, le=500)
+
+
+class LimitsConfig(_Section):
+    max_sessions: int = Field(default=100, ge=1)
+    per_project: int | None = Field(default=None, ge=1)
+    per_profile: dict[str, int] = Field(default_factory=dict)
+
+
+class Config(_Section):
+    home: Path = Field(default_factory=paths.default_home)
+    tmux: TmuxConfig = Field(default_factory=TmuxConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    worktrees: WorktreeConfig = Field(default_factory=WorktreeConfig)
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    profile_dirs: list[Path] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=list, exclude=True)
+
+    @property
+    def state(self) -> paths.StatePaths:
+        return paths.StatePaths(self.home)
+
+    @property
+    def socket_name(self) -> str:
+        return self.tmux.socket or paths.default_socket_name(self.home)
+
+    @property
+    def db_url(self) -> str:
+        return self.store.url or f"sqlite:///{self.state.db_file}"
+
+    @property
+    def worktree_root(self) -> Path:
+        return (self.worktrees.root or self.state.worktrees).expanduser().resolve()
+
+
+_SHORTCUTS = {
+    "ORCHTUI_HOME": ("home",),
+    "ORCHTUI_TMUX_SOCKET": ("tmux", "socket"),
+    "ORCHTUI_DB_URL": ("store", "url"),
+}
+_NOT_FIELDS = {"ORCHTUI_CONFIG", "ORCHTUI_SCRIPTED_SCENARIO"}
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def _env_value(raw: str) -> Any:
+    """Environment values are TOML values when they parse as one, else strings."""
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _set(tree: dict[str, Any], keys: tuple[str, ...], value: Any) -> None:
+    for key in keys[:-1]:
+        node = tree.setdefault(key, {})
+        if not isinstance(node, dict):
+            node = tree[key] = {}
+        tree = node
+    tree[keys[-1]] = value
+
+
+def _merge(into: dict[str, Any], layer: dict[str, Any], source: str, prov: dict[str, str], pre: str) -> None:
+    for key, value in layer.items():
+        dotted = f"{pre}{key}"
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value, source, prov, dotted + ".")
+        else:
+            into[key] = value
+        prov[dotted] = source
+        if isinstance(value, dict):
+            for sub in value:
+                prov[f"{dotted}.{sub}"] = source
+
+
+def _env_layer(environ: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
+    layers: list[tuple[str, dict[str, Any]]] = []
+    for name, raw in sorted(environ.items()):
+        if not name.startswith("ORCHTUI_") or name in _NOT_FIELDS:
+            continue
+        if name in _SHORTCUTS:
+            keys = _SHORTCUTS[name]
+            value: Any = raw
+        elif "__" in name:
+            keys = tuple(part.lower() for part in name[len("ORCHTUI_") :].split("__"))
+            value = _env_value(raw)
+        else:
+            continue
+        tree: dict[str, Any] = {}
+        _set(tree, keys, value)
+        layers.append((f"${name}", tree))
+    return layers
+
+
+def find_repo_config(start: Path) -> Path | None:
+    for folder in (start, *start.parents):
+        candidate = folder / ".orchtui.toml"
+        if candidate.is_file():
+            return candidate
+        if (folder / ".git").exists():
+            return None
+    return None
+
+
+def load_config(cwd: Path | None = None, environ: dict[str, str] | None = None) -> Config:
+    """Load and validate every layer; errors name the file (or variable) and the field."""
+    env = dict(os.environ if environ is None else environ)
+    layers: list[tuple[str, dict[str, Any]]] = []
+    user_file = paths.user_config_file()
+    if user_file.is_file():
+        layers.append((str(user_file), _read_toml(user_file)))
+    repo_file = find_repo_config((cwd or Path.cwd()).resolve())
+    if repo_file is not None:
+        layers.append((str(repo_file), _read_toml(repo_file)))
+    layers.extend(_env_layer(env))
+
+    merged: dict[str, Any] = {}
+    prov: dict[str, str] = {}
+    for source, layer in layers:
+        _merge(merged, layer, source, prov, "")
+    try:
+        config = Config.model_validate(merged)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        source = _source_of(field, prov)
+        raise ConfigError(f"{source}: {field}: {err['msg']}") from None
+    config.sources = [source for source, _ in layers]
+    return config
+
+
+def _source_of(field: str, prov: dict[str, str]) -> str:
+    parts = field.split(".")
+    while parts:
+        hit = prov.get(".".join(parts))
+        if hit:
+            return hit
+        parts.pop()
+    return "config"

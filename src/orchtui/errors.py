@@ -1,0 +1,29 @@
+"""Errors that reach the operator as one clear line (never a traceback)."""
+
+from __future__ import annotations
+
+
+class OrchtuiError(Exception):
+    """An error the operator can act on. `exit_code` is what the CLI returns."""
+
+    exit_code = 1
+
+
+class UsageError(OrchtuiError):
+    """Bad input: config, profile, names, prompts. Exit 2, nothing changed."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """A configuration or profile file is invalid; the message names file and field."""
+
+
+class NotFound(OrchtuiError):
+    exit_code = 3
+
+
+class Refused(OrchtuiError):
+    """A safety rule refused the action (e.g. a dirty worktree without --force)."""
+
+    exit_code = 4

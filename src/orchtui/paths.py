@@ -1,0 +1,100 @@
+"""Where orchtui keeps its own state. `ORCHTUI_HOME` relocates all of it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+APP = "orchtui"
+
+
+def default_home() -> Path:
+    env = os.environ.get("ORCHTUI_HOME")
+    if env:
+        return Path(env).expanduser().resolve()
+    return Path(platformdirs.user_state_dir(APP)).resolve()
+
+
+def user_config_file() -> Path:
+    env = os.environ.get("ORCHTUI_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    if os.environ.get("ORCHTUI_HOME"):
+        return default_home() / "config.toml"
+    return Path(platformdirs.user_config_dir(APP)) / "config.toml"
+
+
+def default_socket_name(home: Path) -> str:
+    """A dedicated socket, never the user's default tmux server.
+
+    The default home gets the plain name `orchtui`; a relocated home gets its own
+    socket so two homes never share hooks or windows.
+    """
+    env = os.environ.get("ORCHTUI_HOME")
+    if not env:
+        return APP
+    digest = hashlib.sha1(str(home).encode()).hexdigest()[:8]
+    return f"{APP}-{digest}"
+
+
+@dataclass(frozen=True)
+class StatePaths:
+    home: Path
+
+    @property
+    def db_file(self) -> Path:
+        return self.home / "orchtui.db"
+
+    @property
+    def logs(self) -> Path:
+        """One append-only output log per agent session (tmux pipe-pane)."""
+        return self.home / "logs"
+
+    @property
+    def events(self) -> Path:
+        """Drop-box for signals from outside the engine (tmux hooks, agent hooks)."""
+        return self.home / "events"
+
+    @property
+    def run(self) -> Path:
+        """Engine lock, pid and wake-up file."""
+        return self.home / "run"
+
+    @property
+    def sessions(self) -> Path:
+        """Per-session private files (transcripts, scratch)."""
+        return self.home / "sessions"
+
+    @property
+    def worktrees(self) -> Path:
+        return self.home / "worktrees"
+
+    @property
+    def engine_log(self) -> Path:
+        return self.home / "engine.log"
+
+    @property
+    def tmux_conf(self) -> Path:
+        return self.home / "tmux.conf"
+
+    @property
+    def wake_file(self) -> Path:
+        return self.run / "wake"
+
+    @property
+    def tmux_events(self) -> Path:
+        return self.events / "tmux.events"
+
+    def session_dir(self, session_id: str) -> Path:
+        return self.sessions / session_id
+
+    def log_file(self, session_id: str) -> Path:
+        return self.logs / f"{session_id}.log"
+
+    def ensure(self) -> None:
+        for d in (self.home, self.logs, self.events, self.run, self.sessions):
+            d.mkdir(parents=True, exist_ok=True)

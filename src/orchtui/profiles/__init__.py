@@ -1,0 +1,183 @@
+"""Agent profiles: data that tells orchtui how to launch, drive and read an agent CLI.
+
+Built-in profiles ship as TOML beside this module; users add or override them with
+TOML files in `<config dir>/profiles/` or any folder listed in `profile_dirs`.
+The format is documented in docs/agent-profiles.md.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from orchtui.errors import ConfigError, UsageError
+from orchtui.names import PROFILE_RE
+
+BUILTIN_DIR = Path(__file__).parent
+
+State = Literal["working", "waiting", "error", "idle", "exited"]
+PLACEHOLDERS = frozenset({"python", "worktree", "session_id", "session_dir", "task", "home"})
+
+
+def _compile(value: str, flags: int = re.MULTILINE) -> re.Pattern[str]:
+    try:
+        return re.compile(value, flags)
+    except re.error as exc:
+        raise ValueError(f"invalid regex {value!r}: {exc}") from None
+
+
+class PatternRule(BaseModel):
+    """One screen rule. Rules are tried in file order; the first match wins.
+
+    scope `tail`: the last `lines` non-blank lines of the screen.
+    scope `turn`: everything below the last line matching the profile's `prompt_echo`.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    state: State
+    regex: str
+    scope: Literal["tail", "turn"] = "tail"
+    lines: int = Field(default=6, ge=1, le=500)
+
+    @field_validator("regex")
+    @classmethod
+    def _valid_regex(cls, value: str) -> str:
+        _compile(value)
+        return value
+
+
+class SubmitConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    method: Literal["bracketed_paste", "keys"] = "bracketed_paste"
+    enter_key: str = "Enter"
+    delay: float = Field(default=0.4, ge=0.0, le=10.0)
+
+
+class AnswerKeys(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    approve: str = "y"
+    reject: str = "n"
+
+
+class AgentProfile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    description: str = ""
+    driver: str = "screen"
+    command: list[str] = Field(min_length=1)
+    env: dict[str, str] = Field(default_factory=dict)
+    pass_env: list[str] = Field(default_factory=list)
+    submit: SubmitConfig = Field(default_factory=SubmitConfig)
+    answers: AnswerKeys = Field(default_factory=AnswerKeys)
+    prompt_echo: str | None = None
+    patterns: list[PatternRule] = Field(default_factory=list)
+    completion_marker: str | None = None
+    conversation_id: str | None = None  # regex with one group, read from the screen
+    source: str = Field(default="", exclude=True)
+    _compiled: Any = PrivateAttr(default=None)
+
+    @property
+    def compiled_cache(self) -> Any:
+        return self._compiled
+
+    @compiled_cache.setter
+    def compiled_cache(self, value: Any) -> None:
+        self._compiled = value
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        if not PROFILE_RE.match(value):
+            raise ValueError("use 1-32 of a-z 0-9 _ -")
+        return value
+
+    @field_validator("prompt_echo", "completion_marker", "conversation_id")
+    @classmethod
+    def _valid_optional_regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            _compile(value)
+        return value
+
+    @model_validator(mode="after")
+    def _valid_command(self) -> AgentProfile:
+        for arg in [*self.command, *self.env.values()]:
+            for name in re.findall(r"\{([^{}]*)\}", arg):
+                if name not in PLACEHOLDERS:
+                    raise ValueError(f"unknown placeholder {{{name}}} (known: {', '.join(sorted(PLACEHOLDERS))})")
+        return self
+
+    @property
+    def executable(self) -> str:
+        return self.command[0]
+
+    def installed(self) -> bool:
+        exe = self.executable
+        return exe == "{python}" or shutil.which(exe) is not None
+
+    def render(self, values: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+        """The argv and environment for a launch. Each argument stays one argument:
+        nothing is joined into a shell string."""
+        argv = [arg.format(**values) for arg in self.command]
+        env = {k: v.format(**values) for k, v in self.env.items()}
+        return argv, env
+
+
+def _load_file(path: Path) -> AgentProfile:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    data.setdefault("name", path.stem)
+    try:
+        profile = AgentProfile.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "profile"
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{path}: {field}: {msg}") from None
+    profile.source = str(path)
+    return profile
+
+
+class ProfileRegistry:
+    """All known profiles: built-ins first, then user folders (which may override)."""
+
+    def __init__(self, folders: list[Path]) -> None:
+        self._profiles: dict[str, AgentProfile] = {}
+        for folder in [BUILTIN_DIR, *folders]:
+            if not folder.is_dir():
+                continue
+            for path in sorted(folder.glob("*.toml")):
+                profile = _load_file(path)
+                self._profiles[profile.name] = profile
+
+    def get(self, name: str) -> AgentProfile:
+        try:
+            return self._profiles[name]
+        except KeyError:
+            known = ", ".join(sorted(self._profiles))
+            raise UsageError(f"unknown agent profile {name!r} (known: {known})") from None
+
+    def all(self) -> list[AgentProfile]:
+        return [self._profiles[k] for k in sorted(self._profiles)]
+
+
+def user_profile_dirs(config_profile_dirs: list[Path]) -> list[Path]:
+    from orchtui import paths
+
+    return [paths.user_config_file().parent / "profiles", *config_profile_dirs]

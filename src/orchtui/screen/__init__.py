@@ -1,0 +1,1 @@
+"""Reading an agent's screen: a terminal emulator and the pattern classifier."""

@@ -1,0 +1,49 @@
+"""A terminal-accurate view of one agent's screen.
+
+A pyte screen is fed the bytes tmux's pipe-pane writes to the session's log, so the
+engine knows what the agent shows without asking tmux (no capture-pane per change).
+When orchtui (re)attaches to a running window it seeds the screen once from a
+single capture of that pane, then follows the log.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pyte
+
+_ANSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+
+
+def strip_ansi(data: bytes) -> str:
+    text = _ANSI.sub(b"", data).decode("utf-8", errors="replace")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+class VirtualScreen:
+    def __init__(self, cols: int, rows: int) -> None:
+        self.screen = pyte.Screen(cols, rows)
+        self.stream = pyte.ByteStream(self.screen)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.screen.columns, self.screen.lines
+
+    def feed(self, data: bytes) -> None:
+        self.stream.feed(data)
+
+    def lines(self) -> list[str]:
+        return [line.rstrip() for line in self.screen.display]
+
+    def text(self) -> str:
+        return "\n".join(self.lines()).rstrip("\n")
+
+    def resize(self, cols: int, rows: int) -> None:
+        self.screen.resize(rows, cols)
+
+    def seed(self, captured_lines: list[str], cursor_x: int, cursor_y: int) -> None:
+        """Replace the screen with a capture (`capture-pane -p -e`) and its cursor."""
+        self.screen.reset()
+        body = "\r\n".join(captured_lines[: self.screen.lines])
+        self.feed(b"\x1b[2J\x1b[H" + body.encode("utf-8", errors="replace"))
+        self.feed(f"\x1b[0m\x1b[{cursor_y + 1};{cursor_x + 1}H".encode())
