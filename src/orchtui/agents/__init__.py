@@ -1,0 +1,1 @@
+"""Agent programs shipped with orchtui (the scripted test agent)."""

@@ -1,0 +1,73 @@
+"""Scenario files for the scripted agent (TOML). See docs/agent-profiles.md."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class Step(BaseModel):
+    """One thing the agent does. Exactly one action key per step."""
+
+    model_config = ConfigDict(extra="forbid")
+    work: float | None = Field(default=None, ge=0, le=3600)  # seconds of "thinking"
+    say: str | None = None  # print a reply line ({prompt} is the first prompt line)
+    ask: str | None = None  # permission question; waits for y/n
+    write: str | None = None  # file path relative to the cwd
+    content: str = ""
+    commit: str | None = None  # git add -A; git commit -m
+    stream: int | None = Field(default=None, ge=1, le=100000)  # lines of streamed output
+    interval: float = Field(default=0.02, ge=0, le=10)
+    fail: str | None = None  # end the turn with an error
+    exit: int | None = Field(default=None, ge=0, le=255)
+    usage: tuple[int, int] | None = None  # input, output tokens for this turn
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    match: str = ""  # regex searched in the prompt; "" matches everything
+    steps: list[Step] = Field(default_factory=list)
+
+    @field_validator("match")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"invalid regex: {exc}") from None
+        return value
+
+
+class Scenario(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = "default"
+    startup: float = Field(default=0.0, ge=0, le=60)
+    rule: list[Rule] = Field(default_factory=list)
+
+    def rule_for(self, prompt: str) -> Rule:
+        for rule in self.rule:
+            if re.search(rule.match, prompt):
+                return rule
+        return DEFAULT_RULE
+
+
+DEFAULT_RULE = Rule(steps=[Step(work=1.0), Step(say="Echo: {prompt}")])
+
+
+def load_scenario(path: Path | None) -> Scenario:
+    if path is None:
+        return Scenario()
+    try:
+        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SystemExit(f"scenario {path}: {exc}") from None
+    data.setdefault("name", path.stem)
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise SystemExit(f"scenario {path}: {'.'.join(map(str, err['loc']))}: {err['msg']}") from None

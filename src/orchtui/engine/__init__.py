@@ -1,0 +1,1 @@
+"""The engine: sessions, monitors, queue and ledger, delivery, and the event loop."""

@@ -1,0 +1,114 @@
+"""The engine as a background process: one per ORCHTUI_HOME, guarded by a lock.
+
+CLI verbs start it when it is not running. It holds an fcntl lock for its whole
+life, so a crash (even kill -9) frees the lock at once and the next start re-adopts
+every session from the store and tmux.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from orchtui.config import Config
+from orchtui.engine.context import Context
+from orchtui.engine.engine import Engine
+from orchtui.engine.locks import try_lock
+from orchtui.errors import OrchtuiError
+from orchtui.redact import redact
+
+
+class _RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def _lock_file(config: Config) -> Path:
+    return config.state.run / "engine.lock"
+
+
+def _pid_file(config: Config) -> Path:
+    return config.state.run / "engine.pid"
+
+
+def engine_pid(config: Config) -> int | None:
+    """The running engine's pid, or None when no engine holds the lock."""
+    fd = try_lock(_lock_file(config))
+    if fd is not None:
+        os.close(fd)
+        return None
+    try:
+        return int(_pid_file(config).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def ensure_running(config: Config, cwd: Path | None = None, timeout: float = 15.0) -> int:
+    pid = engine_pid(config)
+    if pid is not None:
+        return pid
+    state = config.state
+    state.ensure()
+    env = {**os.environ, "ORCHTUI_HOME": str(config.home)}
+    if config.tmux.socket:
+        env["ORCHTUI_TMUX_SOCKET"] = config.tmux.socket
+    if config.store.url:
+        env["ORCHTUI_DB_URL"] = config.store.url
+    with state.engine_log.open("ab") as out:
+        subprocess.Popen([sys.executable, "-m", "orchtui", "engine", "run"], cwd=cwd or Path.cwd(), env=env,
+                         stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        pid = engine_pid(config)
+        if pid is not None:
+            return pid
+        time.sleep(0.05)
+    raise OrchtuiError(f"the engine did not start within {timeout:.0f}s; see {state.engine_log}")
+
+
+def stop(config: Config, timeout: float = 10.0) -> int | None:
+    pid = engine_pid(config)
+    if pid is None:
+        return None
+    os.kill(pid, signal.SIGTERM)
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and engine_pid(config) is not None:
+        time.sleep(0.05)
+    return pid
+
+
+def run_foreground(config: Config) -> int:
+    """Run the engine in this process until SIGTERM/SIGINT. Returns an exit code."""
+    state = config.state
+    state.ensure()
+    fd = try_lock(_lock_file(config))
+    if fd is None:
+        print(f"orchtui: an engine is already running (pid {engine_pid(config)})", file=sys.stderr)
+        return 0
+    _pid_file(config).write_text(str(os.getpid()))
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("orchtui")
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    ctx = Context(config)
+
+    async def main() -> None:
+        stop_event = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop_event.set)
+        await Engine(ctx).run(stop_event)
+
+    try:
+        asyncio.run(main())
+    finally:
+        ctx.store.close()
+        os.close(fd)
+    return 0

@@ -1,0 +1,72 @@
+"""Delivering one ledger row to an agent: paste literally, submit, verify, retry.
+
+The text goes through a tmux buffer (never a shell). After the paste is echoed and the
+profile's delay has passed, Enter is sent; the row is `delivered` only once the agent's
+screen changes or its status leaves the prompt. Otherwise Enter is retried, and after
+the configured retries the row is `failed` ("pasted but never submitted" is caught).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from orchtui.domain import CommandState
+from orchtui.engine.monitor import Monitor
+from orchtui.errors import OrchtuiError
+from orchtui.store.tables import Command
+
+if TYPE_CHECKING:
+    from orchtui.engine.engine import Engine
+
+ECHO_TIMEOUT = 2.0
+POLL = 0.01  # in-memory check of the monitor; no I/O
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= end:
+            return False
+        await asyncio.sleep(POLL)
+    return True
+
+
+async def deliver(engine: Engine, monitor: Monitor, cmd: Command) -> None:
+    ctx = engine.ctx
+    assert cmd.id is not None
+    cfg = ctx.config.delivery
+    profile = monitor.profile
+    text = ctx.ledger.payload(cmd.id)
+    if text is None:
+        ctx.ledger.transition(cmd.id, CommandState.FAILED, "payload missing")
+        return
+    ctx.ledger.transition(cmd.id, CommandState.ISSUED, f"session {monitor.status}; delivering")
+    try:
+        before = monitor.generation
+        if profile.submit.method == "bracketed_paste":
+            ctx.tmux.paste(monitor.pane_id, text, bracketed=True)
+        else:
+            ctx.tmux.paste(monitor.pane_id, text, bracketed=False)
+        await wait_until(lambda: monitor.generation > before, ECHO_TIMEOUT)
+        await asyncio.sleep(profile.submit.delay)
+        for attempt in range(1, cfg.retries + 2):
+            gen, status = monitor.generation, monitor.status
+            engine.note_submit(cmd.id, monitor)
+            ctx.tmux.send_keys(monitor.pane_id, profile.submit.enter_key)
+            changed = await wait_until(
+                lambda gen=gen, status=status: monitor.generation > gen or monitor.status != status,
+                cfg.verify_timeout,
+            )
+            if changed:
+                ctx.ledger.transition(cmd.id, CommandState.DELIVERED,
+                                      f"verified: agent screen changed after Enter (attempt {attempt})")
+                return
+            ctx.records.event("delivery.retry", monitor.session_id, f"no change after Enter (attempt {attempt})",
+                              severity="warning", command=cmd.id)
+        ctx.ledger.transition(cmd.id, CommandState.FAILED,
+                              f"not submitted: no change on screen after {cfg.retries + 1} Enter presses")
+    except OrchtuiError as exc:
+        ctx.ledger.transition(cmd.id, CommandState.FAILED, f"delivery error: {exc}", error=str(exc))

@@ -1,0 +1,330 @@
+"""The engine loop: watch logs and signals by events, keep statuses and the queue moving.
+
+One asyncio loop. watchfiles reports which files changed; a changed log means "read
+this session's new bytes and re-evaluate this session", nothing else. tmux hooks
+(pane-died, window-resized) drop lines into the events folder; the CLI appends to the
+wake file after it changes the store. A slow reconcile (one `list-panes` for all
+sessions) is a safety net, not the watcher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from watchfiles import awatch
+
+from orchtui.domain import CommandKind, CommandState, SessionStatus
+from orchtui.engine.context import Context
+from orchtui.engine.delivery import deliver
+from orchtui.engine.monitor import Monitor
+from orchtui.errors import OrchtuiError
+from orchtui.runtime.tmux import PaneInfo
+from orchtui.store.db import now
+from orchtui.store.tables import AgentSession, Command
+
+log = logging.getLogger("orchtui.engine")
+ACTIVE = (CommandState.ISSUED.value, CommandState.DELIVERED.value, CommandState.RUNNING.value)
+
+
+class Engine:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.state = ctx.config.state
+        self.monitors: dict[str, Monitor] = {}
+        self.by_pane: dict[str, str] = {}
+        self.delivering: set[str] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.marker_base: dict[int, int] = {}
+        self.submit_gen: dict[int, int] = {}
+        self._event_offset = 0
+        self._wake_offset = 0
+
+    # lifecycle ------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        self.state.ensure()
+        for path in (self.state.tmux_events, self.state.wake_file):
+            path.touch(exist_ok=True)
+        self._event_offset = self.state.tmux_events.stat().st_size
+        self._wake_offset = self.state.wake_file.stat().st_size
+        self.adopt_all()
+        reconcile = asyncio.create_task(self._reconcile_loop(stop))
+        cfg = self.ctx.config.engine
+        log.info("engine watching %d session(s)", len(self.monitors))
+        try:
+            async for changes in awatch(self.state.logs, self.state.events, self.state.run,
+                                        debounce=cfg.debounce_ms, step=cfg.step_ms, stop_event=stop,
+                                        recursive=False, rust_timeout=5000):
+                self.handle({Path(path) for _, path in changes})
+        finally:
+            reconcile.cancel()
+            for task in list(self.tasks):
+                task.cancel()
+
+    def handle(self, paths: set[Path]) -> None:
+        for path in sorted(paths):
+            try:
+                if path.parent == self.state.logs and path.suffix == ".log":
+                    monitor = self.monitors.get(path.stem)
+                    if monitor is not None:
+                        self.on_output(monitor)
+                elif path == self.state.tmux_events:
+                    self.on_tmux_events()
+                elif path == self.state.wake_file:
+                    self.sync()
+            except OrchtuiError as exc:
+                log.warning("while handling %s: %s", path.name, exc)
+
+    async def _reconcile_loop(self, stop: asyncio.Event) -> None:
+        interval = self.ctx.config.engine.reconcile_interval
+        while not stop.is_set():
+            await asyncio.sleep(interval)
+            try:
+                self.reconcile()
+            except OrchtuiError as exc:
+                log.warning("reconcile: %s", exc)
+
+    # adoption -------------------------------------------------------------
+    def adopt_all(self) -> None:
+        panes = self.ctx.tmux.panes()
+        for row in self.ctx.records.sessions(live_only=True):
+            self.adopt(row, panes)
+
+    def adopt(self, row: AgentSession, panes: dict[str, PaneInfo]) -> None:
+        """Follow a session: a new one from its first byte, an old one (orchtui was
+        restarted) from one capture of its pane. Never recreates a window."""
+        pane = panes.get(row.tmux_pane or "")
+        if pane is None or pane.orchtui_session != row.id:
+            self.ctx.records.update_session(row.id, status=SessionStatus.LOST.value,
+                                            status_detail="tmux window gone", ended_at=now())
+            self.ctx.records.event("status", row.id, f"{row.status} -> lost", old=row.status, new="lost")
+            self._close_commands(row.id, "session lost")
+            return
+        profile = self.ctx.profiles.get(row.agent)
+        monitor = Monitor(row.id, profile, self.state.log_file(row.id), pane.pane_id, row.status,
+                          cols=pane.width, rows=pane.height)
+        self.monitors[row.id] = monitor
+        self.by_pane[pane.pane_id] = row.id
+        if not pane.piped and not pane.dead:
+            self.ctx.tmux.pipe_to(pane.pane_id, monitor.log_file)
+        if row.status == SessionStatus.STARTING.value and row.log_offset == 0:
+            monitor.read_new()
+        else:
+            monitor.offset = row.log_offset
+            self._scan_gap(monitor)
+            if not pane.dead:
+                cap = self.ctx.tmux.capture(pane.pane_id)
+                monitor.screen.seed(cap.lines, cap.cursor_x, cap.cursor_y)
+        if pane.dead:
+            self.mark_exited(monitor, pane.dead_status)
+            return
+        self.evaluate(monitor, cause="adopted")
+        self._recover_commands(monitor)
+        self.maybe_dispatch(monitor)
+
+    def _scan_gap(self, monitor: Monitor) -> None:
+        """Output written while orchtui was away: look for completion markers in it."""
+        try:
+            with monitor.log_file.open("rb") as fh:
+                fh.seek(monitor.offset)
+                gap = fh.read()
+        except FileNotFoundError:
+            gap = b""
+        monitor.scan_markers(gap)
+        monitor.offset += len(gap)
+
+    def _recover_commands(self, monitor: Monitor) -> None:
+        """A row caught mid-delivery by a crash is never sent again."""
+        for cmd in self.ctx.ledger.open_rows(monitor.session_id):
+            if cmd.state != CommandState.ISSUED.value or cmd.id is None:
+                continue
+            if monitor.status in (SessionStatus.WORKING.value, SessionStatus.WAITING.value):
+                self.ctx.ledger.transition(cmd.id, CommandState.DELIVERED, "adopted after restart: agent busy")
+                self.ctx.ledger.transition(cmd.id, CommandState.RUNNING, "adopted after restart: agent busy")
+            else:
+                self.ctx.ledger.transition(cmd.id, CommandState.FAILED,
+                                           "orchtui stopped during delivery; not re-sent (no double prompts)")
+        self.progress(monitor)
+
+    def sync(self) -> None:
+        """The store changed (new session, kill, queued prompt, hand-back)."""
+        try:
+            with self.state.wake_file.open("rb") as fh:
+                fh.seek(self._wake_offset)
+                self._wake_offset += len(fh.read())
+        except FileNotFoundError:
+            self._wake_offset = 0
+        rows = {r.id: r for r in self.ctx.records.sessions(live_only=True)}
+        for sid in list(self.monitors):
+            if sid not in rows:
+                self.drop(sid)
+        new = [r for sid, r in rows.items() if sid not in self.monitors]
+        if new:
+            panes = self.ctx.tmux.panes()
+            for row in new:
+                self.adopt(row, panes)
+        for monitor in list(self.monitors.values()):
+            self.maybe_dispatch(monitor)
+
+    def drop(self, session_id: str) -> None:
+        monitor = self.monitors.pop(session_id, None)
+        if monitor is not None:
+            self.by_pane.pop(monitor.pane_id, None)
+
+    def reconcile(self) -> None:
+        panes = self.ctx.tmux.panes()
+        for monitor in list(self.monitors.values()):
+            pane = panes.get(monitor.pane_id)
+            if pane is None:
+                self.set_status(monitor, SessionStatus.LOST.value, "tmux window gone", ended=True)
+                self.drop(monitor.session_id)
+            elif pane.dead:
+                self.mark_exited(monitor, pane.dead_status)
+        self.sync()
+
+    # signals --------------------------------------------------------------
+    def on_output(self, monitor: Monitor) -> None:
+        if monitor.read_new():
+            self.evaluate(monitor, cause="screen")
+
+    def on_tmux_events(self) -> None:
+        with self.state.tmux_events.open("rb") as fh:
+            fh.seek(self._event_offset)
+            data = fh.read()
+        complete = data[: data.rfind(b"\n") + 1]
+        self._event_offset += len(complete)
+        for line in complete.decode(errors="replace").splitlines():
+            parts = line.split()
+            if len(parts) < 2 or parts[1] not in self.by_pane:
+                continue
+            monitor = self.monitors[self.by_pane[parts[1]]]
+            if parts[0] == "died":
+                monitor.read_new()
+                code = int(parts[2]) if len(parts) > 2 and parts[2].lstrip("-").isdigit() else None
+                self.mark_exited(monitor, code)
+            elif parts[0] == "resized" and len(parts) >= 5:
+                self.on_resize(monitor, int(parts[3]), int(parts[4]))
+
+    def on_resize(self, monitor: Monitor, cols: int, rows: int) -> None:
+        if (cols, rows) == monitor.screen.size:
+            return
+        monitor.read_new()
+        monitor.screen.resize(cols, rows)
+        cap = self.ctx.tmux.capture(monitor.pane_id)
+        monitor.screen.seed(cap.lines, cap.cursor_x, cap.cursor_y)
+        self.evaluate(monitor, cause="resize")
+
+    # status ---------------------------------------------------------------
+    def evaluate(self, monitor: Monitor, cause: str) -> None:
+        verdict = monitor.verdict()
+        if verdict.conversation_id:
+            self._note_conversation(monitor, verdict.conversation_id)
+        if verdict.state is not None and verdict.state != monitor.status:
+            if verdict.state == SessionStatus.EXITED.value:
+                # The agent said goodbye; tmux's pane-died signal brings the exit code.
+                self.set_status(monitor, verdict.state, "agent printed its exit screen", ended=True)
+            else:
+                self.set_status(monitor, verdict.state, f"{cause}: rule {verdict.rule}")
+        self.progress(monitor)
+
+    def _note_conversation(self, monitor: Monitor, conversation_id: str) -> None:
+        if monitor.conversation_id == conversation_id:
+            return
+        monitor.conversation_id = conversation_id
+        self.ctx.records.update_session(monitor.session_id, conversation_id=conversation_id)
+
+    def set_status(self, monitor: Monitor, status: str, detail: str, ended: bool = False,
+                   exit_code: int | None = None) -> None:
+        old = monitor.status
+        monitor.status = status
+        fields: dict[str, object] = {"status": status, "status_detail": detail, "log_offset": monitor.offset}
+        if ended:
+            fields["ended_at"] = now()
+        if exit_code is not None:
+            fields["exit_code"] = exit_code
+        self.ctx.records.update_session(monitor.session_id, **fields)
+        self.ctx.records.event("status", monitor.session_id, f"{old} -> {status}", old=old, new=status,
+                               detail=detail)
+        log.info("%s: %s -> %s (%s)", monitor.session_id, old, status, detail)
+        if not SessionStatus(status).live:
+            self._close_commands(monitor.session_id, f"session {status}")
+
+    def mark_exited(self, monitor: Monitor, code: int | None) -> None:
+        if monitor.status == SessionStatus.EXITED.value and code is None:
+            return
+        detail = f"exit code {code}" if code is not None else "process ended"
+        row = self.ctx.records.session(monitor.session_id)
+        if row.status == SessionStatus.EXITED.value and row.exit_code == code:
+            return
+        self.set_status(monitor, SessionStatus.EXITED.value, detail, ended=True, exit_code=code)
+
+    def _close_commands(self, session_id: str, cause: str) -> None:
+        for cmd in self.ctx.ledger.open_rows(session_id):
+            if cmd.id is None or cmd.kind == CommandKind.TAKEOVER.value:
+                continue
+            final = CommandState.CANCELLED if cmd.state == CommandState.QUEUED.value else CommandState.FAILED
+            self.ctx.ledger.transition(cmd.id, final, cause)
+
+    # queue ----------------------------------------------------------------
+    def note_submit(self, command_id: int, monitor: Monitor) -> None:
+        self.marker_base[command_id] = monitor.markers_seen
+        self.submit_gen[command_id] = monitor.generation
+
+    def _active(self, session_id: str) -> Command | None:
+        for cmd in self.ctx.ledger.open_rows(session_id):
+            if cmd.state in ACTIVE and cmd.kind != CommandKind.TAKEOVER.value:
+                return cmd
+        return None
+
+    def progress(self, monitor: Monitor) -> None:
+        """Move the session's in-flight ledger row along as the agent's state changes."""
+        if monitor.session_id in self.delivering:
+            return
+        cmd = self._active(monitor.session_id)
+        if cmd is None or cmd.id is None or cmd.state == CommandState.ISSUED.value:
+            return
+        status = monitor.status
+        if cmd.state == CommandState.DELIVERED.value and status in ("working", "waiting"):
+            self.ctx.ledger.transition(cmd.id, CommandState.RUNNING, f"agent {status}")
+            cmd.state = CommandState.RUNNING.value
+        base = self.marker_base.get(cmd.id, monitor.markers_seen)
+        if monitor.markers_seen > base and status not in ("working", "waiting"):
+            self.ctx.ledger.transition(cmd.id, CommandState.DONE, "completion marker seen")
+        elif status == "idle" and (cmd.state == CommandState.RUNNING.value
+                                   or monitor.generation > self.submit_gen.get(cmd.id, monitor.generation)):
+            self.ctx.ledger.transition(cmd.id, CommandState.DONE, "agent back at its prompt")
+        elif status == "error":
+            self.ctx.ledger.transition(cmd.id, CommandState.FAILED, "agent reported an error",
+                                       error="agent reported an error")
+        else:
+            return
+        self.marker_base.pop(cmd.id, None)
+        self.submit_gen.pop(cmd.id, None)
+        self.maybe_dispatch(monitor)
+
+    def maybe_dispatch(self, monitor: Monitor) -> None:
+        sid = monitor.session_id
+        if sid in self.delivering or not SessionStatus(monitor.status).accepts_input:
+            return
+        rows = self.ctx.ledger.open_rows(sid)
+        if any(r.state in ACTIVE and r.kind != CommandKind.TAKEOVER.value for r in rows):
+            return
+        queued = [r for r in rows if r.state == CommandState.QUEUED.value and r.kind == CommandKind.PROMPT.value]
+        if not queued or self.ctx.records.session(sid).taken_over:
+            return
+        self.delivering.add(sid)
+        task = asyncio.get_running_loop().create_task(self._deliver(monitor, queued[0]))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _deliver(self, monitor: Monitor, cmd: Command) -> None:
+        try:
+            await deliver(self, monitor, cmd)
+        except Exception:  # a bug must not kill the engine; it is logged with its traceback
+            log.exception("delivery of ledger row %s failed", cmd.id)
+        finally:
+            self.delivering.discard(monitor.session_id)
+        if monitor.session_id in self.monitors:
+            self.progress(monitor)
+            self.maybe_dispatch(monitor)

@@ -1,0 +1,74 @@
+"""Following one agent session: its log bytes, its screen, its status.
+
+The engine calls `read_new()` when watchfiles reports the session's log changed; only
+the new bytes are read and only this session is re-evaluated.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orchtui.profiles import AgentProfile
+from orchtui.screen.classify import Verdict, classify
+from orchtui.screen.vt import VirtualScreen, strip_ansi
+
+MARKER_TAIL = 512  # bytes kept between reads so a marker split across two reads is still seen
+
+
+@dataclass
+class Monitor:
+    session_id: str
+    profile: AgentProfile
+    log_file: Path
+    pane_id: str
+    status: str
+    offset: int = 0
+    cols: int = 200
+    rows: int = 50
+    screen: VirtualScreen = field(init=False)
+    markers_seen: int = 0
+    conversation_id: str | None = None
+    generation: int = 0  # bumps on every screen change; delivery waits on it
+    _tail: str = ""
+    _marker: re.Pattern[str] | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self.screen = VirtualScreen(self.cols, self.rows)
+        if self.profile.completion_marker:
+            self._marker = re.compile(self.profile.completion_marker, re.MULTILINE)
+
+    def read_new(self) -> bytes:
+        try:
+            with self.log_file.open("rb") as fh:
+                fh.seek(self.offset)
+                data = fh.read()
+        except FileNotFoundError:
+            return b""
+        if data:
+            self.offset += len(data)
+            self.screen.feed(data)
+            self.generation += 1
+            self.scan_markers(data)
+        return data
+
+    def scan_markers(self, data: bytes) -> int:
+        """Count completion markers in the stream (not the screen, so none is counted twice)."""
+        if self._marker is None:
+            return 0
+        text = self._tail + strip_ansi(data)
+        cut = len(self._tail)
+        found = sum(1 for m in self._marker.finditer(text) if m.end() > cut)
+        self._tail = text[-MARKER_TAIL:]
+        self.markers_seen += found
+        return found
+
+    def skip_to_end(self) -> None:
+        try:
+            self.offset = self.log_file.stat().st_size
+        except FileNotFoundError:
+            self.offset = 0
+
+    def verdict(self) -> Verdict:
+        return classify(self.screen.lines(), self.profile)

@@ -1,0 +1,1 @@
+"""Runtimes: tmux, git, and the launcher that starts an agent inside a tmux window."""

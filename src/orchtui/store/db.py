@@ -1,0 +1,83 @@
+"""Opening the database: WAL for SQLite, a versioned schema, short write transactions."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, SQLModel, create_engine
+
+from orchtui.errors import OrchtuiError
+from orchtui.store import tables
+
+SCHEMA_VERSION = 1
+
+# version -> function that upgrades a database from version-1 to version.
+MIGRATIONS: dict[int, Callable[[Engine], None]] = {}
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            self.engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            self.engine = create_engine(url, pool_pre_ping=True)
+        try:
+            self._migrate()
+        except SQLAlchemyError as exc:
+            raise OrchtuiError(f"database {url}: {exc.__class__.__name__}: {exc.args[0]}") from None
+
+    def _migrate(self) -> None:
+        SQLModel.metadata.create_all(self.engine, tables=[tables.Meta.__table__])  # type: ignore[list-item]
+        with Session(self.engine) as db:
+            row = db.get(tables.Meta, "schema_version")
+            version = int(row.value) if row else 0
+        if version > SCHEMA_VERSION:
+            raise OrchtuiError(
+                f"database {self.url} has schema version {version}; this orchtui knows {SCHEMA_VERSION}"
+            )
+        if version == 0:
+            SQLModel.metadata.create_all(self.engine)
+            version = SCHEMA_VERSION
+        while version < SCHEMA_VERSION:
+            version += 1
+            MIGRATIONS[version](self.engine)
+        with Session(self.engine) as db:
+            db.merge(tables.Meta(key="schema_version", value=str(version)))
+            db.commit()
+
+    @property
+    def schema_version(self) -> int:
+        with Session(self.engine) as db:
+            row = db.get(tables.Meta, "schema_version")
+            return int(row.value) if row else 0
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as db:
+            yield db
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def now() -> float:
+    return time.time()

@@ -1,0 +1,117 @@
+"""The command ledger: one row per prompt/answer/takeover, every transition kept."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from orchtui.domain import COMMAND_TRANSITIONS, CommandKind, CommandState
+from orchtui.errors import NotFound, OrchtuiError
+from orchtui.redact import redact
+from orchtui.store.db import Store, now
+from orchtui.store.tables import Command, CommandPayload, CommandTransition
+
+_STAMP = {
+    CommandState.QUEUED: "queued_at",
+    CommandState.ISSUED: "issued_at",
+    CommandState.DELIVERED: "delivered_at",
+    CommandState.RUNNING: "running_at",
+    CommandState.DONE: "done_at",
+    CommandState.FAILED: "failed_at",
+    CommandState.CANCELLED: "cancelled_at",
+}
+
+
+class IllegalTransition(OrchtuiError):
+    pass
+
+
+class Ledger:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def enqueue(self, session_id: str, text: str, kind: CommandKind = CommandKind.PROMPT,
+                actor: str = "operator", cause: str = "queued by operator") -> Command:
+        at = now()
+        with self.store.session() as db:
+            cmd = Command(session_id=session_id, kind=kind.value, text=redact(text),
+                          state=CommandState.QUEUED.value, actor=actor, queued_at=at)
+            db.add(cmd)
+            db.flush()
+            assert cmd.id is not None
+            db.add(CommandPayload(command_id=cmd.id, text=text))
+            db.add(CommandTransition(command_id=cmd.id, state=CommandState.QUEUED.value, at=at, cause=cause))
+            db.commit()
+            return cmd
+
+    def record(self, session_id: str, kind: CommandKind, text: str, state: CommandState,
+               actor: str, cause: str) -> Command:
+        """A row for something that already happened (e.g. a takeover starting)."""
+        at = now()
+        with self.store.session() as db:
+            cmd = Command(session_id=session_id, kind=kind.value, text=redact(text), state=state.value,
+                          actor=actor, queued_at=at)
+            setattr(cmd, _STAMP[state], at)
+            db.add(cmd)
+            db.flush()
+            assert cmd.id is not None
+            db.add(CommandTransition(command_id=cmd.id, state=state.value, at=at, cause=cause))
+            db.commit()
+            return cmd
+
+    def transition(self, command_id: int, state: CommandState, cause: str, error: str | None = None) -> Command:
+        at = now()
+        with self.store.session() as db:
+            cmd = db.get(Command, command_id)
+            if cmd is None:
+                raise NotFound(f"no ledger row {command_id}")
+            current = CommandState(cmd.state)
+            if state not in COMMAND_TRANSITIONS[current]:
+                raise IllegalTransition(f"ledger row {command_id}: {current} -> {state} is not allowed")
+            cmd.state = state.value
+            setattr(cmd, _STAMP[state], at)
+            if state is CommandState.ISSUED:
+                cmd.attempts += 1
+            if error:
+                cmd.error = redact(error)
+            db.add(cmd)
+            db.add(CommandTransition(command_id=command_id, state=state.value, at=at, cause=redact(cause)))
+            if state.final or state is CommandState.DELIVERED:
+                payload = db.get(CommandPayload, command_id)
+                if payload is not None:
+                    db.delete(payload)
+            db.commit()
+            return cmd
+
+    def payload(self, command_id: int) -> str | None:
+        with self.store.session() as db:
+            row = db.get(CommandPayload, command_id)
+            return row.text if row else None
+
+    def get(self, command_id: int) -> Command:
+        with self.store.session() as db:
+            cmd = db.get(Command, command_id)
+            if cmd is None:
+                raise NotFound(f"no ledger row {command_id}")
+            return cmd
+
+    def rows(self, session_id: str | None = None, limit: int | None = None) -> list[Command]:
+        with self.store.session() as db:
+            query = select(Command).order_by(col(Command.id))
+            if session_id is not None:
+                query = query.where(Command.session_id == session_id)
+            rows = list(db.exec(query).all())
+        return rows[-limit:] if limit else rows
+
+    def open_rows(self, session_id: str) -> list[Command]:
+        """Rows not yet final, oldest first."""
+        finals = [s.value for s in CommandState if s.final]
+        with self.store.session() as db:
+            query = (select(Command).where(Command.session_id == session_id)
+                     .where(col(Command.state).not_in(finals)).order_by(col(Command.id)))
+            return list(db.exec(query).all())
+
+    def transitions(self, command_id: int) -> list[CommandTransition]:
+        with self.store.session() as db:
+            query = (select(CommandTransition).where(CommandTransition.command_id == command_id)
+                     .order_by(col(CommandTransition.id)))
+            return list(db.exec(query).all())

@@ -1,0 +1,124 @@
+"""Projects, agent sessions, worktrees and the event log."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlmodel import col, select
+
+from orchtui.domain import SessionStatus
+from orchtui.errors import NotFound
+from orchtui.redact import redact
+from orchtui.store.db import Store, now
+from orchtui.store.tables import AgentSession, Event, Project, Worktree
+
+
+class Records:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # projects -------------------------------------------------------------
+    def project_for(self, path: str, name: str, tmux_session: str) -> Project:
+        with self.store.session() as db:
+            found = db.exec(select(Project).where(Project.path == path)).first()
+            if found is not None:
+                return found
+            project = Project(path=path, name=name, tmux_session=tmux_session, created_at=now())
+            db.add(project)
+            db.commit()
+            return project
+
+    def project(self, project_id: int) -> Project:
+        with self.store.session() as db:
+            project = db.get(Project, project_id)
+            if project is None:
+                raise NotFound(f"no project {project_id}")
+            return project
+
+    # sessions -------------------------------------------------------------
+    def add_session(self, row: AgentSession) -> AgentSession:
+        with self.store.session() as db:
+            db.add(row)
+            db.commit()
+            return row
+
+    def session(self, session_id: str) -> AgentSession:
+        with self.store.session() as db:
+            row = db.get(AgentSession, session_id)
+            if row is None:
+                raise NotFound(f"no session {session_id!r}")
+            return row
+
+    def find_session(self, session_id: str) -> AgentSession | None:
+        with self.store.session() as db:
+            return db.get(AgentSession, session_id)
+
+    def sessions(self, live_only: bool = False, project_id: int | None = None) -> list[AgentSession]:
+        with self.store.session() as db:
+            query = select(AgentSession).order_by(col(AgentSession.created_at))
+            if project_id is not None:
+                query = query.where(AgentSession.project_id == project_id)
+            rows = list(db.exec(query).all())
+        if live_only:
+            rows = [r for r in rows if SessionStatus(r.status).live]
+        return rows
+
+    def update_session(self, session_id: str, **fields: Any) -> AgentSession:
+        with self.store.session() as db:
+            row = db.get(AgentSession, session_id)
+            if row is None:
+                raise NotFound(f"no session {session_id!r}")
+            at = now()
+            if "status" in fields and fields["status"] != row.status:
+                row.status_at = at
+            for key, value in fields.items():
+                setattr(row, key, value)
+            row.updated_at = at
+            db.add(row)
+            db.commit()
+            return row
+
+    # worktrees ------------------------------------------------------------
+    def add_worktree(self, row: Worktree) -> Worktree:
+        with self.store.session() as db:
+            db.add(row)
+            db.commit()
+            return row
+
+    def worktree(self, worktree_id: int) -> Worktree:
+        with self.store.session() as db:
+            row = db.get(Worktree, worktree_id)
+            if row is None:
+                raise NotFound(f"no worktree {worktree_id}")
+            return row
+
+    def update_worktree(self, worktree_id: int, **fields: Any) -> Worktree:
+        with self.store.session() as db:
+            row = db.get(Worktree, worktree_id)
+            if row is None:
+                raise NotFound(f"no worktree {worktree_id}")
+            for key, value in fields.items():
+                setattr(row, key, value)
+            db.add(row)
+            db.commit()
+            return row
+
+    # events ---------------------------------------------------------------
+    def event(self, kind: str, session_id: str | None = None, message: str = "",
+              severity: str = "info", at: float | None = None, **data: Any) -> Event:
+        with self.store.session() as db:
+            row = Event(at=at or now(), session_id=session_id, kind=kind, severity=severity,
+                        message=redact(message), data=redact(json.dumps(data, default=str)))
+            db.add(row)
+            db.commit()
+            return row
+
+    def events(self, session_id: str | None = None, kind: str | None = None) -> list[Event]:
+        with self.store.session() as db:
+            query = select(Event).order_by(col(Event.id))
+            if session_id is not None:
+                query = query.where(Event.session_id == session_id)
+            if kind is not None:
+                query = query.where(Event.kind == kind)
+            return list(db.exec(query).all())

@@ -1,0 +1,99 @@
+"""The schema. Timestamps are UNIX seconds (float) so latencies can be computed exactly."""
+
+from __future__ import annotations
+
+from sqlmodel import Field, SQLModel
+
+
+class Meta(SQLModel, table=True):
+    key: str = Field(primary_key=True)
+    value: str
+
+
+class Project(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    path: str = Field(index=True, unique=True)
+    name: str
+    tmux_session: str
+    created_at: float
+
+
+class Worktree(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    path: str
+    branch: str
+    base: str
+    state: str
+    rescue_ref: str | None = None  # where uncommitted work was saved before a forced removal
+    created_at: float
+    removed_at: float | None = None
+
+
+class AgentSession(SQLModel, table=True):
+    __tablename__ = "agent_session"
+    id: str = Field(primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    worktree_id: int | None = Field(default=None, foreign_key="worktree.id")
+    agent: str
+    task: str
+    status: str = Field(index=True)
+    status_detail: str | None = None
+    exit_code: int | None = None
+    tmux_session: str | None = None
+    tmux_window: str | None = None
+    tmux_pane: str | None = None
+    conversation_id: str | None = None
+    taken_over: bool = False
+    log_offset: int = 0
+    created_at: float
+    updated_at: float
+    status_at: float
+    ended_at: float | None = None
+
+
+class Command(SQLModel, table=True):
+    """One ledger row per prompt, answer or takeover. `text` is redacted."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: str = Field(foreign_key="agent_session.id", index=True)
+    kind: str
+    text: str
+    state: str = Field(index=True)
+    actor: str
+    attempts: int = 0
+    error: str | None = None
+    queued_at: float
+    issued_at: float | None = None
+    delivered_at: float | None = None
+    running_at: float | None = None
+    done_at: float | None = None
+    failed_at: float | None = None
+    cancelled_at: float | None = None
+
+
+class CommandPayload(SQLModel, table=True):
+    """The exact text to deliver, kept only until the command is delivered or final."""
+
+    __tablename__ = "command_payload"
+    command_id: int = Field(primary_key=True, foreign_key="command.id")
+    text: str
+
+
+class CommandTransition(SQLModel, table=True):
+    __tablename__ = "command_transition"
+    id: int | None = Field(default=None, primary_key=True)
+    command_id: int = Field(foreign_key="command.id", index=True)
+    state: str
+    at: float
+    cause: str
+
+
+class Event(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    at: float = Field(index=True)
+    session_id: str | None = Field(default=None, index=True)
+    kind: str
+    severity: str = "info"
+    message: str = ""
+    data: str = "{}"
