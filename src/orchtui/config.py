@@ -94,6 +94,7 @@ _SHORTCUTS = {
     "ORCHTUI_DB_URL": ("store", "url"),
 }
 _NOT_FIELDS = {"ORCHTUI_CONFIG", "ORCHTUI_SCRIPTED_SCENARIO"}
+_TOP_LEVEL = {"profile_dirs"}
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -146,6 +147,9 @@ def _env_layer(environ: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
             value: Any = raw
         elif "__" in name:
             keys = tuple(part.lower() for part in name[len("ORCHTUI_") :].split("__"))
+            value = _env_value(raw)
+        elif name[len("ORCHTUI_") :].lower() in _TOP_LEVEL:
+            keys = (name[len("ORCHTUI_") :].lower(),)
             value = _env_value(raw)
         else:
             continue

@@ -98,7 +98,7 @@ class Agent:
         """Collect typed and pasted input; return the prompt when Enter is pressed."""
         while data:
             if data.startswith(PASTE_START):
-                rest = data[len(PASTE_START):]
+                rest = data[len(PASTE_START) :]
                 while PASTE_END not in rest:
                     rest += self.read(None)
                 pasted, data = rest.split(PASTE_END, 1)
@@ -203,7 +203,9 @@ class Agent:
             self.spin()
         if step.commit is not None:
             subprocess.run(["git", "add", "-A"], check=False, capture_output=True)
-            proc = subprocess.run(["git", "commit", "-q", "-m", step.commit], check=False, capture_output=True)
+            proc = subprocess.run(
+                ["git", "commit", "-q", "-m", step.commit], check=False, capture_output=True
+            )
             self.clear_line()
             self.write(f"● Commit {'made' if proc.returncode == 0 else 'skipped'}: {step.commit}\n")
             self.spin()

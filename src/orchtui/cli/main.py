@@ -15,7 +15,7 @@ import click
 from orchtui import __version__
 from orchtui.cli.output import command_json, emit_json, iso, one_line, session_json, table
 from orchtui.config import Config, load_config
-from orchtui.domain import CommandState
+from orchtui.domain import CommandKind, CommandState
 from orchtui.engine import daemon
 from orchtui.engine.context import Context
 from orchtui.engine.sessions import SessionService, operator
@@ -63,7 +63,7 @@ def cli(click_ctx: click.Context) -> None:
 def doctor(app: App, as_json: bool) -> None:
     """Check tmux, git, agent CLIs on PATH and the configuration."""
     ctx = app.ctx
-    from orchtui.runtime.git import GitRepo  # noqa: PLC0415 - only doctor needs a repo probe
+    from orchtui.runtime.git import GitRepo
 
     info: dict[str, Any] = {
         "orchtui": __version__,
@@ -76,10 +76,12 @@ def doctor(app: App, as_json: bool) -> None:
         "database": ctx.config.db_url,
         "schema_version": ctx.store.schema_version,
         "engine_pid": daemon.engine_pid(ctx.config),
-        "agents": {p.name: {"command": p.executable, "installed": p.installed(), "source": p.source}
-                   for p in ctx.profiles.all()},
+        "agents": {
+            p.name: {"command": p.executable, "installed": p.installed(), "source": p.source}
+            for p in ctx.profiles.all()
+        },
     }
-    import subprocess  # noqa: PLC0415
+    import subprocess
 
     proc = subprocess.run(["git", "--version"], capture_output=True, text=True, check=False)
     info["git"] = proc.stdout.strip() or None
@@ -92,8 +94,18 @@ def doctor(app: App, as_json: bool) -> None:
     if as_json:
         emit_json(info)
     else:
-        for key in ("orchtui", "python", "tmux", "git", "home", "tmux_socket", "database", "schema_version",
-                    "engine_pid", "repository"):
+        for key in (
+            "orchtui",
+            "python",
+            "tmux",
+            "git",
+            "home",
+            "tmux_socket",
+            "database",
+            "schema_version",
+            "engine_pid",
+            "repository",
+        ):
             click.echo(f"{key:15} {info[key] if info[key] is not None else '-'}")
         click.echo(f"{'config':15} {', '.join(info['config_sources']) or 'defaults'} (valid)")
         for name, agent in info["agents"].items():
@@ -114,12 +126,17 @@ def session() -> None:
 @click.option("--task", "-t", required=True, help="Task name; becomes the worktree folder and branch.")
 @click.option("--prompt", "-p", default=None, help="First prompt, sent when the agent is ready.")
 @click.option("--base", "-b", default=None, help="Base branch (default: the current branch).")
-@click.option("--repo", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Repository (default: the current directory).")
+@click.option(
+    "--repo",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Repository (default: the current directory).",
+)
 @json_option
 @pass_app
-def session_new(app: App, agent: str, task: str, prompt: str | None, base: str | None, repo: Path | None,
-                as_json: bool) -> None:
+def session_new(
+    app: App, agent: str, task: str, prompt: str | None, base: str | None, repo: Path | None, as_json: bool
+) -> None:
     """Start an agent in its own worktree and tmux window. Prints the new session id."""
     service = SessionService(app.ctx)
     app.ctx.profiles.get(agent)
@@ -147,8 +164,16 @@ def session_list(app: App, show_all: bool, as_json: bool) -> None:
     data = []
     for r in rows:
         js = session_json(records, r)
-        data.append([r.id, r.agent, r.task, r.status + (f" ({r.exit_code})" if r.exit_code is not None else ""),
-                     js["branch"] or "-", _age(r.status_at)])
+        data.append(
+            [
+                r.id,
+                r.agent,
+                r.task,
+                r.status + (f" ({r.exit_code})" if r.exit_code is not None else ""),
+                js["branch"] or "-",
+                _age(r.status_at),
+            ]
+        )
     table(data, ["id", "agent", "task", "status", "branch", "since"])
 
 
@@ -210,7 +235,7 @@ def session_send(app: App, session_id: str, text: str, wait: bool, timeout: floa
     else:
         click.echo(f"{cmd.id} {cmd.state}")
     if cmd.state in (CommandState.FAILED.value, CommandState.CANCELLED.value):
-        raise OrchtuiError(f"ledger row {cmd.id} {cmd.state}: {cmd.error or _last_cause(ctx, cmd.id)}")
+        raise OrchtuiError(f"ledger row {cmd.id} {cmd.state}: {cmd.error or _last_cause(ctx, cmd.id or 0)}")
 
 
 def _last_cause(ctx: Context, command_id: int) -> str:
@@ -226,6 +251,35 @@ def _wait_delivery(ctx: Context, command_id: int, timeout: float) -> Any:
         if cmd.state not in waiting or time.monotonic() > end:
             return cmd
         time.sleep(0.05)
+
+
+@session.command("answer")
+@click.argument("session_id")
+@click.argument("decision", type=click.Choice(["approve", "reject"]))
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for the agent.")
+@json_option
+@pass_app
+def session_answer(app: App, session_id: str, decision: str, timeout: float, as_json: bool) -> None:
+    """Answer the agent's permission prompt (the key comes from its profile)."""
+    ctx = app.ctx
+    row = ctx.records.session(session_id)
+    if row.status != "waiting":
+        raise UsageError(f"session {session_id} is {row.status}, not waiting at a permission prompt")
+    profile = ctx.profiles.get(row.agent)
+    key = profile.answers.approve if decision == "approve" else profile.answers.reject
+    app.engine()
+    cmd = ctx.ledger.enqueue(
+        session_id, key, kind=CommandKind.ANSWER, actor=operator(), cause=f"operator chose {decision}"
+    )
+    ctx.wake_engine(f"answer {session_id}")
+    assert cmd.id is not None
+    cmd = _wait_delivery(ctx, cmd.id, timeout)
+    if as_json:
+        emit_json(command_json(ctx.ledger, cmd))
+    else:
+        click.echo(f"{cmd.id} {cmd.state}")
+    if cmd.state in (CommandState.FAILED.value, CommandState.CANCELLED.value):
+        raise OrchtuiError(f"ledger row {cmd.id} {cmd.state}: {_last_cause(ctx, cmd.id or 0)}")
 
 
 @session.command("attach")
@@ -244,8 +298,12 @@ def session_attach(app: App, session_id: str) -> None:
 
 @session.command("kill")
 @click.argument("session_id")
-@click.option("--force", is_flag=True, help="Also remove a worktree with uncommitted changes "
-              "(they are saved to refs/orchtui/rescue/<id> first).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Also remove a worktree with uncommitted changes "
+    "(they are saved to refs/orchtui/rescue/<id> first).",
+)
 @click.option("--keep-worktree", is_flag=True, help="Stop the agent but leave its worktree in place.")
 @json_option
 @pass_app
@@ -255,8 +313,10 @@ def session_kill(app: App, session_id: str, force: bool, keep_worktree: bool, as
     if as_json:
         emit_json(report.__dict__)
         return
-    click.echo(f"killed {session_id}; branch {report.branch} kept; worktree {report.worktree_state}"
-               + (f"; uncommitted work saved to {report.rescue_ref}" if report.rescue_ref else ""))
+    click.echo(
+        f"killed {session_id}; branch {report.branch} kept; worktree {report.worktree_state}"
+        + (f"; uncommitted work saved to {report.rescue_ref}" if report.rescue_ref else "")
+    )
 
 
 # ledger and events --------------------------------------------------------
@@ -273,8 +333,10 @@ def ledger(app: App, session_id: str | None, as_json: bool) -> None:
     if as_json:
         emit_json([command_json(ctx.ledger, c) for c in rows])
         return
-    table([[str(c.id), c.session_id, c.kind, c.state, iso(c.queued_at) or "", one_line(c.text)] for c in rows],
-          ["id", "session", "kind", "state", "queued", "text"])
+    table(
+        [[str(c.id), c.session_id, c.kind, c.state, iso(c.queued_at) or "", one_line(c.text)] for c in rows],
+        ["id", "session", "kind", "state", "queued", "text"],
+    )
 
 
 @cli.command()
@@ -283,15 +345,29 @@ def ledger(app: App, session_id: str | None, as_json: bool) -> None:
 @pass_app
 def events(app: App, session_id: str | None, as_json: bool) -> None:
     """The event log (status changes, kills, takeovers, delivery retries)."""
-    import json  # noqa: PLC0415
+    import json
 
     rows = app.ctx.records.events(session_id)
     if as_json:
-        emit_json([{"id": e.id, "at": iso(e.at), "session": e.session_id, "kind": e.kind,
-                    "severity": e.severity, "message": e.message, "data": json.loads(e.data)} for e in rows])
+        emit_json(
+            [
+                {
+                    "id": e.id,
+                    "at": iso(e.at),
+                    "session": e.session_id,
+                    "kind": e.kind,
+                    "severity": e.severity,
+                    "message": e.message,
+                    "data": json.loads(e.data),
+                }
+                for e in rows
+            ]
+        )
         return
-    table([[iso(e.at) or "", e.session_id or "-", e.kind, e.severity, one_line(e.message, 60)] for e in rows],
-          ["at", "session", "kind", "severity", "message"])
+    table(
+        [[iso(e.at) or "", e.session_id or "-", e.kind, e.severity, one_line(e.message, 60)] for e in rows],
+        ["at", "session", "kind", "severity", "message"],
+    )
 
 
 # engine -------------------------------------------------------------------

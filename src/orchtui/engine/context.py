@@ -41,8 +41,14 @@ class Context:
     def tmux(self) -> Tmux:
         cfg = self.config.tmux
         state = self.config.state
-        return Tmux(self.config.socket_name, state.tmux_conf, state.tmux_events, cfg.width, cfg.height,
-                    cfg.history_limit)
+        return Tmux(
+            self.config.socket_name,
+            state.tmux_conf,
+            state.tmux_events,
+            cfg.width,
+            cfg.height,
+            cfg.history_limit,
+        )
 
     def wake_engine(self, reason: str) -> None:
         """Tell the engine (if running) to look at the store again."""

@@ -19,8 +19,8 @@ from pathlib import Path
 from orchtui.config import Config
 from orchtui.engine.context import Context
 from orchtui.engine.engine import Engine
-from orchtui.engine.locks import try_lock
 from orchtui.errors import OrchtuiError
+from orchtui.locks import try_lock
 from orchtui.redact import redact
 
 
@@ -61,8 +61,15 @@ def ensure_running(config: Config, cwd: Path | None = None, timeout: float = 15.
     if config.store.url:
         env["ORCHTUI_DB_URL"] = config.store.url
     with state.engine_log.open("ab") as out:
-        subprocess.Popen([sys.executable, "-m", "orchtui", "engine", "run"], cwd=cwd or Path.cwd(), env=env,
-                         stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
+        subprocess.Popen(
+            [sys.executable, "-m", "orchtui", "engine", "run"],
+            cwd=cwd or Path.cwd(),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         pid = engine_pid(config)

@@ -56,17 +56,53 @@ async def deliver(engine: Engine, monitor: Monitor, cmd: Command) -> None:
             gen, status = monitor.generation, monitor.status
             engine.note_submit(cmd.id, monitor)
             ctx.tmux.send_keys(monitor.pane_id, profile.submit.enter_key)
-            changed = await wait_until(
-                lambda gen=gen, status=status: monitor.generation > gen or monitor.status != status,
-                cfg.verify_timeout,
-            )
+
+            def moved(gen: int = gen, status: str = status) -> bool:
+                return monitor.generation > gen or monitor.status != status
+
+            changed = await wait_until(moved, cfg.verify_timeout)
             if changed:
-                ctx.ledger.transition(cmd.id, CommandState.DELIVERED,
-                                      f"verified: agent screen changed after Enter (attempt {attempt})")
+                ctx.ledger.transition(
+                    cmd.id,
+                    CommandState.DELIVERED,
+                    f"verified: agent screen changed after Enter (attempt {attempt})",
+                )
                 return
-            ctx.records.event("delivery.retry", monitor.session_id, f"no change after Enter (attempt {attempt})",
-                              severity="warning", command=cmd.id)
-        ctx.ledger.transition(cmd.id, CommandState.FAILED,
-                              f"not submitted: no change on screen after {cfg.retries + 1} Enter presses")
+            ctx.records.event(
+                "delivery.retry",
+                monitor.session_id,
+                f"no change after Enter (attempt {attempt})",
+                severity="warning",
+                command=cmd.id,
+            )
+        ctx.ledger.transition(
+            cmd.id,
+            CommandState.FAILED,
+            f"not submitted: no change on screen after {cfg.retries + 1} Enter presses",
+        )
+    except OrchtuiError as exc:
+        ctx.ledger.transition(cmd.id, CommandState.FAILED, f"delivery error: {exc}", error=str(exc))
+
+
+async def deliver_answer(engine: Engine, monitor: Monitor, cmd: Command) -> None:
+    """Answer a permission prompt with the profile's key; done once the agent moves on."""
+    ctx = engine.ctx
+    assert cmd.id is not None
+    key = ctx.ledger.payload(cmd.id)
+    if not key:
+        ctx.ledger.transition(cmd.id, CommandState.FAILED, "payload missing")
+        return
+    ctx.ledger.transition(cmd.id, CommandState.ISSUED, "agent waiting; answering")
+    try:
+        for attempt in range(1, ctx.config.delivery.retries + 2):
+            ctx.tmux.send_keys(monitor.pane_id, key)
+            left = await wait_until(lambda: monitor.status != "waiting", ctx.config.delivery.verify_timeout)
+            if left:
+                ctx.ledger.transition(
+                    cmd.id, CommandState.DELIVERED, f"agent left its prompt (attempt {attempt})"
+                )
+                ctx.ledger.transition(cmd.id, CommandState.DONE, f"agent now {monitor.status}")
+                return
+        ctx.ledger.transition(cmd.id, CommandState.FAILED, "the agent kept waiting after the answer")
     except OrchtuiError as exc:
         ctx.ledger.transition(cmd.id, CommandState.FAILED, f"delivery error: {exc}", error=str(exc))

@@ -17,7 +17,7 @@ from watchfiles import awatch
 
 from orchtui.domain import CommandKind, CommandState, SessionStatus
 from orchtui.engine.context import Context
-from orchtui.engine.delivery import deliver
+from orchtui.engine.delivery import deliver, deliver_answer
 from orchtui.engine.monitor import Monitor
 from orchtui.errors import OrchtuiError
 from orchtui.runtime.tmux import PaneInfo
@@ -53,9 +53,16 @@ class Engine:
         cfg = self.ctx.config.engine
         log.info("engine watching %d session(s)", len(self.monitors))
         try:
-            async for changes in awatch(self.state.logs, self.state.events, self.state.run,
-                                        debounce=cfg.debounce_ms, step=cfg.step_ms, stop_event=stop,
-                                        recursive=False, rust_timeout=5000):
+            async for changes in awatch(
+                self.state.logs,
+                self.state.events,
+                self.state.run,
+                debounce=cfg.debounce_ms,
+                step=cfg.step_ms,
+                stop_event=stop,
+                recursive=False,
+                rust_timeout=5000,
+            ):
                 self.handle({Path(path) for _, path in changes})
         finally:
             reconcile.cancel()
@@ -96,14 +103,22 @@ class Engine:
         restarted) from one capture of its pane. Never recreates a window."""
         pane = panes.get(row.tmux_pane or "")
         if pane is None or pane.orchtui_session != row.id:
-            self.ctx.records.update_session(row.id, status=SessionStatus.LOST.value,
-                                            status_detail="tmux window gone", ended_at=now())
+            self.ctx.records.update_session(
+                row.id, status=SessionStatus.LOST.value, status_detail="tmux window gone", ended_at=now()
+            )
             self.ctx.records.event("status", row.id, f"{row.status} -> lost", old=row.status, new="lost")
             self._close_commands(row.id, "session lost")
             return
         profile = self.ctx.profiles.get(row.agent)
-        monitor = Monitor(row.id, profile, self.state.log_file(row.id), pane.pane_id, row.status,
-                          cols=pane.width, rows=pane.height)
+        monitor = Monitor(
+            row.id,
+            profile,
+            self.state.log_file(row.id),
+            pane.pane_id,
+            row.status,
+            cols=pane.width,
+            rows=pane.height,
+        )
         self.monitors[row.id] = monitor
         self.by_pane[pane.pane_id] = row.id
         if not pane.piped and not pane.dead:
@@ -140,11 +155,16 @@ class Engine:
             if cmd.state != CommandState.ISSUED.value or cmd.id is None:
                 continue
             if monitor.status in (SessionStatus.WORKING.value, SessionStatus.WAITING.value):
-                self.ctx.ledger.transition(cmd.id, CommandState.DELIVERED, "adopted after restart: agent busy")
+                self.ctx.ledger.transition(
+                    cmd.id, CommandState.DELIVERED, "adopted after restart: agent busy"
+                )
                 self.ctx.ledger.transition(cmd.id, CommandState.RUNNING, "adopted after restart: agent busy")
             else:
-                self.ctx.ledger.transition(cmd.id, CommandState.FAILED,
-                                           "orchtui stopped during delivery; not re-sent (no double prompts)")
+                self.ctx.ledger.transition(
+                    cmd.id,
+                    CommandState.FAILED,
+                    "orchtui stopped during delivery; not re-sent (no double prompts)",
+                )
         self.progress(monitor)
 
     def sync(self) -> None:
@@ -234,8 +254,9 @@ class Engine:
         monitor.conversation_id = conversation_id
         self.ctx.records.update_session(monitor.session_id, conversation_id=conversation_id)
 
-    def set_status(self, monitor: Monitor, status: str, detail: str, ended: bool = False,
-                   exit_code: int | None = None) -> None:
+    def set_status(
+        self, monitor: Monitor, status: str, detail: str, ended: bool = False, exit_code: int | None = None
+    ) -> None:
         old = monitor.status
         monitor.status = status
         fields: dict[str, object] = {"status": status, "status_detail": detail, "log_offset": monitor.offset}
@@ -244,8 +265,9 @@ class Engine:
         if exit_code is not None:
             fields["exit_code"] = exit_code
         self.ctx.records.update_session(monitor.session_id, **fields)
-        self.ctx.records.event("status", monitor.session_id, f"{old} -> {status}", old=old, new=status,
-                               detail=detail)
+        self.ctx.records.event(
+            "status", monitor.session_id, f"{old} -> {status}", old=old, new=status, detail=detail
+        )
         log.info("%s: %s -> %s (%s)", monitor.session_id, old, status, detail)
         if not SessionStatus(status).live:
             self._close_commands(monitor.session_id, f"session {status}")
@@ -273,7 +295,7 @@ class Engine:
 
     def _active(self, session_id: str) -> Command | None:
         for cmd in self.ctx.ledger.open_rows(session_id):
-            if cmd.state in ACTIVE and cmd.kind != CommandKind.TAKEOVER.value:
+            if cmd.state in ACTIVE and cmd.kind == CommandKind.PROMPT.value:
                 return cmd
         return None
 
@@ -291,12 +313,15 @@ class Engine:
         base = self.marker_base.get(cmd.id, monitor.markers_seen)
         if monitor.markers_seen > base and status not in ("working", "waiting"):
             self.ctx.ledger.transition(cmd.id, CommandState.DONE, "completion marker seen")
-        elif status == "idle" and (cmd.state == CommandState.RUNNING.value
-                                   or monitor.generation > self.submit_gen.get(cmd.id, monitor.generation)):
+        elif status == "idle" and (
+            cmd.state == CommandState.RUNNING.value
+            or monitor.generation > self.submit_gen.get(cmd.id, monitor.generation)
+        ):
             self.ctx.ledger.transition(cmd.id, CommandState.DONE, "agent back at its prompt")
         elif status == "error":
-            self.ctx.ledger.transition(cmd.id, CommandState.FAILED, "agent reported an error",
-                                       error="agent reported an error")
+            self.ctx.ledger.transition(
+                cmd.id, CommandState.FAILED, "agent reported an error", error="agent reported an error"
+            )
         else:
             return
         self.marker_base.pop(cmd.id, None)
@@ -304,23 +329,34 @@ class Engine:
         self.maybe_dispatch(monitor)
 
     def maybe_dispatch(self, monitor: Monitor) -> None:
+        """Start the next delivery: an answer while the agent waits at a permission
+        prompt, else the oldest queued prompt once the agent is at its input prompt."""
         sid = monitor.session_id
-        if sid in self.delivering or not SessionStatus(monitor.status).accepts_input:
+        if sid in self.delivering:
             return
         rows = self.ctx.ledger.open_rows(sid)
-        if any(r.state in ACTIVE and r.kind != CommandKind.TAKEOVER.value for r in rows):
+        queued = [r for r in rows if r.state == CommandState.QUEUED.value]
+        if monitor.status == SessionStatus.WAITING.value:
+            pick = [r for r in queued if r.kind == CommandKind.ANSWER.value]
+        elif SessionStatus(monitor.status).accepts_input:
+            if any(r.state in ACTIVE and r.kind == CommandKind.PROMPT.value for r in rows):
+                return
+            pick = [r for r in queued if r.kind == CommandKind.PROMPT.value]
+        else:
             return
-        queued = [r for r in rows if r.state == CommandState.QUEUED.value and r.kind == CommandKind.PROMPT.value]
-        if not queued or self.ctx.records.session(sid).taken_over:
+        if not pick or self.ctx.records.session(sid).taken_over:
             return
         self.delivering.add(sid)
-        task = asyncio.get_running_loop().create_task(self._deliver(monitor, queued[0]))
+        task = asyncio.get_running_loop().create_task(self._deliver(monitor, pick[0]))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
     async def _deliver(self, monitor: Monitor, cmd: Command) -> None:
         try:
-            await deliver(self, monitor, cmd)
+            if cmd.kind == CommandKind.ANSWER.value:
+                await deliver_answer(self, monitor, cmd)
+            else:
+                await deliver(self, monitor, cmd)
         except Exception:  # a bug must not kill the engine; it is logged with its traceback
             log.exception("delivery of ledger row %s failed", cmd.id)
         finally:

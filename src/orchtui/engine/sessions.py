@@ -12,8 +12,8 @@ from pathlib import Path
 
 from orchtui.domain import CommandKind, CommandState, SessionStatus, WorktreeState
 from orchtui.engine.context import Context, project_slug
-from orchtui.engine.locks import file_lock
 from orchtui.errors import OrchtuiError, Refused, UsageError
+from orchtui.locks import file_lock
 from orchtui.names import validate_branch, validate_task
 from orchtui.profiles import AgentProfile
 from orchtui.runtime.git import GitRepo
@@ -51,8 +51,9 @@ class SessionService:
         self.ctx = ctx
 
     # create ---------------------------------------------------------------
-    def create(self, repo_path: Path, agent: str, task: str, base: str | None = None,
-               prompt: str | None = None) -> AgentSession:
+    def create(
+        self, repo_path: Path, agent: str, task: str, base: str | None = None, prompt: str | None = None
+    ) -> AgentSession:
         ctx = self.ctx
         profile = ctx.profiles.get(agent)
         validate_task(task)
@@ -75,30 +76,60 @@ class SessionService:
             try:
                 repo.copy_into(path, ctx.config.worktrees.copy_files)
                 if ctx.config.worktrees.setup_command:
-                    repo.run_setup(path, ctx.config.worktrees.setup_command, ctx.config.worktrees.setup_timeout)
+                    repo.run_setup(
+                        path, ctx.config.worktrees.setup_command, ctx.config.worktrees.setup_timeout
+                    )
             except OrchtuiError:
                 self._undo_worktree(repo, path, branch, base_name)
                 raise
             at = now()
-            wt = ctx.records.add_worktree(Worktree(project_id=project.id, path=str(path), branch=branch,
-                                                   base=base_name, state=WorktreeState.ACTIVE.value,
-                                                   created_at=at))
+            wt = ctx.records.add_worktree(
+                Worktree(
+                    project_id=project.id,
+                    path=str(path),
+                    branch=branch,
+                    base=base_name,
+                    state=WorktreeState.ACTIVE.value,
+                    created_at=at,
+                )
+            )
             session_id = new_session_id(ctx)
-            row = ctx.records.add_session(AgentSession(
-                id=session_id, project_id=project.id, worktree_id=wt.id, agent=profile.name, task=task,
-                status=SessionStatus.STARTING.value, tmux_session=project.tmux_session,
-                created_at=at, updated_at=at, status_at=at))
+            row = ctx.records.add_session(
+                AgentSession(
+                    id=session_id,
+                    project_id=project.id,
+                    worktree_id=wt.id,
+                    agent=profile.name,
+                    task=task,
+                    status=SessionStatus.STARTING.value,
+                    tmux_session=project.tmux_session,
+                    created_at=at,
+                    updated_at=at,
+                    status_at=at,
+                )
+            )
             try:
                 window_id, pane_id = self._launch(profile, row, path, project.tmux_session)
             except OrchtuiError as exc:
-                ctx.records.update_session(session_id, status=SessionStatus.EXITED.value,
-                                           status_detail=f"launch failed: {exc}", ended_at=now())
+                ctx.records.update_session(
+                    session_id,
+                    status=SessionStatus.EXITED.value,
+                    status_detail=f"launch failed: {exc}",
+                    ended_at=now(),
+                )
                 self._undo_worktree(repo, path, branch, base_name)
                 ctx.records.update_worktree(wt.id or 0, state=WorktreeState.REMOVED.value, removed_at=now())
                 raise
             row = ctx.records.update_session(session_id, tmux_window=window_id, tmux_pane=pane_id)
-            ctx.records.event("session.created", session_id, f"{profile.name} on {branch}",
-                              agent=profile.name, task=task, branch=branch, worktree=str(path))
+            ctx.records.event(
+                "session.created",
+                session_id,
+                f"{profile.name} on {branch}",
+                agent=profile.name,
+                task=task,
+                branch=branch,
+                worktree=str(path),
+            )
         if prompt is not None:
             ctx.ledger.enqueue(session_id, prompt, actor=operator(), cause="first prompt of session new")
         ctx.wake_engine(f"new {session_id}")
@@ -108,30 +139,45 @@ class SessionService:
         limits = self.ctx.config.limits
         live = self.ctx.records.sessions(live_only=True)
         if len(live) >= limits.max_sessions:
-            raise Refused(f"capacity: {len(live)} live sessions reached limits.max_sessions={limits.max_sessions}")
+            raise Refused(
+                f"capacity: {len(live)} live sessions reached limits.max_sessions={limits.max_sessions}"
+            )
         in_project = [s for s in live if s.project_id == project_id]
         if limits.per_project is not None and len(in_project) >= limits.per_project:
-            raise Refused(f"capacity: {len(in_project)} live sessions in this project reached "
-                          f"limits.per_project={limits.per_project}")
+            raise Refused(
+                f"capacity: {len(in_project)} live sessions in this project reached "
+                f"limits.per_project={limits.per_project}"
+            )
         cap = limits.per_profile.get(profile.name)
         same = [s for s in live if s.agent == profile.name]
         if cap is not None and len(same) >= cap:
-            raise Refused(f"capacity: {len(same)} live {profile.name} sessions reached "
-                          f"limits.per_profile.{profile.name}={cap}")
+            raise Refused(
+                f"capacity: {len(same)} live {profile.name} sessions reached "
+                f"limits.per_profile.{profile.name}={cap}"
+            )
 
-    def _launch(self, profile: AgentProfile, row: AgentSession, path: Path, tmux_session: str) -> tuple[str, str]:
+    def _launch(
+        self, profile: AgentProfile, row: AgentSession, path: Path, tmux_session: str
+    ) -> tuple[str, str]:
         state = self.ctx.config.state
         session_dir = state.session_dir(row.id)
         session_dir.mkdir(parents=True, exist_ok=True)
-        values = {"python": sys.executable, "worktree": str(path), "session_id": row.id,
-                  "session_dir": str(session_dir), "task": row.task, "home": str(state.home)}
+        values = {
+            "python": sys.executable,
+            "worktree": str(path),
+            "session_id": row.id,
+            "session_dir": str(session_dir),
+            "task": row.task,
+            "home": str(state.home),
+        }
         argv, env = profile.render(values)
         for name in profile.pass_env:
             if name in os.environ:
                 env[name] = os.environ[name]
         env.update({"ORCHTUI_SESSION_ID": row.id, "ORCHTUI_HOME": str(state.home)})
-        return self.ctx.tmux.create_window(tmux_session, row.task, path, argv, env, row.id,
-                                           state.log_file(row.id))
+        return self.ctx.tmux.create_window(
+            tmux_session, row.task, path, argv, env, row.id, state.log_file(row.id)
+        )
 
     @staticmethod
     def _undo_worktree(repo: GitRepo, path: Path, branch: str, base: str) -> None:
@@ -153,16 +199,22 @@ class SessionService:
             dirty = GitRepo.dirty_files(wt_path)
             if dirty and not force and not keep_worktree:
                 listing = ", ".join(line[3:] for line in dirty[:5]) + (" …" if len(dirty) > 5 else "")
-                raise Refused(f"session {session_id}: worktree {wt_path} has {len(dirty)} uncommitted "
-                              f"change(s) ({listing}); commit them, use --keep-worktree, or --force "
-                              f"(saves them to refs/orchtui/rescue/{session_id} first)")
+                raise Refused(
+                    f"session {session_id}: worktree {wt_path} has {len(dirty)} uncommitted "
+                    f"change(s) ({listing}); commit them, use --keep-worktree, or --force "
+                    f"(saves them to refs/orchtui/rescue/{session_id} first)"
+                )
         window_killed = False
         if row.tmux_window and SessionStatus(row.status) is not SessionStatus.LOST:
             ctx.tmux.kill_window(row.tmux_window)
             window_killed = True
         if SessionStatus(row.status).live:
-            ctx.records.update_session(session_id, status=SessionStatus.KILLED.value,
-                                       status_detail="killed by operator", ended_at=now())
+            ctx.records.update_session(
+                session_id,
+                status=SessionStatus.KILLED.value,
+                status_detail="killed by operator",
+                ended_at=now(),
+            )
         cancelled = []
         for cmd in ctx.ledger.open_rows(session_id):
             if cmd.kind == CommandKind.TAKEOVER.value:
@@ -170,8 +222,14 @@ class SessionService:
                 continue
             ctx.ledger.transition(cmd.id or 0, CommandState.CANCELLED, "session killed")
             cancelled.append(cmd.id or 0)
-        report = KillReport(session_id, window_killed, str(wt_path) if wt_path else None,
-                            wt.state if wt else None, wt.branch if wt else None, cancelled=cancelled)
+        report = KillReport(
+            session_id,
+            window_killed,
+            str(wt_path) if wt_path else None,
+            wt.state if wt else None,
+            wt.branch if wt else None,
+            cancelled=cancelled,
+        )
         if wt is not None and wt_path is not None and wt.state == WorktreeState.ACTIVE.value:
             if keep_worktree:
                 ctx.records.update_worktree(wt.id or 0, state=WorktreeState.KEPT.value)
@@ -184,11 +242,21 @@ class SessionService:
                     GitRepo.rescue(wt_path, report.rescue_ref)
                 if wt_path.exists():
                     repo.remove_worktree(wt_path, force=bool(dirty))
-                ctx.records.update_worktree(wt.id or 0, state=WorktreeState.REMOVED.value,
-                                            removed_at=now(), rescue_ref=report.rescue_ref)
+                ctx.records.update_worktree(
+                    wt.id or 0,
+                    state=WorktreeState.REMOVED.value,
+                    removed_at=now(),
+                    rescue_ref=report.rescue_ref,
+                )
                 report.worktree_state = WorktreeState.REMOVED.value
-        ctx.records.event("session.killed", session_id, "killed by operator", force=force,
-                          worktree_state=report.worktree_state, rescue_ref=report.rescue_ref)
+        ctx.records.event(
+            "session.killed",
+            session_id,
+            "killed by operator",
+            force=force,
+            worktree_state=report.worktree_state,
+            rescue_ref=report.rescue_ref,
+        )
         ctx.wake_engine(f"kill {session_id}")
         return report
 
@@ -203,8 +271,14 @@ class SessionService:
         who = operator()
         argv = ctx.tmux.attach_argv(row.tmux_window)
         ctx.records.update_session(session_id, taken_over=True)
-        cmd = ctx.ledger.record(session_id, CommandKind.TAKEOVER, f"takeover by {who}", CommandState.RUNNING,
-                                actor=who, cause="operator attached; input is the operator's")
+        cmd = ctx.ledger.record(
+            session_id,
+            CommandKind.TAKEOVER,
+            f"takeover by {who}",
+            CommandState.RUNNING,
+            actor=who,
+            cause="operator attached; input is the operator's",
+        )
         ctx.records.event("takeover.start", session_id, f"{who} took over")
         env = {k: v for k, v in os.environ.items() if k != "TMUX"}
         try:

@@ -116,7 +116,9 @@ class AgentProfile(BaseModel):
         for arg in [*self.command, *self.env.values()]:
             for name in re.findall(r"\{([^{}]*)\}", arg):
                 if name not in PLACEHOLDERS:
-                    raise ValueError(f"unknown placeholder {{{name}}} (known: {', '.join(sorted(PLACEHOLDERS))})")
+                    raise ValueError(
+                        f"unknown placeholder {{{name}}} (known: {', '.join(sorted(PLACEHOLDERS))})"
+                    )
         return self
 
     @property

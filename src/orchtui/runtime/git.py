@@ -92,8 +92,15 @@ class GitRepo:
     @staticmethod
     def run_setup(worktree: Path, command: str, timeout: float) -> None:
         try:
-            proc = subprocess.run(command, shell=True, cwd=worktree, capture_output=True, text=True,
-                                  timeout=timeout, check=False)
+            proc = subprocess.run(
+                command,
+                shell=True,
+                cwd=worktree,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
         except subprocess.TimeoutExpired:
             raise GitError(f"setup command timed out after {timeout:.0f}s: {command}") from None
         if proc.returncode != 0:

@@ -66,8 +66,15 @@ def _tmux_quote(text: str) -> str:
 
 
 class Tmux:
-    def __init__(self, socket_name: str, conf: Path, events_file: Path, width: int = 200,
-                 height: int = 50, history_limit: int = 5000) -> None:
+    def __init__(
+        self,
+        socket_name: str,
+        conf: Path,
+        events_file: Path,
+        width: int = 200,
+        height: int = 50,
+        history_limit: int = 5000,
+    ) -> None:
         self.socket_name = socket_name
         self.conf = conf
         self.events_file = events_file
@@ -120,8 +127,16 @@ class Tmux:
     def session_exists(self, name: str) -> bool:
         return any(s.session_name == name for s in self.server.sessions) if self.alive() else False
 
-    def create_window(self, session_name: str, window_name: str, cwd: Path, argv: list[str],
-                      env: dict[str, str], session_id: str, log_file: Path) -> tuple[str, str]:
+    def create_window(
+        self,
+        session_name: str,
+        window_name: str,
+        cwd: Path,
+        argv: list[str],
+        env: dict[str, str],
+        session_id: str,
+        log_file: Path,
+    ) -> tuple[str, str]:
         """Start `argv` in a new window; return (window_id, pane_id).
 
         The agent starts only after pipe-pane is attached (see runtime/launch.py).
@@ -136,8 +151,19 @@ class Tmux:
             out = self.run("new-window", *common, "-t", f"{session_name}:", *launcher)
         else:
             self._write_conf()
-            out = self.run("-f", str(self.conf), "new-session", *common, "-s", session_name,
-                           "-x", str(self.width), "-y", str(self.height), *launcher)
+            out = self.run(
+                "-f",
+                str(self.conf),
+                "new-session",
+                *common,
+                "-s",
+                session_name,
+                "-x",
+                str(self.width),
+                "-y",
+                str(self.height),
+                *launcher,
+            )
             self._install_hooks()
         window_id, pane_id = out[0].split()
         self.run("set-option", "-w", "-t", window_id, SESSION_OPTION, session_id)
@@ -160,14 +186,23 @@ class Tmux:
             if len(parts) != 9:
                 continue
             pane_id, window_id, sname, dead, status, pipe, width, height, owner = parts
-            panes[pane_id] = PaneInfo(pane_id, window_id, sname, dead == "1",
-                                      int(status) if status else None, pipe == "1",
-                                      int(width), int(height), owner)
+            panes[pane_id] = PaneInfo(
+                pane_id,
+                window_id,
+                sname,
+                dead == "1",
+                int(status) if status else None,
+                pipe == "1",
+                int(width),
+                int(height),
+                owner,
+            )
         return panes
 
     def capture(self, pane_id: str) -> Capture:
-        meta = self.run("display-message", "-p", "-t", pane_id,
-                        "#{cursor_x} #{cursor_y} #{pane_width} #{pane_height}")[0].split()
+        meta = self.run(
+            "display-message", "-p", "-t", pane_id, "#{cursor_x} #{cursor_y} #{pane_width} #{pane_height}"
+        )[0].split()
         lines = self.run("capture-pane", "-p", "-e", "-t", pane_id)
         return Capture(lines, int(meta[0]), int(meta[1]), int(meta[2]), int(meta[3]))
 

@@ -31,9 +31,7 @@ def compiled(profile: AgentProfile) -> _Compiled:
     cached = profile.compiled_cache
     if isinstance(cached, _Compiled):
         return cached
-    rules = tuple(
-        (r.state, re.compile(r.regex, re.MULTILINE), r.scope, r.lines) for r in profile.patterns
-    )
+    rules = tuple((r.state, re.compile(r.regex, re.MULTILINE), r.scope, r.lines) for r in profile.patterns)
     echo = re.compile(profile.prompt_echo) if profile.prompt_echo else None
     conv = re.compile(profile.conversation_id) if profile.conversation_id else None
     result = _Compiled(rules, echo, conv)

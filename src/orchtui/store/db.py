@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel, create_engine
 
 from orchtui.errors import OrchtuiError
+from orchtui.locks import file_lock
 from orchtui.store import tables
 
 SCHEMA_VERSION = 1
@@ -34,19 +35,26 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 class Store:
     def __init__(self, url: str) -> None:
         self.url = url
+        self._lock_path: Path | None = None
         if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            db_file = Path(url.removeprefix("sqlite:///"))
+            db_file.parent.mkdir(parents=True, exist_ok=True)
+            self._lock_path = db_file.with_name(db_file.name + ".migrate.lock")
             self.engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
             event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
             self.engine = create_engine(url, pool_pre_ping=True)
         try:
-            self._migrate()
+            if self._lock_path is not None:
+                with file_lock(self._lock_path):  # two processes may open a new database at once
+                    self._migrate()
+            else:
+                self._migrate()
         except SQLAlchemyError as exc:
             raise OrchtuiError(f"database {url}: {exc.__class__.__name__}: {exc.args[0]}") from None
 
     def _migrate(self) -> None:
-        SQLModel.metadata.create_all(self.engine, tables=[tables.Meta.__table__])  # type: ignore[list-item]
+        SQLModel.metadata.create_all(self.engine, tables=[SQLModel.metadata.tables["meta"]])
         with Session(self.engine) as db:
             row = db.get(tables.Meta, "schema_version")
             version = int(row.value) if row else 0
@@ -54,6 +62,8 @@ class Store:
             raise OrchtuiError(
                 f"database {self.url} has schema version {version}; this orchtui knows {SCHEMA_VERSION}"
             )
+        if version == SCHEMA_VERSION:
+            return
         if version == 0:
             SQLModel.metadata.create_all(self.engine)
             version = SCHEMA_VERSION

@@ -29,12 +29,24 @@ class Ledger:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def enqueue(self, session_id: str, text: str, kind: CommandKind = CommandKind.PROMPT,
-                actor: str = "operator", cause: str = "queued by operator") -> Command:
+    def enqueue(
+        self,
+        session_id: str,
+        text: str,
+        kind: CommandKind = CommandKind.PROMPT,
+        actor: str = "operator",
+        cause: str = "queued by operator",
+    ) -> Command:
         at = now()
         with self.store.session() as db:
-            cmd = Command(session_id=session_id, kind=kind.value, text=redact(text),
-                          state=CommandState.QUEUED.value, actor=actor, queued_at=at)
+            cmd = Command(
+                session_id=session_id,
+                kind=kind.value,
+                text=redact(text),
+                state=CommandState.QUEUED.value,
+                actor=actor,
+                queued_at=at,
+            )
             db.add(cmd)
             db.flush()
             assert cmd.id is not None
@@ -43,13 +55,20 @@ class Ledger:
             db.commit()
             return cmd
 
-    def record(self, session_id: str, kind: CommandKind, text: str, state: CommandState,
-               actor: str, cause: str) -> Command:
+    def record(
+        self, session_id: str, kind: CommandKind, text: str, state: CommandState, actor: str, cause: str
+    ) -> Command:
         """A row for something that already happened (e.g. a takeover starting)."""
         at = now()
         with self.store.session() as db:
-            cmd = Command(session_id=session_id, kind=kind.value, text=redact(text), state=state.value,
-                          actor=actor, queued_at=at)
+            cmd = Command(
+                session_id=session_id,
+                kind=kind.value,
+                text=redact(text),
+                state=state.value,
+                actor=actor,
+                queued_at=at,
+            )
             setattr(cmd, _STAMP[state], at)
             db.add(cmd)
             db.flush()
@@ -58,7 +77,9 @@ class Ledger:
             db.commit()
             return cmd
 
-    def transition(self, command_id: int, state: CommandState, cause: str, error: str | None = None) -> Command:
+    def transition(
+        self, command_id: int, state: CommandState, cause: str, error: str | None = None
+    ) -> Command:
         at = now()
         with self.store.session() as db:
             cmd = db.get(Command, command_id)
@@ -106,12 +127,19 @@ class Ledger:
         """Rows not yet final, oldest first."""
         finals = [s.value for s in CommandState if s.final]
         with self.store.session() as db:
-            query = (select(Command).where(Command.session_id == session_id)
-                     .where(col(Command.state).not_in(finals)).order_by(col(Command.id)))
+            query = (
+                select(Command)
+                .where(Command.session_id == session_id)
+                .where(col(Command.state).not_in(finals))
+                .order_by(col(Command.id))
+            )
             return list(db.exec(query).all())
 
     def transitions(self, command_id: int) -> list[CommandTransition]:
         with self.store.session() as db:
-            query = (select(CommandTransition).where(CommandTransition.command_id == command_id)
-                     .order_by(col(CommandTransition.id)))
+            query = (
+                select(CommandTransition)
+                .where(CommandTransition.command_id == command_id)
+                .order_by(col(CommandTransition.id))
+            )
             return list(db.exec(query).all())

@@ -105,11 +105,24 @@ class Records:
             return row
 
     # events ---------------------------------------------------------------
-    def event(self, kind: str, session_id: str | None = None, message: str = "",
-              severity: str = "info", at: float | None = None, **data: Any) -> Event:
+    def event(
+        self,
+        kind: str,
+        session_id: str | None = None,
+        message: str = "",
+        severity: str = "info",
+        at: float | None = None,
+        **data: Any,
+    ) -> Event:
         with self.store.session() as db:
-            row = Event(at=at or now(), session_id=session_id, kind=kind, severity=severity,
-                        message=redact(message), data=redact(json.dumps(data, default=str)))
+            row = Event(
+                at=at or now(),
+                session_id=session_id,
+                kind=kind,
+                severity=severity,
+                message=redact(message),
+                data=redact(json.dumps(data, default=str)),
+            )
             db.add(row)
             db.commit()
             return row

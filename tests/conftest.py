@@ -1,0 +1,143 @@
+"""Shared fixtures: a real git repository, a real tmux server on its own socket (the
+libtmux pytest plugin's `server`), a real SQLite file, and orchtui run as a process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from libtmux import Server
+
+from orchtui.store import Store
+from orchtui.store.ledger import Ledger
+from orchtui.store.records import Records
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SCENARIO = FIXTURES / "scenarios" / "basic.toml"
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    path = tmp_path / "project"
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    git(path, "config", "user.email", "dev@example.test")
+    git(path, "config", "user.name", "Test Dev")
+    (path / "README.md").write_text("# project\n")
+    git(path, "add", ".")
+    git(path, "commit", "-q", "-m", "initial")
+    return path
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:
+    end = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
+        time.sleep(interval)
+
+
+@dataclass
+class Orch:
+    env: dict[str, str]
+    repo: Path
+    home: Path
+    server: Server
+
+    def run(
+        self,
+        *args: str,
+        check: bool = True,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "orchtui", *args],
+            cwd=cwd or self.repo,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            input=input,
+            timeout=120,
+            check=False,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"orchtui {' '.join(args)} exited {proc.returncode}: {proc.stderr}")
+        return proc
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.run(*args, "--json").stdout)
+
+    def new(self, task: str, agent: str = "scripted", *extra: str) -> str:
+        return self.run("session", "new", "--agent", agent, "--task", task, *extra).stdout.strip()
+
+    def show(self, session_id: str) -> dict[str, Any]:
+        return dict(self.json("session", "show", session_id))
+
+    # direct reads of the real SQLite file (faster than a CLI process per poll)
+    @property
+    def store(self) -> Store:
+        return Store(f"sqlite:///{self.home / 'orchtui.db'}")
+
+    def status(self, session_id: str) -> str:
+        store = self.store
+        try:
+            return Records(store).session(session_id).status
+        finally:
+            store.close()
+
+    def wait_status(self, session_id: str, status: str, timeout: float = 20.0) -> None:
+        wait_for(lambda: self.status(session_id) == status, timeout)
+
+    def ledger_rows(self, session_id: str | None = None) -> list[Any]:
+        store = self.store
+        try:
+            return Ledger(store).rows(session_id)
+        finally:
+            store.close()
+
+    def transcript(self, session_id: str) -> list[dict[str, Any]]:
+        path = self.home / "sessions" / session_id / "transcript.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def engine_pid(self) -> int | None:
+        out = self.json("engine", "status")
+        return int(out["pid"]) if out["running"] else None
+
+    def windows(self) -> list[str]:
+        out = self.server.cmd("list-windows", "-a", "-F", "#{window_id}").stdout
+        return list(out)
+
+
+@pytest.fixture
+def orch(tmp_path: Path, server: Server, repo: Path) -> Iterator[Orch]:
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORCHTUI_", "TMUX"))}
+    env.update(
+        {
+            "ORCHTUI_HOME": str(home),
+            "ORCHTUI_TMUX_SOCKET": str(server.socket_name),
+            "ORCHTUI_SCRIPTED_SCENARIO": str(SCENARIO),
+        }
+    )
+    o = Orch(env, repo, home, server)
+    yield o
+    o.run("engine", "stop", check=False)

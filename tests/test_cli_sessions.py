@@ -1,0 +1,203 @@
+"""The engine slice end to end: CLI → store → tmux → scripted agent → watcher → status."""
+
+from __future__ import annotations
+
+import time
+
+from conftest import Orch, git, wait_for
+
+
+def test_new_session_runs_in_its_own_worktree_window_and_branch(orch: Orch) -> None:
+    sid = orch.new("first")
+    info = orch.show(sid)
+    assert info["agent"] == "scripted" and info["task"] == "first"
+    assert info["branch"] == "orchtui/first"
+    worktree = info["worktree"]
+    assert worktree.startswith(str(orch.home / "worktrees"))
+    assert git(orch.repo, "rev-parse", "--abbrev-ref", "HEAD") == "main"  # the main checkout is untouched
+    assert git(orch.repo / ".." / worktree, "rev-parse", "--abbrev-ref", "HEAD") == "orchtui/first"
+    # The window lives on orchtui's socket, tagged with the session id, running in the worktree.
+    out = orch.server.cmd(
+        "list-panes", "-a", "-F", "#{window_id} #{@orchtui_session} #{pane_current_path}"
+    ).stdout
+    assert f"{info['tmux_window']} {sid} {worktree}" in out
+    orch.wait_status(sid, "idle")
+    listed = orch.json("session", "list")
+    assert [s["id"] for s in listed] == [sid]
+    assert {"id", "agent", "task", "status", "branch", "worktree"} <= set(listed[0])
+
+
+def test_send_delivers_hostile_text_byte_for_byte_without_a_shell(orch: Orch, tmp_path) -> None:
+    sid = orch.new("literal")
+    orch.wait_status(sid, "idle")
+    pwned = tmp_path / "PWNED"
+    text = (
+        f"look: $(touch {pwned}) and `touch {pwned}2` "
+        "with \"double\" and 'single' quotes; echo hi; $HOME ${PATH} \\n \\\\ %s #{pane_id}\n"
+        "second line — ünïcødé 日本語 ✓ 🚀\n\tindented"
+    )
+    out = orch.json("session", "send", sid, text)
+    assert out["state"] in ("delivered", "running", "done")
+    wait_for(lambda: [e for e in orch.transcript(sid) if e["type"] == "prompt"])
+    prompts = [e["text"] for e in orch.transcript(sid) if e["type"] == "prompt"]
+    assert prompts == [text]
+    assert not pwned.exists() and not (tmp_path / "PWNED2").exists()
+    rows = orch.json("ledger", sid)
+    assert rows[0]["text"] == text and rows[0]["session"] == sid
+    wait_for(lambda: orch.json("ledger", sid)[0]["state"] == "done")
+    row = orch.json("ledger", sid)[0]
+    assert [t["state"] for t in row["transitions"]] == ["queued", "issued", "delivered", "running", "done"]
+    for state in ("queued_at", "issued_at", "delivered_at", "running_at", "done_at"):
+        assert row[state] is not None
+
+
+def test_status_follows_the_agent_idle_working_waiting_working_idle(orch: Orch) -> None:
+    sid = orch.new("perm")
+    orch.wait_status(sid, "idle")
+    orch.run("session", "send", sid, "perm: please write notes", "--no-wait")
+    seen = ["idle"]
+
+    def observe_until(target: str) -> None:
+        def step() -> bool:
+            status = orch.show(sid)["status"]
+            if status != seen[-1]:
+                seen.append(status)
+            return status == target
+
+        wait_for(step, timeout=20, interval=0.02)
+
+    observe_until("waiting")
+    orch.run("session", "answer", sid, "approve")
+    observe_until("idle")
+    assert seen == ["idle", "working", "waiting", "working", "idle"]
+    # the event log holds the same sequence, each change stamped
+    changes = [
+        (e["data"]["old"], e["data"]["new"]) for e in orch.json("events", sid) if e["kind"] == "status"
+    ]
+    assert [new for _, new in changes][-4:] == ["working", "waiting", "working", "idle"]
+    # the agent really wrote and committed in its own worktree
+    worktree = orch.show(sid)["worktree"]
+    assert git(orch.repo, "log", "-1", "--format=%s", "orchtui/perm") == "Add notes"
+    assert (orch.repo.parent / worktree / "notes.txt").exists() or (
+        __import__("pathlib").Path(worktree) / "notes.txt"
+    ).exists()
+    kinds = [(r.kind, r.state) for r in orch.ledger_rows(sid)]
+    assert kinds == [("prompt", "done"), ("answer", "done")]
+
+
+def test_agent_exit_is_seen_with_its_exit_code_within_two_seconds(orch: Orch) -> None:
+    sid = orch.new("leaver")
+    orch.wait_status(sid, "idle")
+    orch.run("session", "send", sid, "quit now")
+    orch.wait_status(sid, "exited", timeout=10)
+    info = orch.show(sid)
+    assert info["exit_code"] == 3
+    exit_at = next(e["t"] for e in orch.transcript(sid) if e["type"] == "exit")
+    store = orch.store
+    from orchtui.store.records import Records
+
+    events = [e for e in Records(store).events(sid, "status") if '"new": "exited"' in e.data]
+    store.close()
+    assert events and events[-1].at - exit_at < 2.0
+
+
+def test_queued_prompts_wait_for_idle_and_run_in_order(orch: Orch) -> None:
+    sid = orch.new("queue")
+    orch.wait_status(sid, "idle")
+    orch.run("session", "send", sid, "slow job", "--no-wait")
+    orch.wait_status(sid, "working")
+    orch.run("session", "send", sid, "second", "--no-wait")
+    orch.run("session", "send", sid, "third", "--no-wait")
+    wait_for(
+        lambda: all(r.state == "done" for r in orch.ledger_rows(sid)) and len(orch.ledger_rows(sid)) == 3,
+        timeout=30,
+    )
+    prompts = [e["text"] for e in orch.transcript(sid) if e["type"] == "prompt"]
+    assert prompts == ["slow job", "second", "third"]
+    rows = orch.ledger_rows(sid)
+    assert rows[1].issued_at >= rows[0].done_at and rows[2].issued_at >= rows[1].done_at
+
+
+def test_agent_error_fails_the_command_and_shows_error(orch: Orch) -> None:
+    sid = orch.new("errs")
+    orch.wait_status(sid, "idle")
+    orch.run("session", "send", sid, "boom")
+    orch.wait_status(sid, "error")
+    wait_for(lambda: orch.ledger_rows(sid)[0].state == "failed")
+    orch.run("session", "send", sid, "hello again")
+    orch.wait_status(sid, "idle")
+
+
+def test_prompt_pasted_but_never_submitted_is_marked_failed(orch: Orch, tmp_path) -> None:
+    """An agent that swallows input and never reacts: delivery is verified, retried, failed."""
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    (profiles / "deaf.toml").write_text(
+        'command = ["{python}", "-c", "import tty, time; tty.setraw(0); print(\'ready>\', flush=True); '
+        'time.sleep(600)"]\n'
+        "[submit]\ndelay = 0.1\n"
+        "[[patterns]]\nstate = \"idle\"\nregex = 'ready>'\n"
+    )
+    env = {
+        "ORCHTUI_PROFILE_DIRS": f'["{profiles}"]',
+        "ORCHTUI_DELIVERY__VERIFY_TIMEOUT": "0.5",
+        "ORCHTUI_DELIVERY__RETRIES": "1",
+    }
+    orch.env.update(env)
+    orch.run("engine", "stop")
+    sid = orch.new("deaf", "deaf")
+    orch.wait_status(sid, "idle")
+    proc = orch.run("session", "send", sid, "anyone there?", check=False)
+    assert proc.returncode == 1
+    assert "not submitted" in proc.stderr
+    row = orch.json("ledger", sid)[0]
+    assert row["state"] == "failed" and row["attempts"] == 1
+    assert any(e["kind"] == "delivery.retry" for e in orch.json("events", sid))
+
+
+def test_kill_refuses_dirty_worktree_without_force_and_never_deletes_the_branch(orch: Orch) -> None:
+    clean = orch.new("clean")
+    dirty = orch.new("dirty")
+    orch.wait_status(clean, "idle")
+    orch.wait_status(dirty, "idle")
+    orch.run("session", "send", dirty, "dirty it")
+    wait_for(lambda: orch.ledger_rows(dirty)[0].state == "done")
+    dirty_path = orch.show(dirty)["worktree"]
+    windows_before = orch.windows()
+
+    refused = orch.run("session", "kill", dirty, check=False)
+    assert refused.returncode == 4
+    assert "uncommitted" in refused.stderr and "scratch.txt" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert orch.show(dirty)["status"] == "idle" and orch.windows() == windows_before  # nothing changed
+
+    killed = orch.json("session", "kill", dirty, "--force")
+    assert killed["rescue_ref"] == f"refs/orchtui/rescue/{dirty}"
+    assert git(orch.repo, "show", f"{killed['rescue_ref']}:scratch.txt") == "uncommitted"
+    assert not __import__("pathlib").Path(dirty_path).exists()
+
+    orch.run("session", "kill", clean)
+    assert orch.show(clean)["status"] == "killed" and orch.show(clean)["worktree_state"] == "removed"
+    branches = git(orch.repo, "branch", "--format=%(refname:short)").split()
+    assert {"orchtui/clean", "orchtui/dirty"} <= set(branches)
+    assert orch.windows() == []
+
+
+def test_kill_keep_worktree_leaves_files_in_place(orch: Orch) -> None:
+    sid = orch.new("keeper")
+    orch.wait_status(sid, "idle")
+    orch.run("session", "send", sid, "dirty it")
+    wait_for(lambda: orch.ledger_rows(sid)[0].state == "done")
+    out = orch.json("session", "kill", sid, "--keep-worktree")
+    assert out["worktree_state"] == "kept"
+    assert (__import__("pathlib").Path(out["worktree"]) / "scratch.txt").exists()
+
+
+def test_send_to_unknown_or_ended_session_is_a_clear_error(orch: Orch) -> None:
+    proc = orch.run("session", "send", "nope00", "hi", check=False)
+    assert proc.returncode == 3 and proc.stderr.strip() == "orchtui: error: no session 'nope00'"
+    sid = orch.new("ended")
+    orch.run("session", "kill", sid)
+    proc = orch.run("session", "send", sid, "hi", check=False)
+    assert proc.returncode == 2 and "killed" in proc.stderr
+    time.sleep(0)
