@@ -65,10 +65,10 @@ class GitRepo:
             return False
 
     def create_worktree(self, path: Path, branch: str, base: str) -> None:
-        if path.exists():
-            raise UsageError(f"worktree path {path} already exists")
         if self.branch_exists(branch):
             raise UsageError(f"branch {branch!r} already exists; choose another task name")
+        if path.exists():
+            raise UsageError(f"worktree path {path} already exists")
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.repo.git.worktree("add", "-b", branch, str(path), base)

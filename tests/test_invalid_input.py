@@ -1,0 +1,126 @@
+"""Bad input: one line naming the file/field or value, exit 2, no traceback, nothing changed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import Orch, git
+
+
+def snapshot(orch: Orch) -> tuple[object, ...]:
+    sessions = orch.json("session", "list", "--all")
+    ledger = orch.json("ledger")
+    worktrees = sorted(str(p) for p in (orch.home / "worktrees").rglob("*") if p.is_dir() and p.parent.parent
+                       == orch.home / "worktrees")
+    branches = git(orch.repo, "branch", "--format=%(refname:short)")
+    return ([(s["id"], s["status"]) for s in sessions], [(r["id"], r["state"]) for r in ledger], worktrees,
+            branches, sorted(orch.windows()))
+
+
+def assert_one_line_error(proc, *needles: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("orchtui: error: ")
+    assert "Traceback" not in proc.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@pytest.fixture
+def baseline(orch: Orch) -> tuple[object, ...]:
+    sid = orch.new("good")
+    orch.wait_status(sid, "idle")
+    orch.run("session", "send", sid, "hello")
+    return snapshot(orch)
+
+
+CONFIGS = [
+    ("[tmux\nsocket = 1", "invalid TOML"),
+    ("[delivery]\nretries = \"many\"", "delivery.retries"),
+    ("[tmux]\nsockt = \"x\"", "tmux.sockt"),
+    ("[limits]\nmax_sessions = 0", "limits.max_sessions"),
+    ("[tmux]\nwidth = 5", "tmux.width"),
+]
+
+
+@pytest.mark.parametrize(("text", "field"), CONFIGS)
+def test_invalid_user_config(orch: Orch, baseline: tuple[object, ...], text: str, field: str) -> None:
+    config = orch.home / "config.toml"
+    config.write_text(text)
+    proc = orch.run("session", "new", "--agent", "scripted", "--task", "other", check=False)
+    assert_one_line_error(proc, str(config), field)
+    config.unlink()
+    assert snapshot(orch) == baseline
+
+
+def test_invalid_repo_config_and_env_are_named(orch: Orch, baseline: tuple[object, ...]) -> None:
+    repo_conf = orch.repo / ".orchtui.toml"
+    repo_conf.write_text("[worktrees]\ncopy_files = \"not-a-list\"\n")
+    proc = orch.run("session", "list", check=False)
+    assert_one_line_error(proc, str(repo_conf), "worktrees.copy_files")
+    repo_conf.unlink()
+    proc = orch.run("session", "list", check=False, env={"ORCHTUI_DELIVERY__RETRIES": "lots"})
+    assert_one_line_error(proc, "$ORCHTUI_DELIVERY__RETRIES", "delivery.retries")
+    assert snapshot(orch) == baseline
+
+
+PROFILES = [
+    ('command = []\n', "command"),
+    ('command = ["x"]\n[[patterns]]\nstate = "idle"\nregex = "(unclosed"\n', "patterns.0.regex"),
+    ('command = ["x", "{nope}"]\n', "unknown placeholder {nope}"),
+    ('command = ["x"]\n[[patterns]]\nstate = "sleepy"\nregex = "z"\n', "patterns.0.state"),
+    ('command = ["x"]\nbogus = 1\n', "bogus"),
+    ('command = ["x"\n', "invalid TOML"),
+]
+
+
+@pytest.mark.parametrize(("text", "field"), PROFILES)
+def test_invalid_profile(orch: Orch, baseline: tuple[object, ...], tmp_path: Path, text: str, field: str) -> None:
+    folder = tmp_path / "profiles"
+    folder.mkdir(exist_ok=True)
+    bad = folder / "broken.toml"
+    bad.write_text(text)
+    env = {"ORCHTUI_PROFILE_DIRS": f'["{folder}"]'}
+    proc = orch.run("session", "new", "--agent", "scripted", "--task", "other", check=False, env=env)
+    assert_one_line_error(proc, str(bad), field)
+    assert snapshot(orch) == baseline
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--task", "../escape"], "invalid task name '../escape'"),
+        (["--task", "Has Space"], "invalid task name"),
+        (["--task", "a/b"], "invalid task name"),
+        (["--task", "-rf"], "invalid task name"),
+        (["--task", "x.lock"], "invalid task name"),
+        (["--task", "ok", "--base", "no-such-branch"], "base branch 'no-such-branch' not found"),
+        (["--task", "good"], "branch 'orchtui/good' already exists"),
+        (["--task", "ok", "--prompt", "   "], "--prompt"),
+    ],
+)
+def test_invalid_names_and_base(orch: Orch, baseline: tuple[object, ...], args: list[str], needle: str) -> None:
+    proc = orch.run("session", "new", "--agent", "scripted", *args, check=False)
+    assert_one_line_error(proc, needle)
+    assert snapshot(orch) == baseline
+
+
+def test_unknown_agent_and_empty_prompt(orch: Orch, baseline: tuple[object, ...]) -> None:
+    proc = orch.run("session", "new", "--agent", "nobody", "--task", "x", check=False)
+    assert_one_line_error(proc, "unknown agent profile 'nobody'")
+    sid = orch.json("session", "list")[0]["id"]
+    proc = orch.run("session", "send", sid, "  \n ", check=False)
+    assert_one_line_error(proc, "empty")
+    proc = orch.run("session", "frobnicate", check=False)
+    assert_one_line_error(proc, "frobnicate")
+    assert snapshot(orch) == baseline
+
+
+def test_outside_a_repository(orch: Orch, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "not-a-repo"
+    elsewhere.mkdir()
+    proc = orch.run("session", "new", "--agent", "scripted", "--task", "x", check=False, cwd=elsewhere)
+    assert_one_line_error(proc, "not inside a git repository")
