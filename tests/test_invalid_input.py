@@ -12,11 +12,19 @@ from conftest import Orch, git
 def snapshot(orch: Orch) -> tuple[object, ...]:
     sessions = orch.json("session", "list", "--all")
     ledger = orch.json("ledger")
-    worktrees = sorted(str(p) for p in (orch.home / "worktrees").rglob("*") if p.is_dir() and p.parent.parent
-                       == orch.home / "worktrees")
+    worktrees = sorted(
+        str(p)
+        for p in (orch.home / "worktrees").rglob("*")
+        if p.is_dir() and p.parent.parent == orch.home / "worktrees"
+    )
     branches = git(orch.repo, "branch", "--format=%(refname:short)")
-    return ([(s["id"], s["status"]) for s in sessions], [(r["id"], r["state"]) for r in ledger], worktrees,
-            branches, sorted(orch.windows()))
+    return (
+        [(s["id"], s["status"]) for s in sessions],
+        [(r["id"], r["state"]) for r in ledger],
+        worktrees,
+        branches,
+        sorted(orch.windows()),
+    )
 
 
 def assert_one_line_error(proc, *needles: str) -> None:
@@ -39,8 +47,8 @@ def baseline(orch: Orch) -> tuple[object, ...]:
 
 CONFIGS = [
     ("[tmux\nsocket = 1", "invalid TOML"),
-    ("[delivery]\nretries = \"many\"", "delivery.retries"),
-    ("[tmux]\nsockt = \"x\"", "tmux.sockt"),
+    ('[delivery]\nretries = "many"', "delivery.retries"),
+    ('[tmux]\nsockt = "x"', "tmux.sockt"),
     ("[limits]\nmax_sessions = 0", "limits.max_sessions"),
     ("[tmux]\nwidth = 5", "tmux.width"),
 ]
@@ -58,7 +66,7 @@ def test_invalid_user_config(orch: Orch, baseline: tuple[object, ...], text: str
 
 def test_invalid_repo_config_and_env_are_named(orch: Orch, baseline: tuple[object, ...]) -> None:
     repo_conf = orch.repo / ".orchtui.toml"
-    repo_conf.write_text("[worktrees]\ncopy_files = \"not-a-list\"\n")
+    repo_conf.write_text('[worktrees]\ncopy_files = "not-a-list"\n')
     proc = orch.run("session", "list", check=False)
     assert_one_line_error(proc, str(repo_conf), "worktrees.copy_files")
     repo_conf.unlink()
@@ -68,7 +76,7 @@ def test_invalid_repo_config_and_env_are_named(orch: Orch, baseline: tuple[objec
 
 
 PROFILES = [
-    ('command = []\n', "command"),
+    ("command = []\n", "command"),
     ('command = ["x"]\n[[patterns]]\nstate = "idle"\nregex = "(unclosed"\n', "patterns.0.regex"),
     ('command = ["x", "{nope}"]\n', "unknown placeholder {nope}"),
     ('command = ["x"]\n[[patterns]]\nstate = "sleepy"\nregex = "z"\n', "patterns.0.state"),
@@ -78,7 +86,9 @@ PROFILES = [
 
 
 @pytest.mark.parametrize(("text", "field"), PROFILES)
-def test_invalid_profile(orch: Orch, baseline: tuple[object, ...], tmp_path: Path, text: str, field: str) -> None:
+def test_invalid_profile(
+    orch: Orch, baseline: tuple[object, ...], tmp_path: Path, text: str, field: str
+) -> None:
     folder = tmp_path / "profiles"
     folder.mkdir(exist_ok=True)
     bad = folder / "broken.toml"
@@ -102,7 +112,9 @@ def test_invalid_profile(orch: Orch, baseline: tuple[object, ...], tmp_path: Pat
         (["--task", "ok", "--prompt", "   "], "--prompt"),
     ],
 )
-def test_invalid_names_and_base(orch: Orch, baseline: tuple[object, ...], args: list[str], needle: str) -> None:
+def test_invalid_names_and_base(
+    orch: Orch, baseline: tuple[object, ...], args: list[str], needle: str
+) -> None:
     proc = orch.run("session", "new", "--agent", "scripted", *args, check=False)
     assert_one_line_error(proc, needle)
     assert snapshot(orch) == baseline

@@ -410,6 +410,16 @@ def engine_status(app: App, as_json: bool) -> None:
         click.echo(f"running (pid {pid})" if pid else "not running")
 
 
+@cli.command()
+@click.option("--keep", is_flag=True, help="Keep the throwaway repository and state afterwards.")
+@click.option("--seconds", type=float, default=None, help="Stop by itself after this many seconds.")
+def demo(keep: bool, seconds: float | None) -> None:
+    """A labelled demo: a throwaway repository with scripted agents at work."""
+    from orchtui.cli.demo import run_demo
+
+    run_demo(keep, seconds)
+
+
 def _fail(message: str, code: int) -> NoReturn:
     click.echo(f"orchtui: error: {message}", err=True)
     sys.exit(code)

@@ -304,7 +304,10 @@ class Engine:
         if monitor.session_id in self.delivering:
             return
         cmd = self._active(monitor.session_id)
-        if cmd is None or cmd.id is None or cmd.state == CommandState.ISSUED.value:
+        if cmd is None or cmd.id is None:
+            self.maybe_dispatch(monitor)
+            return
+        if cmd.state == CommandState.ISSUED.value:
             return
         status = monitor.status
         if cmd.state == CommandState.DELIVERED.value and status in ("working", "waiting"):

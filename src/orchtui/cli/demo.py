@@ -1,0 +1,133 @@
+"""`orchtui demo`: a throwaway repository with scripted agents at work.
+
+It is a demo and says so; everything in it is real: its own tmux socket, real git
+worktrees, the engine, the ledger. Until the dashboard lands it follows the event
+log as a live feed; it answers permission prompts itself after a pause.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import click
+
+from orchtui.config import load_config
+from orchtui.domain import CommandKind
+from orchtui.engine import daemon
+from orchtui.engine.context import Context
+from orchtui.engine.sessions import SessionService
+
+SCENARIO = """\
+name = "demo"
+
+[[rule]]
+match = "tests"
+steps = [
+  { work = 2.0 },
+  { ask = "Create tests/test_greet.py?" },
+  { work = 1.5 },
+  { write = "tests/test_greet.py", content = "from greet import greet\\n\\ndef test_greet():\\n    assert greet('x') == 'hello x'\\n" },
+  { commit = "Add a test for greet" },
+  { usage = [2400, 600] },
+]
+
+[[rule]]
+match = "docs"
+steps = [{ work = 3.0 }, { stream = 30, interval = 0.08 }, { write = "USAGE.md", content = "# Usage\\n" }, { usage = [1800, 900] }]
+
+[[rule]]
+match = ""
+steps = [{ work = 2.5 }, { say = "Looked at: {prompt}" }, { usage = [900, 200] }]
+"""
+
+TASKS = [
+    ("add-tests", "Write tests for greet()"),
+    ("write-docs", "Write the usage docs"),
+    ("review", "Review the greet module for edge cases"),
+]
+
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def _make_repo(root: Path) -> Path:
+    repo = root / "demo-project"
+    repo.mkdir(parents=True)
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "config", "user.email", "demo@orchtui.invalid")
+    _git(repo, "config", "user.name", "orchtui demo")
+    (repo / "greet.py").write_text("def greet(name: str) -> str:\n    return f'hello {name}'\n")
+    (repo / "README.md").write_text("# demo project\n")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "Initial commit")
+    return repo
+
+
+def run_demo(keep: bool, seconds: float | None) -> None:
+    root = Path(tempfile.mkdtemp(prefix="orchtui-demo-"))
+    home = root / "home"
+    os.environ["ORCHTUI_HOME"] = str(home)
+    os.environ.pop("ORCHTUI_TMUX_SOCKET", None)
+    (root / "scenario.toml").write_text(SCENARIO)
+    os.environ["ORCHTUI_SCRIPTED_SCENARIO"] = str(root / "scenario.toml")
+    repo = _make_repo(root)
+    config = load_config(repo)
+    ctx = Context(config)
+    click.secho(
+        "orchtui DEMO: a throwaway repository with scripted agents (real tmux, git, ledger)",
+        fg="yellow",
+        bold=True,
+    )
+    click.echo(
+        f"  repository  {repo}\n  state       {home}\n  tmux        tmux -L {config.socket_name} attach"
+    )
+    daemon.ensure_running(config, cwd=repo)
+    service = SessionService(ctx)
+    for task, prompt in TASKS:
+        row = service.create(repo, "scripted", task, prompt=prompt)
+        click.echo(f"  started     {row.id}  {task}: {prompt}")
+    click.echo("Live events (Ctrl-C to stop):")
+    seen = 0
+    waiting_since: dict[str, float] = {}
+    end = time.monotonic() + seconds if seconds else None
+    try:
+        while end is None or time.monotonic() < end:
+            events = ctx.records.events()
+            for ev in events[seen:]:
+                stamp = time.strftime("%H:%M:%S", time.localtime(ev.at))
+                click.echo(f"  {stamp}  {ev.session_id or '-':8} {ev.kind:16} {ev.message}")
+            seen = len(events)
+            for row in ctx.records.sessions(live_only=True):
+                if row.status == "waiting":
+                    since = waiting_since.setdefault(row.id, time.monotonic())
+                    if time.monotonic() - since > 2.0:
+                        ctx.ledger.enqueue(
+                            row.id,
+                            "y",
+                            kind=CommandKind.ANSWER,
+                            actor="demo",
+                            cause="demo approves after 2 s",
+                        )
+                        ctx.wake_engine(f"answer {row.id}")
+                        waiting_since[row.id] = time.monotonic() + 3600
+                        click.echo(f"  {'':8}  {row.id:8} demo             approved the permission prompt")
+                else:
+                    waiting_since.pop(row.id, None)
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        daemon.stop(config)
+        ctx.tmux.kill_server()
+        ctx.store.close()
+        if keep:
+            click.echo(f"Kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+            click.echo("Demo cleaned up.")
