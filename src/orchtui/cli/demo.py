@@ -22,28 +22,7 @@ from orchtui.engine import daemon
 from orchtui.engine.context import Context
 from orchtui.engine.sessions import SessionService
 
-SCENARIO = """\
-name = "demo"
-
-[[rule]]
-match = "tests"
-steps = [
-  { work = 2.0 },
-  { ask = "Create tests/test_greet.py?" },
-  { work = 1.5 },
-  { write = "tests/test_greet.py", content = "from greet import greet\\n\\ndef test_greet():\\n    assert greet('x') == 'hello x'\\n" },
-  { commit = "Add a test for greet" },
-  { usage = [2400, 600] },
-]
-
-[[rule]]
-match = "docs"
-steps = [{ work = 3.0 }, { stream = 30, interval = 0.08 }, { write = "USAGE.md", content = "# Usage\\n" }, { usage = [1800, 900] }]
-
-[[rule]]
-match = ""
-steps = [{ work = 2.5 }, { say = "Looked at: {prompt}" }, { usage = [900, 200] }]
-"""
+SCENARIO = Path(__file__).resolve().parent.parent / "agents" / "scenarios" / "demo.toml"
 
 TASKS = [
     ("add-tests", "Write tests for greet()"),
@@ -74,8 +53,7 @@ def run_demo(keep: bool, seconds: float | None) -> None:
     home = root / "home"
     os.environ["ORCHTUI_HOME"] = str(home)
     os.environ.pop("ORCHTUI_TMUX_SOCKET", None)
-    (root / "scenario.toml").write_text(SCENARIO)
-    os.environ["ORCHTUI_SCRIPTED_SCENARIO"] = str(root / "scenario.toml")
+    os.environ["ORCHTUI_SCRIPTED_SCENARIO"] = str(SCENARIO)
     repo = _make_repo(root)
     config = load_config(repo)
     ctx = Context(config)

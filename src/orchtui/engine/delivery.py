@@ -22,15 +22,24 @@ if TYPE_CHECKING:
     from orchtui.engine.engine import Engine
 
 ECHO_TIMEOUT = 2.0
-POLL = 0.01  # in-memory check of the monitor; no I/O
 
 
-async def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
+async def wait_until(monitor: Monitor, condition: Callable[[], bool], timeout: float) -> bool:
+    """Wait for `condition`, re-checked each time the engine reports a change on this
+    session (no polling)."""
     end = time.monotonic() + timeout
     while not condition():
-        if time.monotonic() >= end:
+        left = end - time.monotonic()
+        if left <= 0:
             return False
-        await asyncio.sleep(POLL)
+        event = monitor.change_event()
+        event.clear()
+        if condition():
+            return True
+        try:
+            await asyncio.wait_for(event.wait(), left)
+        except TimeoutError:
+            return condition()
     return True
 
 
@@ -46,21 +55,20 @@ async def deliver(engine: Engine, monitor: Monitor, cmd: Command) -> None:
     ctx.ledger.transition(cmd.id, CommandState.ISSUED, f"session {monitor.status}; delivering")
     try:
         before = monitor.generation
-        if profile.submit.method == "bracketed_paste":
-            ctx.tmux.paste(monitor.pane_id, text, bracketed=True)
-        else:
-            ctx.tmux.paste(monitor.pane_id, text, bracketed=False)
-        await wait_until(lambda: monitor.generation > before, ECHO_TIMEOUT)
+        bracketed = profile.submit.method == "bracketed_paste"
+        # tmux calls run in a thread so the loop keeps reading every other session's output
+        await asyncio.to_thread(ctx.tmux.paste, monitor.pane_id, text, bracketed)
+        await wait_until(monitor, lambda: monitor.generation > before, ECHO_TIMEOUT)
         await asyncio.sleep(profile.submit.delay)
         for attempt in range(1, cfg.retries + 2):
             gen, status = monitor.generation, monitor.status
             engine.note_submit(cmd.id, monitor)
-            ctx.tmux.send_keys(monitor.pane_id, profile.submit.enter_key)
+            await asyncio.to_thread(ctx.tmux.send_keys, monitor.pane_id, profile.submit.enter_key)
 
             def moved(gen: int = gen, status: str = status) -> bool:
                 return monitor.generation > gen or monitor.status != status
 
-            changed = await wait_until(moved, cfg.verify_timeout)
+            changed = await wait_until(monitor, moved, cfg.verify_timeout)
             if changed:
                 ctx.ledger.transition(
                     cmd.id,
@@ -95,8 +103,9 @@ async def deliver_answer(engine: Engine, monitor: Monitor, cmd: Command) -> None
     ctx.ledger.transition(cmd.id, CommandState.ISSUED, "agent waiting; answering")
     try:
         for attempt in range(1, ctx.config.delivery.retries + 2):
-            ctx.tmux.send_keys(monitor.pane_id, key)
-            left = await wait_until(lambda: monitor.status != "waiting", ctx.config.delivery.verify_timeout)
+            await asyncio.to_thread(ctx.tmux.send_keys, monitor.pane_id, key)
+            timeout = ctx.config.delivery.verify_timeout
+            left = await wait_until(monitor, lambda: monitor.status != "waiting", timeout)
             if left:
                 ctx.ledger.transition(
                     cmd.id, CommandState.DELIVERED, f"agent left its prompt (attempt {attempt})"

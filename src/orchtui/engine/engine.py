@@ -25,6 +25,7 @@ from orchtui.store.db import now
 from orchtui.store.tables import AgentSession, Command
 
 log = logging.getLogger("orchtui.engine")
+CREATION_GRACE = 120.0  # seconds a session may sit in "starting" without a tmux pane
 ACTIVE = (CommandState.ISSUED.value, CommandState.DELIVERED.value, CommandState.RUNNING.value)
 
 
@@ -101,6 +102,9 @@ class Engine:
     def adopt(self, row: AgentSession, panes: dict[str, PaneInfo]) -> None:
         """Follow a session: a new one from its first byte, an old one (orchtui was
         restarted) from one capture of its pane. Never recreates a window."""
+        creating = row.tmux_pane is None and row.status == SessionStatus.STARTING.value
+        if creating and now() - row.created_at < CREATION_GRACE:
+            return  # still being created by a CLI process; its wake-up comes next
         pane = panes.get(row.tmux_pane or "")
         if pane is None or pane.orchtui_session != row.id:
             self.ctx.records.update_session(
@@ -184,8 +188,9 @@ class Engine:
             panes = self.ctx.tmux.panes()
             for row in new:
                 self.adopt(row, panes)
-        for monitor in list(self.monitors.values()):
-            self.maybe_dispatch(monitor)
+        for sid in self.ctx.ledger.sessions_with_queued():
+            if sid in self.monitors:
+                self.maybe_dispatch(self.monitors[sid])
 
     def drop(self, session_id: str) -> None:
         monitor = self.monitors.pop(session_id, None)
@@ -207,6 +212,7 @@ class Engine:
     def on_output(self, monitor: Monitor) -> None:
         if monitor.read_new():
             self.evaluate(monitor, cause="screen")
+            monitor.notify()
 
     def on_tmux_events(self) -> None:
         with self.state.tmux_events.open("rb") as fh:
@@ -237,16 +243,22 @@ class Engine:
 
     # status ---------------------------------------------------------------
     def evaluate(self, monitor: Monitor, cause: str) -> None:
+        """Re-classify the screen. Store and ledger are touched only when something
+        changed: a new status, a new completion marker or a new conversation id."""
         verdict = monitor.verdict()
         if verdict.conversation_id:
             self._note_conversation(monitor, verdict.conversation_id)
+        changed = monitor.markers_seen != monitor.markers_acted
         if verdict.state is not None and verdict.state != monitor.status:
+            changed = True
             if verdict.state == SessionStatus.EXITED.value:
                 # The agent said goodbye; tmux's pane-died signal brings the exit code.
                 self.set_status(monitor, verdict.state, "agent printed its exit screen", ended=True)
             else:
                 self.set_status(monitor, verdict.state, f"{cause}: rule {verdict.rule}")
-        self.progress(monitor)
+        if changed or cause != "screen":
+            monitor.markers_acted = monitor.markers_seen
+            self.progress(monitor)
 
     def _note_conversation(self, monitor: Monitor, conversation_id: str) -> None:
         if monitor.conversation_id == conversation_id:
@@ -259,16 +271,14 @@ class Engine:
     ) -> None:
         old = monitor.status
         monitor.status = status
-        fields: dict[str, object] = {"status": status, "status_detail": detail, "log_offset": monitor.offset}
+        fields: dict[str, object] = {"log_offset": monitor.offset}
         if ended:
             fields["ended_at"] = now()
         if exit_code is not None:
             fields["exit_code"] = exit_code
-        self.ctx.records.update_session(monitor.session_id, **fields)
-        self.ctx.records.event(
-            "status", monitor.session_id, f"{old} -> {status}", old=old, new=status, detail=detail
-        )
+        self.ctx.records.change_status(monitor.session_id, old, status, detail, **fields)
         log.info("%s: %s -> %s (%s)", monitor.session_id, old, status, detail)
+        monitor.notify()
         if not SessionStatus(status).live:
             self._close_commands(monitor.session_id, f"session {status}")
 

@@ -6,6 +6,7 @@ the new bytes are read and only this session is re-evaluated.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,15 +30,27 @@ class Monitor:
     rows: int = 50
     screen: VirtualScreen = field(init=False)
     markers_seen: int = 0
+    markers_acted: int = 0  # markers the engine has already acted on
     conversation_id: str | None = None
     generation: int = 0  # bumps on every screen change; delivery waits on it
     _tail: str = ""
+    _changed: asyncio.Event | None = field(init=False, default=None)
     _marker: re.Pattern[str] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.screen = VirtualScreen(self.cols, self.rows)
         if self.profile.completion_marker:
             self._marker = re.compile(self.profile.completion_marker, re.MULTILINE)
+
+    def change_event(self) -> asyncio.Event:
+        """Set by the engine whenever this session's screen or status changed."""
+        if self._changed is None:
+            self._changed = asyncio.Event()
+        return self._changed
+
+    def notify(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
 
     def read_new(self) -> bytes:
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 import pyte
+from wcwidth import wcwidth
 
 _ANSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 
@@ -24,6 +25,20 @@ class VirtualScreen:
     def __init__(self, cols: int, rows: int) -> None:
         self.screen = pyte.Screen(cols, rows)
         self.stream = pyte.ByteStream(self.screen)
+        self._rows: list[str] = [""] * rows
+
+    def _render(self, y: int) -> str:
+        line = self.screen.buffer[y]
+        chars = []
+        wide = False
+        for x in range(self.screen.columns):
+            if wide:  # the cell after a double-width character is its right half
+                wide = False
+                continue
+            char = line[x].data
+            wide = bool(char) and wcwidth(char[0]) == 2
+            chars.append(char)
+        return "".join(chars).rstrip()
 
     @property
     def size(self) -> tuple[int, int]:
@@ -33,7 +48,17 @@ class VirtualScreen:
         self.stream.feed(data)
 
     def lines(self) -> list[str]:
-        return [line.rstrip() for line in self.screen.display]
+        """The visible rows, right-trimmed. Only rows pyte marked dirty are re-rendered."""
+        dirty = self.screen.dirty
+        if dirty:
+            if len(self._rows) != self.screen.lines:
+                self._rows = [""] * self.screen.lines
+                dirty = set(range(self.screen.lines))
+            for y in dirty:
+                if 0 <= y < self.screen.lines:
+                    self._rows[y] = self._render(y)
+            self.screen.dirty.clear()
+        return list(self._rows)
 
     def text(self) -> str:
         return "\n".join(self.lines()).rstrip("\n")

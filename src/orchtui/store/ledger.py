@@ -135,6 +135,12 @@ class Ledger:
             )
             return list(db.exec(query).all())
 
+    def sessions_with_queued(self) -> list[str]:
+        """Sessions that have at least one queued row (one query for all sessions)."""
+        with self.store.session() as db:
+            query = select(Command.session_id).where(Command.state == CommandState.QUEUED.value).distinct()
+            return list(db.exec(query).all())
+
     def transitions(self, command_id: int) -> list[CommandTransition]:
         with self.store.session() as db:
             query = (

@@ -79,6 +79,21 @@ class Records:
             db.commit()
             return row
 
+    def change_status(self, session_id: str, old: str, new: str, detail: str, **fields: Any) -> None:
+        """The session's new status and its event, in one transaction."""
+        with self.store.session() as db:
+            row = db.get(AgentSession, session_id)
+            if row is None:
+                raise NotFound(f"no session {session_id!r}")
+            at = now()
+            row.status, row.status_detail, row.status_at, row.updated_at = new, detail, at, at
+            for key, value in fields.items():
+                setattr(row, key, value)
+            db.add(row)
+            data = json.dumps({"old": old, "new": new, "detail": detail})
+            db.add(Event(at=at, session_id=session_id, kind="status", message=f"{old} -> {new}", data=data))
+            db.commit()
+
     # worktrees ------------------------------------------------------------
     def add_worktree(self, row: Worktree) -> Worktree:
         with self.store.session() as db:

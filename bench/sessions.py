@@ -1,0 +1,222 @@
+"""Engine benchmark: N scripted sessions, idle then streaming.
+
+Reports for each N the engine's CPU (% of one core) while every agent is idle and
+while all of them work and stream, the output→state latency (from the moment the
+agent records a state change in its transcript to the engine's status event for it;
+p50/p95), and the engine's RSS. Everything is real: tmux, git worktrees, SQLite.
+
+    .venv/bin/python bench/sessions.py --counts 20 50 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from orchtui.config import load_config
+from orchtui.engine import daemon
+from orchtui.engine.context import Context
+from orchtui.engine.sessions import SessionService
+
+HERE = Path(__file__).resolve().parent
+
+
+def make_repo(root: Path) -> Path:
+    repo = root / "repo"
+    repo.mkdir()
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["config", "user.email", "b@x.invalid"],
+        ["config", "user.name", "b"],
+    ):
+        subprocess.run(["git", *args], cwd=repo, check=True)
+    (repo / "README.md").write_text("bench\n")
+    subprocess.run(["git", "add", "."], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-qm", "init"], cwd=repo, check=True)
+    return repo
+
+
+def cpu_percent(proc: psutil.Process, seconds: float) -> float:
+    before = proc.cpu_times()
+    time.sleep(seconds)
+    after = proc.cpu_times()
+    return 100.0 * ((after.user + after.system) - (before.user + before.system)) / seconds
+
+
+def wait_all(ctx: Context, ids: list[str], status: str, timeout: float) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        rows = {r.id: r.status for r in ctx.records.sessions()}
+        if all(rows.get(i) == status for i in ids):
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"bench: sessions not all {status} after {timeout}s")
+
+
+def wait_done(ctx: Context, ids: list[str], timeout: float) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if all(r.state in ("done", "failed") for sid in ids for r in ctx.ledger.rows(sid)):
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"bench: commands not all finished after {timeout}s")
+
+
+def tmux_server(ctx: Context) -> psutil.Process | None:
+    out = ctx.tmux.run("display-message", "-p", "#{pid}")
+    return psutil.Process(int(out[0])) if out else None
+
+
+def latencies(ctx: Context, ids: list[str], since: float) -> list[float]:
+    """Pair each agent-side state change with the engine's first matching status event."""
+    out: list[float] = []
+    home = ctx.config.state
+    for sid in ids:
+        path = home.session_dir(sid) / "transcript.jsonl"
+        marks = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+        agent = [(m["t"], m["state"]) for m in marks if m["type"] == "state"]
+        events = [(e.at, json.loads(e.data)["new"]) for e in ctx.records.events(sid, "status")]
+        for i, (t, state) in enumerate(agent[1:], start=1):  # skip the very first idle (startup)
+            if t < since:
+                continue
+            nxt = agent[i + 1][0] if i + 1 < len(agent) else float("inf")
+            hit = [at for at, new in events if new == state and t - 0.001 <= at < nxt + 5]
+            if hit:
+                out.append(max(0.0, hit[0] - t) * 1000)
+    return out
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def run(n: int, idle_seconds: float) -> dict[str, Any]:
+    root = Path(tempfile.mkdtemp(prefix=f"orchtui-bench-{n}-"))
+    os.environ.update(
+        {
+            "ORCHTUI_HOME": str(root / "home"),
+            "ORCHTUI_TMUX_SOCKET": f"orchtui-bench-{os.getpid()}-{n}",
+            "ORCHTUI_SCRIPTED_SCENARIO": str(HERE / "scenario.toml"),
+            "ORCHTUI_LIMITS__MAX_SESSIONS": str(n + 10),
+        }
+    )
+    repo = make_repo(root)
+    config = load_config(repo)
+    ctx = Context(config)
+    try:
+        pid = daemon.ensure_running(config, cwd=repo)
+        engine = psutil.Process(pid)
+        service = SessionService(ctx)
+        t0 = time.monotonic()
+        ids = [service.create(repo, "scripted", f"s{i:03d}").id for i in range(n)]
+        created = time.monotonic() - t0
+        wait_all(ctx, ids, "idle", 60 + n)
+        time.sleep(1.0)
+        idle_cpu = cpu_percent(engine, idle_seconds)
+        rss_idle = engine.memory_info().rss / 2**20
+
+        # staggered turns: one prompt every `gap` seconds across the sessions
+        gap = 2.5 / n
+        first_turn = time.time()
+        for sid in ids:
+            ctx.ledger.enqueue(sid, "flip", actor="bench")
+            ctx.wake_engine("bench")
+            time.sleep(gap)
+        wait_done(ctx, ids, 60 + n)
+        lat_staggered = latencies(ctx, ids, since=first_turn)
+
+        # burst: every agent works and streams 40 lines at the same moment
+        tmux_proc = tmux_server(ctx)
+        tmux_before = tmux_proc.cpu_times() if tmux_proc else None
+        psutil.cpu_percent(None)
+        before = engine.cpu_times()
+        start = time.monotonic()
+        burst_start = time.time()
+        for sid in ids:
+            ctx.ledger.enqueue(sid, "stream please", actor="bench")
+        ctx.wake_engine("bench")
+        wait_done(ctx, ids, 120 + n)
+        wall = time.monotonic() - start
+        machine = psutil.cpu_percent(None)
+        after = engine.cpu_times()
+        stream_cpu = 100.0 * ((after.user + after.system) - (before.user + before.system)) / wall
+        tmux_cpu = float("nan")
+        if tmux_proc and tmux_before:
+            t_after = tmux_proc.cpu_times()
+            tmux_cpu = (
+                100.0 * ((t_after.user + t_after.system) - (tmux_before.user + tmux_before.system)) / wall
+            )
+        rss_peak = engine.memory_info().rss / 2**20
+        lat_burst = latencies(ctx, ids, since=burst_start)
+        undone = [r for sid in ids for r in ctx.ledger.rows(sid) if r.state != "done"]
+        return {
+            "sessions": n,
+            "create_s": round(created, 1),
+            "idle_cpu_pct": round(idle_cpu, 2),
+            "stream_cpu_pct": round(stream_cpu, 1),
+            "stream_wall_s": round(wall, 1),
+            "burst_machine_cpu_pct": round(machine, 1),
+            "burst_tmux_cpu_pct": round(tmux_cpu, 1),
+            "latency_samples": len(lat_staggered),
+            "latency_p50_ms": round(pct(lat_staggered, 0.5), 1),
+            "latency_p95_ms": round(pct(lat_staggered, 0.95), 1),
+            "burst_latency_p50_ms": round(pct(lat_burst, 0.5), 1),
+            "burst_latency_p95_ms": round(pct(lat_burst, 0.95), 1),
+            "rss_idle_mb": round(rss_idle, 1),
+            "rss_after_stream_mb": round(rss_peak, 1),
+            "commands_not_done": len(undone),
+            "machine_cores": psutil.cpu_count(),
+        }
+    finally:
+        daemon.stop(config)
+        ctx.tmux.kill_server()
+        ctx.store.close()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--counts", type=int, nargs="+", default=[20, 50, 100])
+    parser.add_argument("--idle-seconds", type=float, default=10.0)
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "sessions.json")
+    args = parser.parse_args()
+    results = []
+    for n in args.counts:
+        result = run(n, args.idle_seconds)
+        results.append(result)
+        print(json.dumps(result), flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+    cols = [
+        "sessions",
+        "idle_cpu_pct",
+        "latency_p50_ms",
+        "latency_p95_ms",
+        "stream_cpu_pct",
+        "burst_latency_p95_ms",
+        "burst_machine_cpu_pct",
+        "burst_tmux_cpu_pct",
+        "rss_after_stream_mb",
+    ]
+    print()
+    for c in cols:
+        print(f"{c:>22}  " + "  ".join(f"{r[c]!s:>8}" for r in results))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
