@@ -66,7 +66,7 @@ def test_attach_types_to_the_agent_and_records_takeover(orch: Orch, outer: Serve
     wait_for(lambda: f"Handed {sid} back" in screen(outer), timeout=10)
     assert not orch.show(sid)["taken_over"]
     rows = orch.json("ledger", sid)
-    takeover = [r for r in rows if r["kind"] == "takeover"][0]
+    takeover = next(r for r in rows if r["kind"] == "takeover")
     assert takeover["state"] == "done" and takeover["actor"]
     assert [t["state"] for t in takeover["transitions"]] == ["running", "done"]
     assert "operator" in takeover["transitions"][0]["cause"]

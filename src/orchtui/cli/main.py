@@ -18,8 +18,9 @@ from orchtui.config import Config, load_config
 from orchtui.domain import CommandKind, CommandState
 from orchtui.engine import daemon
 from orchtui.engine.context import Context
-from orchtui.engine.sessions import SessionService, operator
+from orchtui.engine.sessions import SessionService
 from orchtui.errors import OrchtuiError, UsageError
+from orchtui.store.tables import Command
 
 
 class App:
@@ -216,17 +217,18 @@ def session_show(app: App, session_id: str, screen: bool, as_json: bool) -> None
 def session_send(app: App, session_id: str, text: str, wait: bool, timeout: float, as_json: bool) -> None:
     """Queue TEXT for the agent (use - to read it from stdin). It is delivered literally,
     never through a shell, as soon as the agent is at its prompt."""
-    ctx = app.ctx
     if text == "-":
         text = sys.stdin.read()
     if not text.strip():
         raise UsageError("TEXT: the prompt is empty")
-    row = ctx.records.session(session_id)
-    if row.status in ("exited", "killed", "lost"):
-        raise UsageError(f"session {session_id} is {row.status}; it cannot take prompts")
+    app.ctx.records.session(session_id)
     app.engine()
-    cmd = ctx.ledger.enqueue(session_id, text, actor=operator())
-    ctx.wake_engine(f"queue {session_id}")
+    cmd = SessionService(app.ctx).queue(session_id, text)
+    _report_command(app.ctx, cmd, wait, timeout, as_json)
+
+
+def _report_command(ctx: Context, cmd: Command, wait: bool, timeout: float, as_json: bool) -> None:
+    """Wait for a queued row to be delivered (or to fail), print it, exit non-zero on failure."""
     assert cmd.id is not None
     if wait:
         cmd = _wait_delivery(ctx, cmd.id, timeout)
@@ -243,7 +245,7 @@ def _last_cause(ctx: Context, command_id: int) -> str:
     return transitions[-1].cause if transitions else ""
 
 
-def _wait_delivery(ctx: Context, command_id: int, timeout: float) -> Any:
+def _wait_delivery(ctx: Context, command_id: int, timeout: float) -> Command:
     end = time.monotonic() + timeout
     waiting = (CommandState.QUEUED.value, CommandState.ISSUED.value)
     while True:
@@ -268,18 +270,10 @@ def session_answer(app: App, session_id: str, decision: str, timeout: float, as_
     profile = ctx.profiles.get(row.agent)
     key = profile.answers.approve if decision == "approve" else profile.answers.reject
     app.engine()
-    cmd = ctx.ledger.enqueue(
-        session_id, key, kind=CommandKind.ANSWER, actor=operator(), cause=f"operator chose {decision}"
+    cmd = SessionService(ctx).queue(
+        session_id, key, kind=CommandKind.ANSWER, cause=f"operator chose {decision}"
     )
-    ctx.wake_engine(f"answer {session_id}")
-    assert cmd.id is not None
-    cmd = _wait_delivery(ctx, cmd.id, timeout)
-    if as_json:
-        emit_json(command_json(ctx.ledger, cmd))
-    else:
-        click.echo(f"{cmd.id} {cmd.state}")
-    if cmd.state in (CommandState.FAILED.value, CommandState.CANCELLED.value):
-        raise OrchtuiError(f"ledger row {cmd.id} {cmd.state}: {_last_cause(ctx, cmd.id or 0)}")
+    _report_command(ctx, cmd, True, timeout, as_json)
 
 
 @session.command("attach")

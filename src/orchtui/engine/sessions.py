@@ -18,7 +18,7 @@ from orchtui.names import validate_branch, validate_task
 from orchtui.profiles import AgentProfile
 from orchtui.runtime.git import GitRepo
 from orchtui.store.db import now
-from orchtui.store.tables import AgentSession, Worktree
+from orchtui.store.tables import AgentSession, Command, Worktree
 
 
 @dataclass
@@ -259,6 +259,24 @@ class SessionService:
         )
         ctx.wake_engine(f"kill {session_id}")
         return report
+
+    # queue ----------------------------------------------------------------
+    def queue(
+        self,
+        session_id: str,
+        text: str,
+        kind: CommandKind = CommandKind.PROMPT,
+        cause: str = "queued by operator",
+    ) -> Command:
+        """Put a prompt (or a permission answer) on the session's queue and wake the engine."""
+        row = self.ctx.records.session(session_id)
+        if not SessionStatus(row.status).live:
+            raise UsageError(f"session {session_id} is {row.status}; it cannot take prompts")
+        if not text.strip():
+            raise UsageError("the prompt is empty")
+        cmd = self.ctx.ledger.enqueue(session_id, text, kind=kind, actor=operator(), cause=cause)
+        self.ctx.wake_engine(f"queue {session_id}")
+        return cmd
 
     # takeover -------------------------------------------------------------
     def attach(self, session_id: str) -> int:

@@ -37,28 +37,25 @@ class Ledger:
         actor: str = "operator",
         cause: str = "queued by operator",
     ) -> Command:
-        at = now()
-        with self.store.session() as db:
-            cmd = Command(
-                session_id=session_id,
-                kind=kind.value,
-                text=redact(text),
-                state=CommandState.QUEUED.value,
-                actor=actor,
-                queued_at=at,
-            )
-            db.add(cmd)
-            db.flush()
-            assert cmd.id is not None
-            db.add(CommandPayload(command_id=cmd.id, text=text))
-            db.add(CommandTransition(command_id=cmd.id, state=CommandState.QUEUED.value, at=at, cause=cause))
-            db.commit()
-            return cmd
+        """A new row waiting for delivery; the exact text is kept apart until delivered."""
+        return self._insert(session_id, kind, text, CommandState.QUEUED, actor, cause, payload=True)
 
     def record(
         self, session_id: str, kind: CommandKind, text: str, state: CommandState, actor: str, cause: str
     ) -> Command:
         """A row for something that already happened (e.g. a takeover starting)."""
+        return self._insert(session_id, kind, text, state, actor, cause, payload=False)
+
+    def _insert(
+        self,
+        session_id: str,
+        kind: CommandKind,
+        text: str,
+        state: CommandState,
+        actor: str,
+        cause: str,
+        payload: bool,
+    ) -> Command:
         at = now()
         with self.store.session() as db:
             cmd = Command(
@@ -73,6 +70,8 @@ class Ledger:
             db.add(cmd)
             db.flush()
             assert cmd.id is not None
+            if payload:
+                db.add(CommandPayload(command_id=cmd.id, text=text))
             db.add(CommandTransition(command_id=cmd.id, state=state.value, at=at, cause=cause))
             db.commit()
             return cmd
