@@ -60,6 +60,10 @@ class LimitsConfig(_Section):
     per_profile: dict[str, int] = Field(default_factory=dict)
 
 
+class UiConfig(_Section):
+    theme: str = Field(default="orchtui", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+
+
 class Config(_Section):
     home: Path = Field(default_factory=paths.default_home)
     tmux: TmuxConfig = Field(default_factory=TmuxConfig)
@@ -68,6 +72,9 @@ class Config(_Section):
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    ui: UiConfig = Field(default_factory=UiConfig)
+    # dashboard key remapping: binding id -> key(s), e.g. {new_session = "ctrl+n"}
+    keys: dict[str, str] = Field(default_factory=dict)
     profile_dirs: list[Path] = Field(default_factory=list)
     sources: list[str] = Field(default_factory=list, exclude=True)
 

@@ -98,3 +98,13 @@ class StatePaths:
     def ensure(self) -> None:
         for d in (self.home, self.logs, self.events, self.run, self.sessions):
             d.mkdir(parents=True, exist_ok=True)
+
+
+def shipped(name: str) -> Path:
+    """A top-level data folder shipped with orchtui (themes, skills, playbooks): the
+    repository's own in a checkout, else the copy packaged inside the wheel."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package.parent.parent / name, package / "_data" / name):
+        if candidate.is_dir():
+            return candidate
+    return package / "_data" / name

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -48,7 +49,14 @@ def _make_repo(root: Path) -> Path:
     return repo
 
 
-def run_demo(keep: bool, seconds: float | None) -> None:
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def run_demo(keep: bool, seconds: float | None, feed: bool) -> None:
+    # a closed terminal (SIGHUP) or a kill (SIGTERM) still runs the cleanup below
+    signal.signal(signal.SIGHUP, _exit_on_signal)
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     root = Path(tempfile.mkdtemp(prefix="orchtui-demo-"))
     home = root / "home"
     os.environ["ORCHTUI_HOME"] = str(home)
@@ -57,23 +65,40 @@ def run_demo(keep: bool, seconds: float | None) -> None:
     repo = _make_repo(root)
     config = load_config(repo)
     ctx = Context(config)
+    try:
+        daemon.ensure_running(config, cwd=repo)
+        service = SessionService(ctx)
+        for task, prompt in TASKS:
+            service.create(repo, "scripted", task, prompt=prompt)
+        if feed:
+            _feed(ctx, repo, config.socket_name, seconds)
+        else:
+            from orchtui.ui.app import run_dashboard
+
+            run_dashboard(ctx, repo, demo=True)
+    finally:
+        daemon.stop(config)
+        ctx.tmux.kill_server()
+        ctx.store.close()
+        if keep:
+            click.echo(f"Demo kept in {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+            click.echo("orchtui demo: cleaned up (throwaway repository, tmux server and state removed).")
+
+
+def _feed(ctx: Context, repo: Path, socket: str, seconds: float | None) -> None:
+    """The event log as a live text feed; permission prompts approved after 2 s."""
     click.secho(
         "orchtui DEMO: a throwaway repository with scripted agents (real tmux, git, ledger)",
         fg="yellow",
         bold=True,
     )
-    click.echo(
-        f"  repository  {repo}\n  state       {home}\n  tmux        tmux -L {config.socket_name} attach"
-    )
-    daemon.ensure_running(config, cwd=repo)
-    service = SessionService(ctx)
-    for task, prompt in TASKS:
-        row = service.create(repo, "scripted", task, prompt=prompt)
-        click.echo(f"  started     {row.id}  {task}: {prompt}")
-    click.echo("Live events (Ctrl-C to stop):")
+    click.echo(f"  repository  {repo}\n  tmux        tmux -L {socket} attach")
     seen = 0
     waiting_since: dict[str, float] = {}
     end = time.monotonic() + seconds if seconds else None
+    service = SessionService(ctx)
     try:
         while end is None or time.monotonic() < end:
             events = ctx.records.events()
@@ -82,30 +107,13 @@ def run_demo(keep: bool, seconds: float | None) -> None:
                 click.echo(f"  {stamp}  {ev.session_id or '-':8} {ev.kind:16} {ev.message}")
             seen = len(events)
             for row in ctx.records.sessions(live_only=True):
-                if row.status == "waiting":
-                    since = waiting_since.setdefault(row.id, time.monotonic())
-                    if time.monotonic() - since > 2.0:
-                        ctx.ledger.enqueue(
-                            row.id,
-                            "y",
-                            kind=CommandKind.ANSWER,
-                            actor="demo",
-                            cause="demo approves after 2 s",
-                        )
-                        ctx.wake_engine(f"answer {row.id}")
-                        waiting_since[row.id] = time.monotonic() + 3600
-                        click.echo(f"  {'':8}  {row.id:8} demo             approved the permission prompt")
-                else:
+                if row.status != "waiting":
                     waiting_since.pop(row.id, None)
+                    continue
+                since = waiting_since.setdefault(row.id, time.monotonic())
+                if time.monotonic() - since > 2.0:
+                    service.queue(row.id, "y", kind=CommandKind.ANSWER, cause="demo approves after 2 s")
+                    waiting_since[row.id] = time.monotonic() + 3600
             time.sleep(0.2)
     except KeyboardInterrupt:
         pass
-    finally:
-        daemon.stop(config)
-        ctx.tmux.kill_server()
-        ctx.store.close()
-        if keep:
-            click.echo(f"Kept {root}")
-        else:
-            shutil.rmtree(root, ignore_errors=True)
-            click.echo("Demo cleaned up.")

@@ -51,10 +51,19 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON."
 @click.version_option(__version__, prog_name="orchtui")
 @click.pass_context
 def cli(click_ctx: click.Context) -> None:
-    """orchtui: run a crew of AI coding agents in tmux windows and git worktrees."""
-    click_ctx.ensure_object(App)
+    """orchtui: run a crew of AI coding agents in tmux windows and git worktrees.
+
+    Without a command: the dashboard for the repository in the current directory."""
+    app = click_ctx.ensure_object(App)
     if click_ctx.invoked_subcommand is None:
-        click.echo(click_ctx.get_help())
+        from orchtui.runtime.git import GitRepo
+        from orchtui.ui.app import run_dashboard
+
+        try:
+            repo: Path | None = GitRepo(Path.cwd()).root
+        except OrchtuiError:
+            repo = None
+        run_dashboard(app.ctx, repo)
 
 
 # doctor -------------------------------------------------------------------
@@ -406,12 +415,13 @@ def engine_status(app: App, as_json: bool) -> None:
 
 @cli.command()
 @click.option("--keep", is_flag=True, help="Keep the throwaway repository and state afterwards.")
-@click.option("--seconds", type=float, default=None, help="Stop by itself after this many seconds.")
-def demo(keep: bool, seconds: float | None) -> None:
-    """A labelled demo: a throwaway repository with scripted agents at work."""
+@click.option("--feed", is_flag=True, help="No dashboard: print the event log as it happens.")
+@click.option("--seconds", type=float, default=None, help="With --feed: stop after this many seconds.")
+def demo(keep: bool, feed: bool, seconds: float | None) -> None:
+    """The dashboard on a throwaway repository with scripted agents at work (a labelled demo)."""
     from orchtui.cli.demo import run_demo
 
-    run_demo(keep, seconds)
+    run_demo(keep, seconds, feed)
 
 
 def _fail(message: str, code: int) -> NoReturn:

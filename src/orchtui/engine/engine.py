@@ -303,22 +303,24 @@ class Engine:
         self.marker_base[command_id] = monitor.markers_seen
         self.submit_gen[command_id] = monitor.generation
 
-    def _active(self, session_id: str) -> Command | None:
-        for cmd in self.ctx.ledger.open_rows(session_id):
-            if cmd.state in ACTIVE and cmd.kind == CommandKind.PROMPT.value:
-                return cmd
-        return None
+    def _active(self, session_id: str) -> list[Command]:
+        return [
+            cmd
+            for cmd in self.ctx.ledger.open_rows(session_id)
+            if cmd.state in ACTIVE and cmd.kind == CommandKind.PROMPT.value and cmd.id is not None
+        ]
 
     def progress(self, monitor: Monitor) -> None:
-        """Move the session's in-flight ledger row along as the agent's state changes."""
+        """Move the session's in-flight prompts along as the agent's state changes."""
         if monitor.session_id in self.delivering:
             return
-        cmd = self._active(monitor.session_id)
-        if cmd is None or cmd.id is None:
-            self.maybe_dispatch(monitor)
-            return
-        if cmd.state == CommandState.ISSUED.value:
-            return
+        for cmd in self._active(monitor.session_id):
+            if cmd.state != CommandState.ISSUED.value:
+                self._advance(monitor, cmd)
+        self.maybe_dispatch(monitor)
+
+    def _advance(self, monitor: Monitor, cmd: Command) -> None:
+        assert cmd.id is not None
         status = monitor.status
         if cmd.state == CommandState.DELIVERED.value and status in ("working", "waiting"):
             self.ctx.ledger.transition(cmd.id, CommandState.RUNNING, f"agent {status}")
@@ -339,7 +341,6 @@ class Engine:
             return
         self.marker_base.pop(cmd.id, None)
         self.submit_gen.pop(cmd.id, None)
-        self.maybe_dispatch(monitor)
 
     def maybe_dispatch(self, monitor: Monitor) -> None:
         """Start the next delivery: an answer while the agent waits at a permission
@@ -349,12 +350,13 @@ class Engine:
             return
         rows = self.ctx.ledger.open_rows(sid)
         queued = [r for r in rows if r.state == CommandState.QUEUED.value]
+        prompts = [r for r in queued if r.kind == CommandKind.PROMPT.value]
+        idle = SessionStatus(monitor.status).accepts_input
         if monitor.status == SessionStatus.WAITING.value:
             pick = [r for r in queued if r.kind == CommandKind.ANSWER.value]
-        elif SessionStatus(monitor.status).accepts_input:
-            if any(r.state in ACTIVE and r.kind == CommandKind.PROMPT.value for r in rows):
-                return
-            pick = [r for r in queued if r.kind == CommandKind.PROMPT.value]
+        elif idle or monitor.status == SessionStatus.WORKING.value:
+            busy = any(r.state in ACTIVE and r.kind == CommandKind.PROMPT.value for r in rows)
+            pick = [r for r in prompts if r.urgent] or (prompts if idle and not busy else [])
         else:
             return
         if not pick or self.ctx.records.session(sid).taken_over:

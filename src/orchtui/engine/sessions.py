@@ -267,14 +267,18 @@ class SessionService:
         text: str,
         kind: CommandKind = CommandKind.PROMPT,
         cause: str = "queued by operator",
+        urgent: bool = False,
     ) -> Command:
-        """Put a prompt (or a permission answer) on the session's queue and wake the engine."""
+        """Put a prompt (or a permission answer) on the session's queue and wake the engine.
+        An urgent prompt goes out at once even while the agent works; others wait for idle."""
         row = self.ctx.records.session(session_id)
         if not SessionStatus(row.status).live:
             raise UsageError(f"session {session_id} is {row.status}; it cannot take prompts")
         if not text.strip():
             raise UsageError("the prompt is empty")
-        cmd = self.ctx.ledger.enqueue(session_id, text, kind=kind, actor=operator(), cause=cause)
+        cmd = self.ctx.ledger.enqueue(
+            session_id, text, kind=kind, actor=operator(), cause=cause, urgent=urgent
+        )
         self.ctx.wake_engine(f"queue {session_id}")
         return cmd
 

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel, create_engine
@@ -17,10 +17,16 @@ from orchtui.errors import OrchtuiError
 from orchtui.locks import file_lock
 from orchtui.store import tables
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+
+def _v2_urgent_commands(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE command ADD COLUMN urgent BOOLEAN NOT NULL DEFAULT 0"))
+
 
 # version -> function that upgrades a database from version-1 to version.
-MIGRATIONS: dict[int, Callable[[Engine], None]] = {}
+MIGRATIONS: dict[int, Callable[[Engine], None]] = {2: _v2_urgent_commands}
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 
 from orchtui.domain import COMMAND_TRANSITIONS, CommandKind, CommandState
 from orchtui.errors import NotFound, OrchtuiError
@@ -36,9 +36,12 @@ class Ledger:
         kind: CommandKind = CommandKind.PROMPT,
         actor: str = "operator",
         cause: str = "queued by operator",
+        urgent: bool = False,
     ) -> Command:
         """A new row waiting for delivery; the exact text is kept apart until delivered."""
-        return self._insert(session_id, kind, text, CommandState.QUEUED, actor, cause, payload=True)
+        return self._insert(
+            session_id, kind, text, CommandState.QUEUED, actor, cause, payload=True, urgent=urgent
+        )
 
     def record(
         self, session_id: str, kind: CommandKind, text: str, state: CommandState, actor: str, cause: str
@@ -55,6 +58,7 @@ class Ledger:
         actor: str,
         cause: str,
         payload: bool,
+        urgent: bool = False,
     ) -> Command:
         at = now()
         with self.store.session() as db:
@@ -64,6 +68,7 @@ class Ledger:
                 text=redact(text),
                 state=state.value,
                 actor=actor,
+                urgent=urgent,
                 queued_at=at,
             )
             setattr(cmd, _STAMP[state], at)
@@ -133,6 +138,12 @@ class Ledger:
                 .order_by(col(Command.id))
             )
             return list(db.exec(query).all())
+
+    def queued_counts(self) -> dict[str, int]:
+        """Queued rows per session (one query)."""
+        with self.store.session() as db:
+            query = select(Command.session_id, func.count()).where(Command.state == CommandState.QUEUED.value)
+            return {sid: int(n) for sid, n in db.exec(query.group_by(Command.session_id)).all()}
 
     def sessions_with_queued(self) -> list[str]:
         """Sessions that have at least one queued row (one query for all sessions)."""

@@ -62,6 +62,7 @@ class Command(SQLModel, table=True):
     state: str = Field(index=True)
     actor: str
     attempts: int = 0
+    urgent: bool = False  # sent at once, even while the agent works (else: when it is idle)
     error: str | None = None
     queued_at: float
     issued_at: float | None = None

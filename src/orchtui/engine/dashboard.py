@@ -1,0 +1,226 @@
+"""What the dashboard shows, built from the store, git and transcripts (no UI code).
+
+`DashboardSource.snapshot()` runs in a worker thread; the UI only renders the result.
+Git facts (ahead/behind, dirty files) are cached for a few seconds per worktree, so a
+refresh with 100 sessions does not run 200 git commands.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import git
+from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
+
+from orchtui.domain import CommandKind, SessionStatus
+from orchtui.engine.context import Context
+from orchtui.engine.usage import Usage, UsageReader
+from orchtui.store.tables import AgentSession, Command
+
+GIT_TTL = 5.0
+
+
+@dataclass(frozen=True)
+class GitFacts:
+    ahead: int | None
+    behind: int | None
+    dirty: int | None
+
+
+@dataclass(frozen=True)
+class SessionView:
+    id: str
+    agent: str
+    task: str
+    status: str
+    exit_code: int | None
+    detail: str | None
+    branch: str | None
+    base: str | None
+    worktree: str | None
+    worktree_state: str | None
+    created_at: float
+    status_at: float
+    last_output_at: float | None
+    taken_over: bool
+    queued: int
+    tokens_in: int
+    tokens_out: int
+    git: GitFacts
+    pane: str | None
+    log_file: Path
+
+
+@dataclass(frozen=True)
+class CommandView:
+    id: int
+    kind: str
+    state: str
+    text: str
+    actor: str
+    queued_at: float
+    changed_at: float
+    cause: str
+
+
+@dataclass(frozen=True)
+class GateView:
+    name: str
+    state: str  # pass | fail | pending
+    why: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    sessions: list[SessionView]
+    selected: SessionView | None
+    ledger: list[CommandView]
+    gates: list[GateView]
+    usage_points: list[tuple[float, int]] = field(default_factory=list)
+
+    @property
+    def tokens(self) -> tuple[int, int]:
+        return sum(s.tokens_in for s in self.sessions), sum(s.tokens_out for s in self.sessions)
+
+
+def _changed_at(cmd: Command) -> float:
+    stamps = [
+        cmd.queued_at,
+        cmd.issued_at,
+        cmd.delivered_at,
+        cmd.running_at,
+        cmd.done_at,
+        cmd.failed_at,
+        cmd.cancelled_at,
+    ]
+    return max(s for s in stamps if s is not None)
+
+
+class DashboardSource:
+    def __init__(self, ctx: Context, clock: Callable[[], float] = time.time) -> None:
+        self.ctx = ctx
+        self.clock = clock
+        self.usage = UsageReader()
+        self._git: dict[str, tuple[float, GitFacts]] = {}
+
+    def git_facts(self, worktree: str | None, branch: str | None, base: str | None) -> GitFacts:
+        if not worktree or not branch or not base or not Path(worktree).is_dir():
+            return GitFacts(None, None, None)
+        cached = self._git.get(worktree)
+        now = time.monotonic()
+        if cached and now - cached[0] < GIT_TTL:
+            return cached[1]
+        try:
+            repo = git.Repo(worktree)
+            ahead, behind = (
+                int(x) for x in repo.git.rev_list("--left-right", "--count", f"{branch}...{base}").split()
+            )
+            dirty = len([ln for ln in repo.git.status("--porcelain").splitlines() if ln.strip()])
+            facts = GitFacts(ahead, behind, dirty)
+        except (GitCommandError, InvalidGitRepositoryError, NoSuchPathError, ValueError):
+            facts = GitFacts(None, None, None)
+        self._git[worktree] = (now, facts)
+        return facts
+
+    def _view(self, row: AgentSession, queued: int) -> SessionView:
+        records = self.ctx.records
+        wt = records.worktree(row.worktree_id) if row.worktree_id else None
+        state = self.ctx.config.state
+        log_file = state.log_file(row.id)
+        try:
+            last_output = log_file.stat().st_mtime
+        except FileNotFoundError:
+            last_output = None
+        usage: Usage = self.usage.read(state.session_dir(row.id) / "transcript.jsonl")
+        live_wt = wt is not None and wt.state == "active"
+        facts = self.git_facts(
+            wt.path if live_wt and wt else None, wt.branch if wt else None, wt.base if wt else None
+        )
+        return SessionView(
+            id=row.id,
+            agent=row.agent,
+            task=row.task,
+            status=row.status,
+            exit_code=row.exit_code,
+            detail=row.status_detail,
+            branch=wt.branch if wt else None,
+            base=wt.base if wt else None,
+            worktree=wt.path if wt else None,
+            worktree_state=wt.state if wt else None,
+            created_at=row.created_at,
+            status_at=row.status_at,
+            last_output_at=last_output,
+            taken_over=row.taken_over,
+            queued=queued,
+            tokens_in=usage.input_tokens,
+            tokens_out=usage.output_tokens,
+            git=facts,
+            pane=row.tmux_pane,
+            log_file=log_file,
+        )
+
+    def snapshot(self, selected_id: str | None, include_ended: bool = True) -> Snapshot:
+        ctx = self.ctx
+        rows = ctx.records.sessions(live_only=not include_ended)
+        queued = ctx.ledger.queued_counts()
+        views = [self._view(r, queued.get(r.id, 0)) for r in rows]
+        selected = next((v for v in views if v.id == selected_id), views[0] if views else None)
+        ledger: list[CommandView] = []
+        gates: list[GateView] = []
+        if selected is not None:
+            for cmd in ctx.ledger.rows(selected.id):
+                transitions = ctx.ledger.transitions(cmd.id or 0)
+                ledger.append(
+                    CommandView(
+                        id=cmd.id or 0,
+                        kind=cmd.kind,
+                        state=cmd.state,
+                        text=cmd.text,
+                        actor=cmd.actor,
+                        queued_at=cmd.queued_at,
+                        changed_at=_changed_at(cmd),
+                        cause=transitions[-1].cause if transitions else "",
+                    )
+                )
+            gates = self.gates(selected, ledger)
+        points = sorted(
+            p
+            for v in views
+            for p in self.usage.read(ctx.config.state.session_dir(v.id) / "transcript.jsonl").points
+        )
+        return Snapshot(views, selected, ledger, gates, points)
+
+    @staticmethod
+    def gates(view: SessionView, ledger: list[CommandView]) -> list[GateView]:
+        """Evidence the engine already has about a session's work."""
+        status = SessionStatus(view.status)
+        gates = [
+            GateView(
+                "agent alive",
+                "pass" if status.live else "fail",
+                view.detail or view.status if not status.live else f"{view.status}",
+            )
+        ]
+        if view.git.ahead is None:
+            gates.append(GateView("branch has commits", "pending", "worktree not available"))
+        elif view.git.ahead > 0:
+            gates.append(GateView("branch has commits", "pass", f"{view.git.ahead} ahead of {view.base}"))
+        else:
+            gates.append(GateView("branch has commits", "pending", f"no commits beyond {view.base} yet"))
+        if view.git.dirty is None:
+            gates.append(GateView("work committed", "pending", "worktree not available"))
+        elif view.git.dirty == 0:
+            gates.append(GateView("work committed", "pass", "worktree clean"))
+        else:
+            gates.append(GateView("work committed", "pending", f"{view.git.dirty} uncommitted file(s)"))
+        prompts = [c for c in ledger if c.kind == CommandKind.PROMPT.value]
+        if not prompts:
+            gates.append(GateView("last prompt done", "pending", "no prompt sent yet"))
+        else:
+            last = prompts[-1]
+            state = {"done": "pass", "failed": "fail", "cancelled": "fail"}.get(last.state, "pending")
+            gates.append(GateView("last prompt done", state, f"#{last.id} {last.state}: {last.cause}"))
+        return gates

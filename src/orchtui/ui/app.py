@@ -1,0 +1,447 @@
+"""The dashboard: sessions, output, queue/ledger, worktrees, gates and cost.
+
+All I/O (store, tmux, git, log files) happens in worker threads; widgets receive
+snapshots. Refreshes are driven by file events (the database's WAL and the selected
+agent's log), not by a polling loop; a 1 s timer only re-renders the elapsed columns.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from watchfiles import awatch
+
+from orchtui.domain import CommandKind, SessionStatus
+from orchtui.engine import daemon
+from orchtui.engine.context import Context
+from orchtui.engine.dashboard import DashboardSource, Snapshot
+from orchtui.engine.sessions import SessionService
+from orchtui.errors import OrchtuiError, Refused, UsageError
+from orchtui.runtime.git import GitRepo
+from orchtui.screen.vt import VirtualScreen
+from orchtui.ui.modals import ConfirmScreen, NewSessionRequest, NewSessionScreen, PromptScreen
+from orchtui.ui.render import screen_lines
+from orchtui.ui.theme import LoadedTheme, load_theme
+from orchtui.ui.widgets import (
+    CostPanel,
+    GatesPanel,
+    LedgerTable,
+    ScreenView,
+    SessionsTable,
+    SpendSparkline,
+    WorktreesTable,
+)
+
+NARROW = 120  # columns below which the panes stack in one column
+TAIL_BYTES = 256 * 1024  # how much of a log seeds the view of a session without a live pane
+
+
+class OrchtuiApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "orchtui"
+    BINDINGS = [
+        Binding("n", "new_session", "New", id="new_session"),
+        Binding("s", "send_prompt", "Send", id="send_prompt"),
+        Binding("u", "queue_prompt", "Queue", id="queue_prompt"),
+        Binding("t", "take_over", "Take over", id="take_over"),
+        Binding("a", "approve", "Approve", id="approve"),
+        Binding("r", "reject", "Reject", id="reject"),
+        Binding("w", "next_waiting", "Next waiting", id="next_waiting"),
+        Binding("k", "kill", "Kill", id="kill"),
+        Binding("q", "quit", "Quit", id="quit"),
+    ]
+
+    def __init__(
+        self,
+        ctx: Context,
+        repo: Path | None,
+        *,
+        start_engine: bool = True,
+        clock: Callable[[], float] = time.time,
+        demo: bool = False,
+    ) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.repo = repo
+        self.start_engine = start_engine
+        self.clock = clock
+        self.demo = demo
+        self.source = DashboardSource(ctx, clock)
+        self.snap: Snapshot | None = None
+        self.selected: str | None = None
+        self.loaded_theme: LoadedTheme = load_theme(ctx.config.ui.theme)
+        self._refresh_pending = False
+        self._screen_pending = False
+        self._vt: VirtualScreen | None = None
+        self._vt_session: str | None = None
+        self._vt_offset = 0
+        self.refresh_count = 0
+
+    # layout ---------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        yield Static("", id="notice")
+        with Horizontal(id="body"):
+            with Vertical(id="left"):
+                with Vertical(id="sessions-box"):
+                    yield SessionsTable(id="sessions")
+                with TabbedContent(id="tabs"):
+                    with TabPane("Queue", id="tab-queue"):
+                        yield LedgerTable(id="ledger")
+                    with TabPane("Worktrees", id="tab-worktrees"):
+                        yield WorktreesTable(id="worktrees")
+                    with TabPane("Gates", id="tab-gates"):
+                        yield GatesPanel(id="gates")
+                    with TabPane("Cost", id="tab-cost"):
+                        yield CostPanel(id="cost")
+                        yield SpendSparkline([0.0], id="spend")
+            with Vertical(id="right"), Vertical(id="screen-box"):
+                yield ScreenView(id="screen")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.register_theme(self.loaded_theme.theme)
+        self.theme = self.loaded_theme.theme.name
+        if self.ctx.config.keys:
+            self.set_keymap(dict(self.ctx.config.keys))
+        self.query_one("#sessions-box").border_title = "Sessions"
+        self.query_one("#screen-box").border_title = "Output"
+        self.sub_title = ("DEMO · " if self.demo else "") + (
+            self.repo.name if self.repo else "all repositories"
+        )
+        self._layout_for(self.size.width)
+        self.query_one(SessionsTable).focus()
+        if self.start_engine:
+            self.run_worker(self._ensure_engine, thread=True, group="engine")
+        self.request_refresh()
+        self.watch_files()
+        self.set_interval(1.0, self._tick)
+
+    def on_resize(self, event: object) -> None:
+        self._layout_for(self.size.width)
+
+    def _layout_for(self, width: int) -> None:
+        self.screen.set_class(width < NARROW, "narrow")
+
+    def _ensure_engine(self) -> None:
+        try:
+            daemon.ensure_running(self.ctx.config, cwd=self.repo)
+        except OrchtuiError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error")
+
+    # data flow ------------------------------------------------------------
+    @work(exclusive=True, group="watch")
+    async def watch_files(self) -> None:
+        state = self.ctx.config.state
+        state.ensure()
+        db_names = {state.db_file.name, state.db_file.name + "-wal"}
+        async for changes in awatch(state.home, state.logs, debounce=50, step=10, recursive=False):
+            names = {Path(p) for _, p in changes}
+            if any(p.name in db_names for p in names):
+                self.request_refresh()
+            if self._vt_session and state.log_file(self._vt_session) in names:
+                self.request_screen()
+
+    def request_refresh(self) -> None:
+        if not self._refresh_pending:
+            self._refresh_pending = True
+            self.set_timer(0.05, self._start_refresh)
+
+    def _start_refresh(self) -> None:
+        self._refresh_pending = False
+        self.run_worker(self._load, thread=True, exclusive=True, group="data")
+
+    def _load(self) -> None:
+        snap = self.source.snapshot(self.selected)
+        self.call_from_thread(self._apply, snap)
+
+    def _apply(self, snap: Snapshot) -> None:
+        self.snap = snap
+        self.refresh_count += 1
+        now = self.clock()
+        table = self.query_one(SessionsTable)
+        table.show(snap, self.loaded_theme, now)
+        self.query_one(LedgerTable).show(snap)
+        self.query_one(WorktreesTable).show(snap)
+        self.query_one(GatesPanel).show(snap)
+        self.query_one(CostPanel).show(snap)
+        self.query_one(SpendSparkline).show(snap)
+        waiting = [s for s in snap.sessions if s.status == SessionStatus.WAITING.value]
+        notice = self.query_one("#notice", Static)
+        if waiting:
+            ids = ", ".join(s.id for s in waiting[:5])
+            notice.update(f"◆ {len(waiting)} waiting for you: {ids} — w to jump, a approve, r reject")
+        notice.set_class(bool(waiting), "shown")
+        key = table.selected_key()
+        if key != self.selected:
+            self.selected = key
+            self.request_refresh()
+        box = self.query_one("#screen-box")
+        box.border_title = (
+            f"Output · {snap.selected.id} {snap.selected.agent} · {snap.selected.task}"
+            if (snap.selected)
+            else "Output"
+        )
+        if snap.selected and snap.selected.id != self._vt_session:
+            self.request_screen()
+
+    def _tick(self) -> None:
+        if self.snap is not None:
+            self.query_one(SessionsTable).show(self.snap, self.loaded_theme, self.clock())
+
+    def on_data_table_row_highlighted(self, event: SessionsTable.RowHighlighted) -> None:
+        if event.data_table.id != "sessions" or event.row_key.value is None:
+            return
+        key = str(event.row_key.value)
+        if key != self.selected:
+            self.selected = key
+            self.request_refresh()
+            self.request_screen()
+
+    # the selected agent's screen -----------------------------------------
+    def request_screen(self) -> None:
+        if not self._screen_pending:
+            self._screen_pending = True
+            self.set_timer(0.03, self._start_screen)
+
+    def _start_screen(self) -> None:
+        self._screen_pending = False
+        self.run_worker(self._load_screen, thread=True, exclusive=True, group="screen")
+
+    def _load_screen(self) -> None:
+        view = next((s for s in (self.snap.sessions if self.snap else []) if s.id == self.selected), None)
+        if view is None:
+            return
+        if view.id != self._vt_session or self._vt is None:
+            self._vt, self._vt_session = self._seed_screen(view.pane, view.status, view.log_file)
+            try:
+                self._vt_offset = view.log_file.stat().st_size
+            except FileNotFoundError:
+                self._vt_offset = 0
+        else:
+            try:
+                with view.log_file.open("rb") as fh:
+                    fh.seek(self._vt_offset)
+                    data = fh.read()
+            except FileNotFoundError:
+                data = b""
+            self._vt_offset += len(data)
+            self._vt.feed(data)
+        lines = screen_lines(self._vt)
+        self.call_from_thread(self.query_one(ScreenView).show_lines, lines)
+
+    def _seed_screen(self, pane: str | None, status: str, log_file: Path) -> tuple[VirtualScreen, str | None]:
+        cols, rows = self.ctx.config.tmux.width, self.ctx.config.tmux.height
+        if pane and SessionStatus(status).live:
+            try:
+                cap = self.ctx.tmux.capture(pane)
+                vt = VirtualScreen(cap.width, cap.height)
+                vt.seed(cap.lines, cap.cursor_x, cap.cursor_y)
+                return vt, self.selected
+            except OrchtuiError:
+                pass
+        vt = VirtualScreen(cols, rows)
+        try:
+            size = log_file.stat().st_size
+            with log_file.open("rb") as fh:
+                fh.seek(max(0, size - TAIL_BYTES))
+                vt.feed(fh.read())
+        except FileNotFoundError:
+            pass
+        return vt, self.selected
+
+    # actions --------------------------------------------------------------
+    def _selected_view(self) -> object | None:
+        if self.snap is None or self.selected is None:
+            return None
+        return next((s for s in self.snap.sessions if s.id == self.selected), None)
+
+    def _need_selection(self) -> str | None:
+        if self.selected is None:
+            self.notify("No session selected.", severity="warning")
+        return self.selected
+
+    def action_new_session(self) -> None:
+        profiles = self.ctx.profiles.all()
+        agents = [(f"{p.name}{'' if p.installed() else ' (not installed)'}", p.name) for p in profiles]
+        installed = [p.name for p in profiles if p.installed()]
+        default = "claude" if "claude" in installed else (installed[0] if installed else profiles[0].name)
+        base_hint = "current branch"
+        if self.repo is not None:
+            try:
+                base_hint = GitRepo(self.repo).current_branch()
+            except OrchtuiError:
+                pass
+        self.push_screen(NewSessionScreen(agents, default, base_hint, self._create_session), self._created)
+
+    def _create_session(self, request: NewSessionRequest) -> str | None:
+        """Runs in the modal's worker thread; an error comes back as one line."""
+        if self.repo is None:
+            return "not inside a git repository: start orchtui in the repository to work on"
+        try:
+            row = SessionService(self.ctx).create(
+                self.repo, request.agent, request.task, request.base, request.prompt
+            )
+        except OrchtuiError as exc:
+            return str(exc)
+        self.selected = row.id
+        return None
+
+    def _created(self, request: NewSessionRequest | None) -> None:
+        if request is not None:
+            self.notify(f"Started {request.agent} on orchtui/{request.task}")
+            self.request_refresh()
+
+    def action_send_prompt(self) -> None:
+        self._prompt(urgent=True)
+
+    def action_queue_prompt(self) -> None:
+        self._prompt(urgent=False)
+
+    def _prompt(self, urgent: bool) -> None:
+        sid = self._need_selection()
+        if sid is None:
+            return
+        title = f"Send to {sid} now" if urgent else f"Queue for {sid} (sent when it is idle)"
+
+        def done(text: str | None) -> None:
+            if text is not None:
+                self._queue(
+                    sid,
+                    text,
+                    CommandKind.PROMPT,
+                    urgent,
+                    "sent from the dashboard" if urgent else "queued from the dashboard",
+                )
+
+        self.push_screen(PromptScreen(title), done)
+
+    @work(thread=True, group="queue")
+    def _queue(self, sid: str, text: str, kind: CommandKind, urgent: bool, cause: str) -> None:
+        try:
+            cmd = SessionService(self.ctx).queue(sid, text, kind=kind, cause=cause, urgent=urgent)
+        except OrchtuiError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        self.call_from_thread(self.notify, f"#{cmd.id} {'sending' if urgent else 'queued'} to {sid}")
+
+    def _answer(self, decision: str) -> None:
+        sid = self._need_selection()
+        view = self._selected_view()
+        if sid is None or view is None:
+            return
+        if getattr(view, "status", "") != SessionStatus.WAITING.value:
+            self.notify(f"{sid} is not waiting for an answer.", severity="warning")
+            return
+        profile = self.ctx.profiles.get(str(getattr(view, "agent", "")))
+        key = profile.answers.approve if decision == "approve" else profile.answers.reject
+        self._queue(sid, key, CommandKind.ANSWER, False, f"operator chose {decision}")
+
+    def action_approve(self) -> None:
+        self._answer("approve")
+
+    def action_reject(self) -> None:
+        self._answer("reject")
+
+    def action_next_waiting(self) -> None:
+        if self.snap is None:
+            return
+        waiting = [s.id for s in self.snap.sessions if s.status == SessionStatus.WAITING.value]
+        if not waiting:
+            self.notify("Nobody is waiting for you.")
+            return
+        ids = [s.id for s in self.snap.sessions]
+        order = (
+            ids[ids.index(self.selected) + 1 :] + ids[: ids.index(self.selected) + 1]
+            if (self.selected in ids)
+            else ids
+        )
+        target = next(i for i in order if i in waiting)
+        self.query_one(SessionsTable).select_key(target)
+
+    def action_kill(self) -> None:
+        sid = self._need_selection()
+        view = self._selected_view()
+        if sid is None or view is None:
+            return
+        question = (
+            f"Kill {sid} ({getattr(view, 'agent', '')}, {getattr(view, 'task', '')})?\n"
+            f"Its branch {getattr(view, 'branch', '')} is kept."
+        )
+
+        def done(answer: str | None) -> None:
+            if answer == "kill":
+                self._kill(sid, force=False, keep=False)
+
+        self.push_screen(ConfirmScreen(question, [("y", "Kill", "kill"), ("n", "Cancel", "")]), done)
+
+    @work(thread=True, group="kill")
+    def _kill(self, sid: str, force: bool, keep: bool) -> None:
+        try:
+            report = SessionService(self.ctx).kill(sid, force=force, keep_worktree=keep)
+        except Refused as exc:
+            self.call_from_thread(self._confirm_dirty_kill, sid, str(exc))
+            return
+        except OrchtuiError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        extra = f"; uncommitted work saved to {report.rescue_ref}" if report.rescue_ref else ""
+        self.call_from_thread(self.notify, f"Killed {sid}; branch {report.branch} kept{extra}")
+
+    def _confirm_dirty_kill(self, sid: str, message: str) -> None:
+        question = (
+            f"{message}\n\nf: save the changes to refs/orchtui/rescue/{sid} and remove the worktree\n"
+            "k: stop the agent, keep the worktree as it is"
+        )
+
+        def done(answer: str | None) -> None:
+            if answer == "force":
+                self._kill(sid, force=True, keep=False)
+            elif answer == "keep":
+                self._kill(sid, force=False, keep=True)
+
+        choices = [("f", "Save & remove", "force"), ("k", "Keep worktree", "keep"), ("n", "Cancel", "")]
+        self.push_screen(ConfirmScreen(question, choices), done)
+
+    def action_take_over(self) -> None:
+        sid = self._need_selection()
+        if sid is None:
+            return
+        service = SessionService(self.ctx)
+        try:
+            with self.suspend():
+                print(
+                    f"Taking over {sid}. Detach with your tmux prefix then d (default Ctrl-b d).", flush=True
+                )
+                service.attach(sid)
+        except (OrchtuiError, UsageError) as exc:
+            self.notify(str(exc), severity="error")
+        self.notify(f"Handed {sid} back.")
+        self.request_refresh()
+        self._vt_session = None
+        self.request_screen()
+
+    # command palette ------------------------------------------------------
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for binding in self.BINDINGS:
+            if isinstance(binding, Binding) and binding.action != "quit":
+                yield SystemCommand(
+                    binding.description,
+                    f"{binding.description} ({binding.key})",
+                    getattr(self, f"action_{binding.action}"),
+                )
+
+
+def run_dashboard(ctx: Context, repo: Path | None, demo: bool = False) -> None:
+    os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
+    OrchtuiApp(ctx, repo, demo=demo).run()

@@ -1,0 +1,177 @@
+"""Modal screens: new session, prompt editor, confirmations. Validation is inline."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static, TextArea
+
+from orchtui.errors import UsageError
+from orchtui.names import validate_task
+
+
+@dataclass(frozen=True)
+class NewSessionRequest:
+    agent: str
+    task: str
+    base: str | None
+    prompt: str | None
+
+
+class NewSessionScreen(ModalScreen[NewSessionRequest | None]):
+    """Agent profile, task, base branch and an optional first prompt."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "submit", "Create")]
+
+    def __init__(
+        self,
+        agents: list[tuple[str, str]],
+        default_agent: str,
+        base_hint: str,
+        create: Callable[[NewSessionRequest], str | None],
+    ) -> None:
+        """`create` runs in a worker thread and returns an error message or None."""
+        super().__init__()
+        self.agents = agents
+        self.default_agent = default_agent
+        self.base_hint = base_hint
+        self.create = create
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Label("New agent session", classes="dialog-title")
+            yield Label("Agent")
+            yield Select(self.agents, value=self.default_agent, allow_blank=False, id="agent")
+            yield Label("Task (becomes the worktree and the branch orchtui/<task>)")
+            yield Input(placeholder="e.g. fix-login", id="task")
+            yield Label(f"Base branch (empty: {self.base_hint})")
+            yield Input(placeholder=self.base_hint, id="base")
+            yield Label("First prompt (optional)")
+            yield TextArea(id="prompt", soft_wrap=True)
+            yield Static("", id="error", classes="error")
+            with Horizontal(classes="buttons"):
+                yield Button("Create", variant="primary", id="create")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#task", Input).focus()
+
+    def show_error(self, message: str) -> None:
+        self.query_one("#error", Static).update(message)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "task":
+            self.show_error(self._task_error(event.value) if event.value else "")
+
+    @staticmethod
+    def _task_error(value: str) -> str:
+        try:
+            validate_task(value)
+        except UsageError as exc:
+            return str(exc)
+        return ""
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.action_submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "create":
+            self.action_submit()
+        else:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_submit(self) -> None:
+        task = self.query_one("#task", Input).value.strip()
+        error = self._task_error(task) if task else "task: a name is required"
+        if error:
+            self.show_error(error)
+            self.query_one("#task", Input).focus()
+            return
+        agent = self.query_one("#agent", Select).value
+        base = self.query_one("#base", Input).value.strip() or None
+        prompt = self.query_one("#prompt", TextArea).text
+        request = NewSessionRequest(str(agent), task, base, prompt if prompt.strip() else None)
+        self.show_error("Creating the worktree and starting the agent…")
+        self.query_one("#create", Button).disabled = True
+        self._create(request)
+
+    @work(thread=True, exclusive=True, group="create")
+    def _create(self, request: NewSessionRequest) -> None:
+        error = self.create(request)
+        self.app.call_from_thread(self._created, request, error)
+
+    def _created(self, request: NewSessionRequest, error: str | None) -> None:
+        if error is None:
+            self.dismiss(request)
+            return
+        self.show_error(error)
+        self.query_one("#create", Button).disabled = False
+
+
+class PromptScreen(ModalScreen[str | None]):
+    """A multi-line prompt. Ctrl+S sends; Enter makes a new line."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "submit", "Send")]
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self.title_text = title
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield TextArea(id="text", soft_wrap=True)
+            yield Static("", id="error", classes="error")
+            yield Label("Ctrl+S to send · Esc to cancel", classes="hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#text", TextArea).focus()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_submit(self) -> None:
+        text = self.query_one("#text", TextArea).text
+        if not text.strip():
+            self.query_one("#error", Static).update("The prompt is empty.")
+            return
+        self.dismiss(text)
+
+
+class ConfirmScreen(ModalScreen[str | None]):
+    """A question with one key per answer (y/n, or the given choices)."""
+
+    def __init__(self, question: str, choices: list[tuple[str, str, str]]) -> None:
+        """choices: (key, label, result)."""
+        super().__init__()
+        self.question = question
+        self.choices = choices
+        for key, _label, result in choices:
+            self._bindings.bind(key, f"choose('{result}')", show=False)
+        self._bindings.bind("escape", "choose('')", show=False)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog confirm"):
+            yield Static(self.question, classes="question")
+            with Horizontal(classes="buttons"):
+                for key, label, result in self.choices:
+                    yield Button(
+                        f"{label} [{key}]",
+                        id=f"choice-{result}",
+                        variant="error" if result in ("kill", "force") else "default",
+                    )
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss((event.button.id or "").removeprefix("choice-") or None)
+
+    def action_choose(self, result: str) -> None:
+        self.dismiss(result or None)

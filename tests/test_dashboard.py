@@ -1,0 +1,160 @@
+"""The dashboard driven through Pilot, on the real engine, tmux, git and SQLite."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input, Static
+
+from conftest import Orch, wait_for
+from dashboard_helpers import type_text, until
+from orchtui.config import load_config
+from orchtui.engine import daemon
+from orchtui.engine.context import Context
+from orchtui.engine.sessions import SessionService
+from orchtui.ui.app import OrchtuiApp
+from orchtui.ui.modals import ConfirmScreen, NewSessionScreen, PromptScreen
+
+
+@pytest.fixture
+def ctx(orch: Orch, monkeypatch: pytest.MonkeyPatch) -> Context:
+    for key, value in orch.env.items():
+        if key.startswith("ORCHTUI_"):
+            monkeypatch.setenv(key, value)
+    monkeypatch.chdir(orch.repo)
+    context = Context(load_config(orch.repo))
+    daemon.ensure_running(context.config, cwd=orch.repo)
+    return context
+
+
+def session(app: OrchtuiApp, task: str):  # type: ignore[no-untyped-def]
+    return next((s for s in (app.snap.sessions if app.snap else []) if s.task == task), None)
+
+
+async def test_create_through_the_modal_send_and_see_it_done(orch: Orch, ctx: Context) -> None:
+    app = OrchtuiApp(ctx, orch.repo)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, NewSessionScreen))
+        await type_text(pilot, "from-modal")
+        await pilot.press("enter")
+        await until(pilot, lambda: (s := session(app, "from-modal")) and s.status == "idle")
+        assert app.selected == session(app, "from-modal").id
+
+        await pilot.press("s")
+        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await type_text(pilot, "hello dashboard")
+        await pilot.press("ctrl+s")
+        sid = session(app, "from-modal").id
+        await until(pilot, lambda: app.snap and app.snap.ledger and app.snap.ledger[-1].state == "done")
+        assert [e["text"] for e in orch.transcript(sid) if e["type"] == "prompt"] == ["hello dashboard"]
+        seen = [e["data"]["new"] for e in orch.json("events", sid) if e["kind"] == "status"]
+        assert seen[:3] == ["idle", "working", "idle"]
+        assert "hello dashboard" in " ".join(t.plain for t in app.query_one("#screen")._lines)
+
+
+async def test_queue_while_working_is_delivered_when_idle(orch: Orch, ctx: Context) -> None:
+    sid = SessionService(ctx).create(orch.repo, "scripted", "busy").id
+    orch.wait_status(sid, "idle")
+    app = OrchtuiApp(ctx, orch.repo)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: app.selected == sid)
+        await pilot.press("s")
+        await type_text(pilot, "slow job")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: (s := session(app, "busy")) and s.status == "working")
+        await pilot.press("u")
+        await type_text(pilot, "after the slow one")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.snap and len(app.snap.ledger) == 2)
+        # still working: the queued prompt waits
+        assert [c.state for c in app.snap.ledger][1] == "queued"
+        assert app.snap.sessions[0].queued == 1
+        await until(pilot, lambda: app.snap and [c.state for c in app.snap.ledger] == ["done", "done"], 30)
+    rows = orch.ledger_rows(sid)
+    assert rows[1].issued_at >= rows[0].done_at
+    assert [e["text"] for e in orch.transcript(sid) if e["type"] == "prompt"] == [
+        "slow job",
+        "after the slow one",
+    ]
+
+
+async def test_kill_asks_first_and_asks_again_for_a_dirty_worktree(orch: Orch, ctx: Context) -> None:
+    service = SessionService(ctx)
+    clean = service.create(orch.repo, "scripted", "clean").id
+    dirty = service.create(orch.repo, "scripted", "dirty", prompt="dirty it").id
+    orch.wait_status(clean, "idle")
+    wait_for(lambda: orch.ledger_rows(dirty) and orch.ledger_rows(dirty)[0].state == "done")
+    app = OrchtuiApp(ctx, orch.repo)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: app.selected == clean)
+        await pilot.press("k")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")  # cancel: nothing happens
+        await pilot.pause(0.3)
+        assert orch.status(clean) == "idle"
+        await pilot.press("k")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: orch.status(clean) == "killed")
+
+        await pilot.press("down")
+        await until(pilot, lambda: app.selected == dirty)
+        await pilot.press("k")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        # refused for the uncommitted file: a second question says what would be lost
+        await until(
+            pilot, lambda: isinstance(app.screen, ConfirmScreen) and "uncommitted" in app.screen.question
+        )
+        assert "scratch.txt" in app.screen.question
+        assert orch.status(dirty) == "idle"
+        await pilot.press("f")
+        await until(pilot, lambda: orch.status(dirty) == "killed")
+    info = orch.show(dirty)
+    assert info["rescue_ref"] == f"refs/orchtui/rescue/{dirty}"
+
+
+async def test_invalid_modal_input_shows_inline_error_and_creates_nothing(orch: Orch, ctx: Context) -> None:
+    app = OrchtuiApp(ctx, orch.repo)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, NewSessionScreen))
+        await type_text(pilot, "Bad Name")
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, NewSessionScreen)
+        error = str(app.screen.query_one("#error", Static).render())
+        assert "invalid task name" in error
+        # a valid name but a base branch that does not exist: refused by git, shown inline
+        task = app.screen.query_one("#task", Input)
+        task.value = "good-name"
+        app.screen.query_one("#base", Input).value = "no-such-branch"
+        await pilot.press("ctrl+s")
+        await until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, NewSessionScreen)
+                and "no-such-branch" in str(app.screen.query_one("#error", Static).render())
+            ),
+        )
+        assert app.screen.query_one("#task", Input).value == "good-name"  # what was typed survives
+    assert orch.json("session", "list", "--all") == []
+    assert "orchtui/good-name" not in orch.repo.joinpath(".git", "refs", "heads").rglob("*").__repr__()
+
+
+async def test_next_waiting_and_approve_from_the_dashboard(orch: Orch, ctx: Context) -> None:
+    service = SessionService(ctx)
+    first = service.create(orch.repo, "scripted", "first").id
+    asker = service.create(orch.repo, "scripted", "asker", prompt="perm please").id
+    orch.wait_status(first, "idle")
+    orch.wait_status(asker, "waiting", timeout=30)
+    app = OrchtuiApp(ctx, orch.repo)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: app.selected == first)
+        await until(pilot, lambda: "waiting for you" in str(app.query_one("#notice", Static).render()))
+        await pilot.press("w")
+        await until(pilot, lambda: app.selected == asker)
+        await pilot.press("a")
+        await until(pilot, lambda: (s := session(app, "asker")) and s.status == "idle", 30)
+    kinds = [(r.kind, r.state) for r in orch.ledger_rows(asker)]
+    assert kinds == [("prompt", "done"), ("answer", "done")]
