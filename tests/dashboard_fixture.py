@@ -1,0 +1,139 @@
+"""A deterministic dashboard world for snapshot tests: a real SQLite store, a real git
+repository with real worktrees, fixed ids, timestamps and log files; no clock, no
+random ids on screen. No tmux: sessions have no live pane, so the output view shows
+each session's log."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from orchtui.config import load_config
+from orchtui.domain import CommandKind, CommandState, WorktreeState
+from orchtui.engine.context import Context
+from orchtui.runtime.git import GitRepo
+from orchtui.store.tables import AgentSession, Worktree
+
+BASE = 1_800_000_000.0
+NOW = BASE + 754.0
+SCREENS = Path(__file__).parent / "fixtures" / "screens"
+
+SESSIONS = [
+    # id, agent, task, status, exit code, screen fixture
+    ("a1b2c3", "scripted", "add-tests", "idle", None, None),
+    ("d4e5f6", "claude", "fix-login", "working", None, SCREENS / "claude" / "04_working_later.txt"),
+    ("0a0b0c", "codex", "refactor-db", "waiting", None, SCREENS / "codex" / "06_approval.txt"),
+    ("9f8e7d", "aider", "write-docs", "exited", 1, SCREENS / "aider" / "06_api_error.txt"),
+]
+
+SCRIPTED_LOG = (
+    "Scripted agent · scenario basic · conversation 000000000000\r\n"
+    "Type a prompt and press Enter. Ctrl-D quits.\r\n\r\n"
+    "» Write tests for greet()\r\n"
+    "\x1b[32m● Wrote tests/test_greet.py\x1b[0m\r\n"
+    "● Commit made: Add a test for greet\r\n"
+    "✔ Done.\r\nTokens: 2400 in, 600 out · session 3000\r\n» "
+)
+
+
+def git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Context:
+    repo = tmp_path / "project"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "config", "user.email", "dev@example.test")
+    git(repo, "config", "user.name", "Test Dev")
+    (repo / "README.md").write_text("# project\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "initial")
+
+    bin_dir = tmp_path / "bin"  # only git on PATH: no agent CLI looks installed
+    bin_dir.mkdir()
+    os.symlink(shutil.which("git") or "/usr/bin/git", bin_dir / "git")
+    monkeypatch.setenv("PATH", str(bin_dir))
+    home = tmp_path / "home"
+    for key in [k for k in os.environ if k.startswith("ORCHTUI_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("ORCHTUI_HOME", str(home))
+    monkeypatch.setenv("ORCHTUI_TMUX_SOCKET", f"orchtui-snap-{os.getpid()}")
+    monkeypatch.chdir(repo)
+    ctx = Context(load_config(repo))
+    records, ledger, state = ctx.records, ctx.ledger, ctx.config.state
+    project = records.project_for(str(repo), "project", "orchtui-project")
+    assert project.id is not None
+    git_repo = GitRepo(repo)
+    for index, (sid, agent, task, status, code, screen) in enumerate(SESSIONS):
+        path = tmp_path / "worktrees" / task
+        git_repo.create_worktree(path, f"orchtui/{task}", "main")
+        if index == 0:
+            (path / "test_greet.py").write_text("def test_greet():\n    pass\n")
+            git(path, "add", ".")
+            git(path, "commit", "-q", "-m", "Add a test for greet")
+        if index == 1:
+            (path / "login.py").write_text("# in progress\n")
+        wt = records.add_worktree(
+            Worktree(
+                project_id=project.id,
+                path=str(path),
+                branch=f"orchtui/{task}",
+                base="main",
+                state=WorktreeState.ACTIVE.value,
+                created_at=BASE + index,
+            )
+        )
+        created = BASE + 10 * index
+        records.add_session(
+            AgentSession(
+                id=sid,
+                project_id=project.id,
+                worktree_id=wt.id,
+                agent=agent,
+                task=task,
+                status=status,
+                exit_code=code,
+                status_detail=f"exit code {code}" if code is not None else None,
+                created_at=created,
+                updated_at=created,
+                status_at=created,
+            )
+        )
+        log = state.log_file(sid)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        body = SCRIPTED_LOG if screen is None else screen.read_text().replace("\n", "\r\n")
+        log.write_bytes(body.encode())
+        os.utime(log, (BASE + 700 - 60 * index, BASE + 700 - 60 * index))
+        transcript = state.session_dir(sid) / "transcript.jsonl"
+        transcript.parent.mkdir(parents=True, exist_ok=True)
+        with transcript.open("w") as fh:
+            for turn in range(index + 1):
+                fh.write(
+                    json.dumps(
+                        {
+                            "t": BASE + 100 * turn + index,
+                            "type": "usage",
+                            "input_tokens": 1200 * (index + 1),
+                            "output_tokens": 300 + 50 * turn,
+                        }
+                    )
+                    + "\n"
+                )
+    first = SESSIONS[0][0]
+    done = ledger.enqueue(first, "Write tests for greet()")
+    for st in (CommandState.ISSUED, CommandState.DELIVERED, CommandState.RUNNING, CommandState.DONE):
+        ledger.transition(
+            done.id or 0, st, {"done": "completion marker seen"}.get(st.value, f"agent {st.value}")
+        )
+    running = ledger.enqueue(first, "Now cover the empty name")
+    for st in (CommandState.ISSUED, CommandState.DELIVERED, CommandState.RUNNING):
+        ledger.transition(running.id or 0, st, "agent working" if st is CommandState.RUNNING else "verified")
+    ledger.enqueue(first, "Then run the whole suite", kind=CommandKind.PROMPT)
+    return ctx
