@@ -23,6 +23,15 @@ async def loaded(pilot: Pilot[Any]) -> None:
     app = pilot.app
     assert isinstance(app, OrchtuiApp)
     await until(pilot, lambda: app.snap is not None and app.query_one(ScreenView)._lines)
+    await settle(pilot)
+
+
+async def settle(pilot: Pilot[Any]) -> None:
+    app = pilot.app
+    assert isinstance(app, OrchtuiApp)
+    for _ in range(2):  # a finished refresh can schedule one more (e.g. the screen of a new selection)
+        await until(pilot, lambda: app.settled)
+        await pilot.pause(0.1)
     await pilot.pause()
 
 
@@ -53,7 +62,7 @@ def test_new_session_modal(world: Context, snap_compare: Any) -> None:  # noqa: 
         await loaded(pilot)
         await pilot.press("n")
         await until(pilot, lambda: isinstance(pilot.app.screen, NewSessionScreen))
-        await pilot.pause()
+        await settle(pilot)
 
     assert snap_compare(make_app(world), terminal_size=(120, 40), run_before=open_modal)
 
@@ -62,6 +71,15 @@ def test_cost_and_gates_tabs(world: Context, snap_compare: Any) -> None:  # noqa
     async def show_cost(pilot: Pilot[Any]) -> None:
         await loaded(pilot)
         pilot.app.query_one("#tabs").active = "tab-cost"  # type: ignore[attr-defined]
-        await pilot.pause()
+        await settle(pilot)
 
     assert snap_compare(make_app(world), terminal_size=(160, 45), run_before=show_cost)
+
+
+def test_details_at_80x24(world: Context, snap_compare: Any) -> None:  # noqa: F811
+    async def details(pilot: Pilot[Any]) -> None:
+        await loaded(pilot)
+        await pilot.press("d")
+        await settle(pilot)
+
+    assert snap_compare(make_app(world), terminal_size=(80, 24), run_before=details)

@@ -46,7 +46,7 @@ TAIL_BYTES = 256 * 1024  # how much of a log seeds the view of a session without
 
 
 class OrchtuiApp(App[None]):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).parent / "app.tcss"
     TITLE = "orchtui"
     BINDINGS = [
         Binding("n", "new_session", "New", id="new_session"),
@@ -57,6 +57,7 @@ class OrchtuiApp(App[None]):
         Binding("r", "reject", "Reject", id="reject"),
         Binding("w", "next_waiting", "Next waiting", id="next_waiting"),
         Binding("k", "kill", "Kill", id="kill"),
+        Binding("d", "details", "Details", id="details"),
         Binding("q", "quit", "Quit", id="quit"),
     ]
 
@@ -85,6 +86,8 @@ class OrchtuiApp(App[None]):
         self._vt_session: str | None = None
         self._vt_offset = 0
         self.refresh_count = 0
+        self.snap_gates: object = None
+        self.snap_usage: list[tuple[float, int]] | None = None
 
     # layout ---------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -124,7 +127,7 @@ class OrchtuiApp(App[None]):
             self.run_worker(self._ensure_engine, thread=True, group="engine")
         self.request_refresh()
         self.watch_files()
-        self.set_interval(1.0, self._tick)
+        self.set_interval(5.0, self._tick)  # elapsed columns; batched so idle costs ~nothing
 
     def on_resize(self, event: object) -> None:
         self._layout_for(self.size.width)
@@ -172,9 +175,13 @@ class OrchtuiApp(App[None]):
         table.show(snap, self.loaded_theme, now)
         self.query_one(LedgerTable).show(snap)
         self.query_one(WorktreesTable).show(snap)
-        self.query_one(GatesPanel).show(snap)
-        self.query_one(CostPanel).show(snap)
-        self.query_one(SpendSparkline).show(snap)
+        if self.snap_gates != (snap.selected.id if snap.selected else None, snap.gates):
+            self.snap_gates = (snap.selected.id if snap.selected else None, snap.gates)
+            self.query_one(GatesPanel).show(snap)
+        if self.snap_usage != snap.usage_points:
+            self.snap_usage = list(snap.usage_points)
+            self.query_one(CostPanel).show(snap)
+            self.query_one(SpendSparkline).show(snap)
         waiting = [s for s in snap.sessions if s.status == SessionStatus.WAITING.value]
         notice = self.query_one("#notice", Static)
         if waiting:
@@ -194,6 +201,12 @@ class OrchtuiApp(App[None]):
         if snap.selected and snap.selected.id != self._vt_session:
             self.request_screen()
 
+    @property
+    def settled(self) -> bool:
+        """No refresh scheduled or running (used by tests before a snapshot)."""
+        busy = [w for w in self.workers if w.group in ("data", "screen") and not w.is_finished]
+        return not (self._refresh_pending or self._screen_pending or busy)
+
     def _tick(self) -> None:
         if self.snap is not None:
             self.query_one(SessionsTable).show(self.snap, self.loaded_theme, self.clock())
@@ -211,7 +224,7 @@ class OrchtuiApp(App[None]):
     def request_screen(self) -> None:
         if not self._screen_pending:
             self._screen_pending = True
-            self.set_timer(0.03, self._start_screen)
+            self.set_timer(0.05, self._start_screen)  # at most ~20 frames a second
 
     def _start_screen(self) -> None:
         self._screen_pending = False
@@ -411,6 +424,10 @@ class OrchtuiApp(App[None]):
 
         choices = [("f", "Save & remove", "force"), ("k", "Keep worktree", "keep"), ("n", "Cancel", "")]
         self.push_screen(ConfirmScreen(question, choices), done)
+
+    def action_details(self) -> None:
+        """Small terminals: swap the output view for the queue/worktrees/gates/cost tabs."""
+        self.screen.toggle_class("details")
 
     def action_take_over(self) -> None:
         sid = self._need_selection()

@@ -6,11 +6,14 @@ from __future__ import annotations
 def ago(seconds: float | None) -> str:
     if seconds is None:
         return "-"
+    # coarse on purpose: an idle table then changes about once a minute, not every second
     s = max(0, int(seconds))
+    if s < 10:
+        return "now"
     if s < 60:
-        return f"{s}s"
+        return "<1m"
     if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
+        return f"{s // 60}m"
     return f"{s // 3600}h{(s % 3600) // 60:02d}m"
 
 

@@ -23,42 +23,85 @@ STATE_COLOR = {
 }
 
 
-class SessionsTable(DataTable[Text | str]):
+Cell = Text | str
+
+
+class SyncedTable(DataTable[Cell]):
+    """A table updated by diff: unchanged rows cost nothing, changed cells are updated
+    in place, and the table is rebuilt only when the set or order of rows changes."""
+
+    COLUMNS: tuple[tuple[str, str, int], ...] = ()  # label, key, width (fixed: no re-measuring)
+
     def on_mount(self) -> None:
         self.cursor_type = "row"
+        self._rendered: dict[str, tuple[Cell, ...]] = {}
+        self._order: list[str] = []
+        for label, key, width in self.COLUMNS:
+            self.add_column(label, key=key, width=width)
+
+    def sync(self, rows: list[tuple[str, tuple[Cell, ...]]]) -> bool:
+        """Returns True when the table was rebuilt."""
+        order = [key for key, _ in rows]
+        if order != self._order:
+            self.clear()
+            for key, cells in rows:
+                self.add_row(*cells, key=key)
+            self._order = order
+            self._rendered = dict(rows)
+            return True
+        columns = [key for _, key, _ in self.COLUMNS]
+        for key, cells in rows:
+            old = self._rendered.get(key)
+            if old == cells:
+                continue
+            for index, cell in enumerate(cells):
+                if old is None or old[index] != cell:
+                    self.update_cell(key, columns[index], cell)
+            self._rendered[key] = cells
+        return False
+
+
+class SessionsTable(SyncedTable):
+    COLUMNS = (
+        ("", "glyph", 1),
+        ("id", "id", 6),
+        ("agent", "agent", 8),
+        ("task", "task", 14),
+        ("status", "status", 10),
+        ("age", "age", 6),
+        ("active", "active", 6),
+        ("queue", "queue", 5),
+    )
+
+    def on_mount(self) -> None:  # Textual also runs SyncedTable.on_mount (handlers run per class)
         self.zebra_stripes = True
-        for label, key in (
-            ("", "glyph"),
-            ("id", "id"),
-            ("agent", "agent"),
-            ("task", "task"),
-            ("status", "status"),
-            ("age", "age"),
-            ("active", "active"),
-            ("queue", "queue"),
-        ):
-            self.add_column(label, key=key)
 
     def show(self, snap: Snapshot, theme: LoadedTheme, now: float) -> None:
         keep = self.selected_key()
-        self.clear()
+        rows: list[tuple[str, tuple[Cell, ...]]] = []
         for view in snap.sessions:
             glyph, color = theme.glyph(view.status)
             status = view.status + (f" {view.exit_code}" if view.exit_code is not None else "")
             if view.taken_over:
                 status += " (you)"
-            self.add_row(
-                Text(glyph, style=color),
-                view.id,
-                view.agent,
-                view.task,
-                Text(status, style=color),
-                ago(now - view.created_at),
-                ago(now - view.last_output_at) if view.last_output_at else "-",
-                str(view.queued) if view.queued else "",
-                key=view.id,
+            active = ago(now - view.last_output_at) if view.last_output_at else "-"
+            rows.append(
+                (
+                    view.id,
+                    (
+                        Text(glyph, style=color),
+                        view.id,
+                        view.agent,
+                        view.task,
+                        Text(status, style=color),
+                        ago(now - view.created_at),
+                        active,
+                        str(view.queued) if view.queued else "",
+                    ),
+                )
             )
-        self.select_key(keep or (snap.selected.id if snap.selected else None))
+        if self.sync(rows):
+            self.select_key(keep or (snap.selected.id if snap.selected else None))
 
     def selected_key(self) -> str | None:
         if not self.row_count:
@@ -78,52 +121,66 @@ class SessionsTable(DataTable[Text | str]):
             return
 
 
-class LedgerTable(DataTable[Text | str]):
-    def on_mount(self) -> None:
-        self.cursor_type = "row"
-        for label in ("#", "kind", "state", "text", "why"):
-            self.add_column(label, key=label)
+class LedgerTable(SyncedTable):
+    COLUMNS = (
+        ("#", "id", 4),
+        ("kind", "kind", 8),
+        ("state", "state", 9),
+        ("text", "text", 40),
+        ("why", "why", 48),
+    )
 
     def show(self, snap: Snapshot) -> None:
-        self.clear()
-        for cmd in snap.ledger[-200:]:
-            self.add_row(
+        rows: list[tuple[str, tuple[Cell, ...]]] = [
+            (
                 str(cmd.id),
-                cmd.kind,
-                Text(cmd.state, style=STATE_COLOR.get(cmd.state, "")),
-                one_line(cmd.text, 40),
-                one_line(cmd.cause, 48),
-                key=str(cmd.id),
+                (
+                    str(cmd.id),
+                    cmd.kind,
+                    Text(cmd.state, style=STATE_COLOR.get(cmd.state, "")),
+                    one_line(cmd.text, 40),
+                    one_line(cmd.cause, 48),
+                ),
             )
-        if self.row_count:
+            for cmd in snap.ledger[-200:]
+        ]
+        if self.sync(rows) and self.row_count:
             self.move_cursor(row=self.row_count - 1, animate=False)
 
 
-class WorktreesTable(DataTable[Text | str]):
-    def on_mount(self) -> None:
-        self.cursor_type = "row"
-        for label in ("session", "branch", "base", "ahead", "behind", "dirty", "state"):
-            self.add_column(label, key=label)
+def _num(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+class WorktreesTable(SyncedTable):
+    COLUMNS = (
+        ("session", "session", 7),
+        ("branch", "branch", 28),
+        ("base", "base", 12),
+        ("ahead", "ahead", 5),
+        ("behind", "behind", 6),
+        ("dirty", "dirty", 5),
+        ("state", "state", 8),
+    )
 
     def show(self, snap: Snapshot) -> None:
-        self.clear()
-        for view in snap.sessions:
-            facts = view.git
-
-            def num(value: int | None) -> str:
-                return "-" if value is None else str(value)
-
-            dirty = Text(num(facts.dirty), style="yellow" if facts.dirty else "")
-            self.add_row(
-                view.id,
-                view.branch or "-",
-                view.base or "-",
-                num(facts.ahead),
-                num(facts.behind),
-                dirty,
-                view.worktree_state or "-",
-                key=view.id,
-            )
+        self.sync(
+            [
+                (
+                    view.id,
+                    (
+                        view.id,
+                        view.branch or "-",
+                        view.base or "-",
+                        _num(view.git.ahead),
+                        _num(view.git.behind),
+                        Text(_num(view.git.dirty), style="yellow" if view.git.dirty else ""),
+                        view.worktree_state or "-",
+                    ),
+                )
+                for view in snap.sessions
+            ]
+        )
 
 
 class GatesPanel(Static):
@@ -185,6 +242,8 @@ class ScreenView(Static):
         self.title_source: Callable[[], str] | None = None
 
     def show_lines(self, lines: list[Text]) -> None:
+        if lines == self._lines:
+            return
         self._lines = lines
         self.refresh()
 
