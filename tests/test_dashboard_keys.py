@@ -1,0 +1,40 @@
+"""Keys: remappable from the config, and every action is in the command palette."""
+
+from __future__ import annotations
+
+from dashboard_fixture import NOW, world  # noqa: F401 - the fixture
+from dashboard_helpers import until
+from orchtui.engine.context import Context
+from orchtui.ui.app import OrchtuiApp
+from orchtui.ui.modals import NewSessionScreen
+
+
+async def test_keys_are_remapped_from_the_config(world: Context) -> None:  # noqa: F811
+    world.config.keys = {"new_session": "f2"}
+    app = OrchtuiApp(world, world.config.home.parent / "project", start_engine=False, clock=lambda: NOW)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: app.snap is not None)
+        await pilot.press("n")  # the old key no longer opens it
+        await pilot.pause(0.2)
+        assert not isinstance(app.screen, NewSessionScreen)
+        await pilot.press("f2")
+        await until(pilot, lambda: isinstance(app.screen, NewSessionScreen))
+
+
+async def test_every_action_is_in_the_command_palette(world: Context) -> None:  # noqa: F811
+    app = OrchtuiApp(world, world.config.home.parent / "project", start_engine=False, clock=lambda: NOW)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: app.snap is not None)
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        for action in (
+            "New",
+            "Send",
+            "Queue",
+            "Take over",
+            "Approve",
+            "Reject",
+            "Next waiting",
+            "Kill",
+            "Details",
+        ):
+            assert action in titles
