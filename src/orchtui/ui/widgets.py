@@ -42,6 +42,7 @@ class SyncedTable(DataTable[Cell]):
     def sync(self, rows: list[tuple[str, tuple[Cell, ...]]]) -> bool:
         """Returns True when the table was rebuilt."""
         order = [key for key, _ in rows]
+        self.show_cursor = bool(rows)
         if order != self._order:
             self.clear()
             for key, cells in rows:
