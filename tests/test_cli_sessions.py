@@ -201,3 +201,23 @@ def test_send_to_unknown_or_ended_session_is_a_clear_error(orch: Orch) -> None:
     proc = orch.run("session", "send", sid, "hi", check=False)
     assert proc.returncode == 2 and "killed" in proc.stderr
     time.sleep(0)
+
+
+def test_setup_command_and_copied_files_and_rollback_on_failure(orch: Orch) -> None:
+    (orch.repo / ".env").write_text("SECRET_TOKEN=abc\n")  # untracked, like a real .env
+    (orch.repo / ".orchtui.toml").write_text(
+        '[worktrees]\ncopy_files = [".env", "missing.txt"]\nsetup_command = "echo ready > setup-ran.txt"\n'
+    )
+    sid = orch.new("with-setup")
+    worktree = __import__("pathlib").Path(orch.show(sid)["worktree"])
+    assert (worktree / ".env").read_text() == "SECRET_TOKEN=abc\n"
+    assert (worktree / "setup-ran.txt").read_text() == "ready\n"
+    assert not (worktree / "missing.txt").exists()
+
+    (orch.repo / ".orchtui.toml").write_text('[worktrees]\nsetup_command = "echo broken >&2; exit 3"\n')
+    proc = orch.run("session", "new", "--agent", "scripted", "--task", "bad-setup", check=False)
+    assert proc.returncode == 1 and "setup command failed (exit 3): broken" in proc.stderr
+    # rolled back: no session, no worktree, and the just-made branch (no work on it) is gone
+    assert [s["task"] for s in orch.json("session", "list", "--all")] == ["with-setup"]
+    assert not (worktree.parent / "bad-setup").exists()
+    assert "orchtui/bad-setup" not in git(orch.repo, "branch", "--format=%(refname:short)")

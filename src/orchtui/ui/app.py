@@ -86,6 +86,8 @@ class OrchtuiApp(App[None]):
         self._vt_session: str | None = None
         self._vt_offset = 0
         self.refresh_count = 0
+        self.base_hint = "current branch"
+        self.installed: dict[str, bool] = {}
         self.snap_gates: object = None
         self.snap_usage: list[tuple[float, int]] | None = None
 
@@ -125,6 +127,7 @@ class OrchtuiApp(App[None]):
         self.query_one(SessionsTable).focus()
         if self.start_engine:
             self.run_worker(self._ensure_engine, thread=True, group="engine")
+        self.run_worker(self._read_repo, thread=True, group="repo")
         self.request_refresh()
         self.watch_files()
         self.set_interval(5.0, self._tick)  # elapsed columns; batched so idle costs ~nothing
@@ -140,6 +143,16 @@ class OrchtuiApp(App[None]):
             daemon.ensure_running(self.ctx.config, cwd=self.repo)
         except OrchtuiError as exc:
             self.call_from_thread(self.notify, str(exc), severity="error")
+
+    def _read_repo(self) -> None:
+        """Facts the new-session form shows, read off the UI thread."""
+        if self.repo is not None:
+            try:
+                self.base_hint = GitRepo(self.repo).current_branch()
+            except OrchtuiError:
+                pass
+        for profile in self.ctx.profiles.all():
+            self.installed[profile.name] = profile.installed()
 
     # data flow ------------------------------------------------------------
     @work(exclusive=True, group="watch")
@@ -204,7 +217,7 @@ class OrchtuiApp(App[None]):
     @property
     def settled(self) -> bool:
         """No refresh scheduled or running (used by tests before a snapshot)."""
-        busy = [w for w in self.workers if w.group in ("data", "screen") and not w.is_finished]
+        busy = [w for w in self.workers if w.group in ("data", "screen", "repo") and not w.is_finished]
         return not (self._refresh_pending or self._screen_pending or busy)
 
     def _tick(self) -> None:
@@ -285,16 +298,12 @@ class OrchtuiApp(App[None]):
 
     def action_new_session(self) -> None:
         profiles = self.ctx.profiles.all()
-        agents = [(f"{p.name}{'' if p.installed() else ' (not installed)'}", p.name) for p in profiles]
-        installed = [p.name for p in profiles if p.installed()]
+        ready = {p.name: self.installed.get(p.name, True) for p in profiles}
+        agents = [(f"{p.name}{'' if ready[p.name] else ' (not installed)'}", p.name) for p in profiles]
+        installed = [name for name, ok in ready.items() if ok]
         default = "claude" if "claude" in installed else (installed[0] if installed else profiles[0].name)
-        base_hint = "current branch"
-        if self.repo is not None:
-            try:
-                base_hint = GitRepo(self.repo).current_branch()
-            except OrchtuiError:
-                pass
-        self.push_screen(NewSessionScreen(agents, default, base_hint, self._create_session), self._created)
+        screen = NewSessionScreen(agents, default, self.base_hint, self._create_session)
+        self.push_screen(screen, self._created)
 
     def _create_session(self, request: NewSessionRequest) -> str | None:
         """Runs in the modal's worker thread; an error comes back as one line."""
