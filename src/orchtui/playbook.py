@@ -1,0 +1,219 @@
+"""Playbooks: stages with roles, gates, automation levels and failure policies (YAML).
+
+This module holds the format and its validation; running a playbook is the engine's
+job. Errors name the file and the field (`playbooks/x.yaml: stages.2.needs: ...`).
+The format is documented in docs/playbooks.md; `playbook_schema()` is its JSON schema.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from orchtui.errors import ConfigError
+
+STAGE_ID = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CommandGate(_Model):
+    type: Literal["command"]
+    run: str = Field(min_length=1)  # run in the worktree; passes on exit 0; output kept as an artifact
+    timeout: float = Field(default=600, gt=0, le=7200)
+
+
+class FileExistsGate(_Model):
+    type: Literal["file_exists"]
+    path: str = Field(min_length=1)  # a glob, relative to the worktree
+
+
+class ContentCheckGate(_Model):
+    type: Literal["content_check"]
+    path: str = Field(min_length=1)
+    headings: list[str] = Field(default_factory=list)
+    patterns: list[str] = Field(default_factory=list)
+
+    @field_validator("patterns")
+    @classmethod
+    def _regexes(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"invalid regex {value!r}: {exc}") from None
+        return values
+
+    @model_validator(mode="after")
+    def _something(self) -> ContentCheckGate:
+        if not self.headings and not self.patterns:
+            raise ValueError("content_check needs headings or patterns")
+        return self
+
+
+class ArtifactExistsGate(_Model):
+    type: Literal["artifact_exists"]
+    artifact: str = Field(min_length=1)
+
+
+class MetricThresholdGate(_Model):
+    type: Literal["metric_threshold"]
+    metric: str = Field(min_length=1)  # e.g. "cost.run_usd" or "artifact:coverage:percent"
+    op: Literal["<", "<=", ">", ">=", "=="]
+    value: float
+
+
+class ApprovalGate(_Model):
+    type: Literal["approval"]
+    prompt: str = "Approve?"
+
+
+Gate = Annotated[
+    CommandGate | FileExistsGate | ContentCheckGate | ArtifactExistsGate | MetricThresholdGate | ApprovalGate,
+    Field(discriminator="type"),
+]
+
+Automation = Literal["fully_auto", "auto_notify", "human_approval", "manual"]
+OnFailure = Literal["stay", "retry", "revert", "escalate"]
+
+
+class Role(_Model):
+    role: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")
+    agents: list[str] = Field(min_length=1)  # allowed profiles, in order of preference
+    count: int = Field(default=1, ge=1, le=20)
+    prompt: str | None = None  # templated: {task}, {branch}, {base}, {stage}, {previous}
+    skill: str | None = None
+
+    @model_validator(mode="after")
+    def _work(self) -> Role:
+        if self.prompt is None and self.skill is None:
+            raise ValueError("a role needs a prompt or a skill")
+        return self
+
+
+class Stage(_Model):
+    id: str
+    roles: list[Role] = Field(default_factory=list)
+    gates: list[Gate] = Field(default_factory=list)
+    automation: Automation = "human_approval"
+    needs: list[str] | None = None  # stages that must finish first (default: the previous one)
+    worktree: str = "shared"  # "shared" (the run's worktree), "own", or the id of a stage to share with
+    timeout: float = Field(default=3600, gt=0, le=86400)
+    retries: int = Field(default=0, ge=0, le=10)
+    on_failure: OnFailure = "stay"
+    completion_marker: str | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not STAGE_ID.match(value):
+            raise ValueError("use 1-32 of a-z 0-9 _ - starting with a letter")
+        return value
+
+
+class Playbook(_Model):
+    name: str
+    description: str = ""
+    stages: list[Stage] = Field(min_length=1)
+
+    def stage(self, stage_id: str) -> Stage:
+        return next(s for s in self.stages if s.id == stage_id)
+
+    def dependencies(self) -> dict[str, list[str]]:
+        deps: dict[str, list[str]] = {}
+        for index, stage in enumerate(self.stages):
+            deps[stage.id] = (
+                stage.needs if stage.needs is not None else ([self.stages[index - 1].id] if index else [])
+            )
+        return deps
+
+
+def _cycle(deps: dict[str, list[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in deps.get(node, []):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt) :], nxt]
+            if state.get(nxt) is None and (found := visit(nxt)):
+                return found
+        state[node] = 2
+        path.pop()
+        return None
+
+    for node in deps:
+        if state.get(node) is None and (found := visit(node)):
+            return found
+    return None
+
+
+def check(playbook: Playbook, profiles: set[str]) -> list[tuple[str, str]]:
+    """Cross-field problems as (field, message); empty when the playbook is sound."""
+    problems: list[tuple[str, str]] = []
+    ids = [s.id for s in playbook.stages]
+    for index, stage_id in enumerate(ids):
+        if ids.index(stage_id) != index:
+            problems.append((f"stages.{index}.id", f"duplicate stage id {stage_id!r}"))
+    known = set(ids)
+    for index, stage in enumerate(playbook.stages):
+        for ref in stage.needs or []:
+            if ref not in known:
+                problems.append((f"stages.{index}.needs", f"unknown stage {ref!r}"))
+        if stage.worktree not in ("shared", "own") and stage.worktree not in known:
+            problems.append((f"stages.{index}.worktree", f"unknown stage {stage.worktree!r} to share with"))
+        for r_index, role in enumerate(stage.roles):
+            for agent in role.agents:
+                if agent not in profiles:
+                    problems.append(
+                        (f"stages.{index}.roles.{r_index}.agents", f"unknown agent profile {agent!r}")
+                    )
+    if not problems and (cycle := _cycle(playbook.dependencies())):
+        problems.append(("stages", "dependency cycle: " + " -> ".join(cycle)))
+    return problems
+
+
+def load_playbook(path: Path, profiles: set[str]) -> Playbook:
+    """Load and validate; the first problem is raised as `file: field: message`."""
+    try:
+        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError(f"{path}: invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a playbook is a mapping with `name` and `stages`")
+    data.setdefault("name", path.stem)
+    try:
+        playbook = Playbook.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"] if not str(p).endswith("Gate"))
+        raise ConfigError(f"{path}: {field}: {str(err['msg']).removeprefix('Value error, ')}") from None
+    problems = check(playbook, profiles)
+    if problems:
+        field, message = problems[0]
+        raise ConfigError(f"{path}: {field}: {message}")
+    return playbook
+
+
+def playbook_schema() -> dict[str, Any]:
+    return Playbook.model_json_schema()
+
+
+if __name__ == "__main__":  # python -m orchtui.playbook > docs/playbook.schema.json
+    import json
+    import sys
+
+    json.dump(playbook_schema(), sys.stdout, indent=2)
+    sys.stdout.write("\n")
