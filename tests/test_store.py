@@ -134,3 +134,17 @@ def test_takeover_rows_record_start_and_end(store: Store) -> None:
     assert cmd.running_at is not None and cmd.id is not None
     ledger.transition(cmd.id, CommandState.DONE, "detached")
     assert ledger.get(cmd.id).done_at is not None
+
+
+def test_a_version_1_database_is_migrated_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.executescript((Path(__file__).parent / "fixtures" / "schema_v1.sql").read_text())
+    conn.commit()
+    conn.close()
+    store = Store(f"sqlite:///{path}")
+    assert store.schema_version == SCHEMA_VERSION
+    row = Records(store).session("old001")
+    assert row.role is None and row.status == "idle"
+    cmd = Ledger(store).get(1)
+    assert cmd.text == "kept" and cmd.urgent is False

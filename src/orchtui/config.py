@@ -58,6 +58,7 @@ class LimitsConfig(_Section):
     max_sessions: int = Field(default=100, ge=1)
     per_project: int | None = Field(default=None, ge=1)
     per_profile: dict[str, int] = Field(default_factory=dict)
+    per_role: dict[str, int] = Field(default_factory=dict)
 
 
 class UiConfig(_Section):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchtui.domain import CommandKind, CommandState, SessionStatus, WorktreeState
+from orchtui.engine.capacity import Slot, refusal
 from orchtui.engine.context import Context, project_slug
 from orchtui.errors import OrchtuiError, Refused, UsageError
 from orchtui.locks import file_lock
@@ -135,26 +136,11 @@ class SessionService:
         ctx.wake_engine(f"new {session_id}")
         return row
 
-    def _check_capacity(self, project_id: int, profile: AgentProfile) -> None:
-        limits = self.ctx.config.limits
-        live = self.ctx.records.sessions(live_only=True)
-        if len(live) >= limits.max_sessions:
-            raise Refused(
-                f"capacity: {len(live)} live sessions reached limits.max_sessions={limits.max_sessions}"
-            )
-        in_project = [s for s in live if s.project_id == project_id]
-        if limits.per_project is not None and len(in_project) >= limits.per_project:
-            raise Refused(
-                f"capacity: {len(in_project)} live sessions in this project reached "
-                f"limits.per_project={limits.per_project}"
-            )
-        cap = limits.per_profile.get(profile.name)
-        same = [s for s in live if s.agent == profile.name]
-        if cap is not None and len(same) >= cap:
-            raise Refused(
-                f"capacity: {len(same)} live {profile.name} sessions reached "
-                f"limits.per_profile.{profile.name}={cap}"
-            )
+    def _check_capacity(self, project_id: int, profile: AgentProfile, role: str | None = None) -> None:
+        live = [Slot(r.project_id, r.agent, r.role) for r in self.ctx.records.sessions(live_only=True)]
+        refused = refusal(self.ctx.config.limits, live, Slot(project_id, profile.name, role))
+        if refused is not None:
+            raise Refused(refused.message)
 
     def _launch(
         self, profile: AgentProfile, row: AgentSession, path: Path, tmux_session: str

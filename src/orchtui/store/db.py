@@ -17,7 +17,7 @@ from orchtui.errors import OrchtuiError
 from orchtui.locks import file_lock
 from orchtui.store import tables
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _v2_urgent_commands(engine: Engine) -> None:
@@ -25,8 +25,13 @@ def _v2_urgent_commands(engine: Engine) -> None:
         conn.execute(text("ALTER TABLE command ADD COLUMN urgent BOOLEAN NOT NULL DEFAULT 0"))
 
 
+def _v3_session_roles(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE agent_session ADD COLUMN role VARCHAR"))
+
+
 # version -> function that upgrades a database from version-1 to version.
-MIGRATIONS: dict[int, Callable[[Engine], None]] = {2: _v2_urgent_commands}
+MIGRATIONS: dict[int, Callable[[Engine], None]] = {2: _v2_urgent_commands, 3: _v3_session_roles}
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

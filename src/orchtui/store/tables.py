@@ -37,6 +37,7 @@ class AgentSession(SQLModel, table=True):
     worktree_id: int | None = Field(default=None, foreign_key="worktree.id")
     agent: str
     task: str
+    role: str | None = None  # the playbook role it fills, when a run started it
     status: str = Field(index=True)
     status_detail: str | None = None
     exit_code: int | None = None

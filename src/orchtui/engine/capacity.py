@@ -1,0 +1,56 @@
+"""Capacity: limits per machine, per project, per agent profile and per role.
+
+`refusal()` is a pure function of the limits and the live sessions; callers hold the
+creation lock (an fcntl lock beside the store) while they check and then insert, so
+concurrent requests from any number of processes can never exceed a limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from orchtui.config import LimitsConfig
+
+
+@dataclass(frozen=True)
+class Slot:
+    project_id: int
+    profile: str
+    role: str | None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    limit: str  # machine | project | profile | role
+    key: str
+    used: int
+    cap: int
+
+    @property
+    def message(self) -> str:
+        where = {
+            "machine": "limits.max_sessions",
+            "project": "limits.per_project",
+            "profile": f"limits.per_profile.{self.key}",
+            "role": f"limits.per_role.{self.key}",
+        }[self.limit]
+        return f"capacity: {self.used} live session(s) reached {where}={self.cap}"
+
+
+def refusal(limits: LimitsConfig, live: Iterable[Slot], want: Slot) -> Refusal | None:
+    slots = list(live)
+    if len(slots) >= limits.max_sessions:
+        return Refusal("machine", "machine", len(slots), limits.max_sessions)
+    same_project = sum(1 for s in slots if s.project_id == want.project_id)
+    if limits.per_project is not None and same_project >= limits.per_project:
+        return Refusal("project", str(want.project_id), same_project, limits.per_project)
+    cap = limits.per_profile.get(want.profile)
+    same_profile = sum(1 for s in slots if s.profile == want.profile)
+    if cap is not None and same_profile >= cap:
+        return Refusal("profile", want.profile, same_profile, cap)
+    if want.role is not None and (cap := limits.per_role.get(want.role)) is not None:
+        same_role = sum(1 for s in slots if s.role == want.role)
+        if same_role >= cap:
+            return Refusal("role", want.role, same_role, cap)
+    return None
