@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
 import sys
 import tempfile
@@ -46,11 +47,13 @@ def key_latencies(marks: list[tuple[str, float]], start: float, end: float) -> l
     return out
 
 
-def press_keys(term: libtmux.Server, count: int, gap: float) -> tuple[float, float]:
+def press_keys(term: libtmux.Server, count: int, seed: int) -> tuple[float, float]:
+    """Up/Down at random gaps of 50-350 ms, so keys also land while a selection loads."""
+    rng = random.Random(seed)
     start = time.perf_counter()
     for i in range(count):
         term.cmd("send-keys", "-t", "dash", "Down" if i % 2 == 0 else "Up")
-        time.sleep(gap)
+        time.sleep(rng.uniform(0.05, 0.35))
     return start, time.perf_counter()
 
 
@@ -111,7 +114,7 @@ def run(n: int, seconds: float) -> dict[str, Any]:
         pid = int(term.cmd("display-message", "-p", "-t", "dash", "#{pane_pid}").stdout[0])
         dash = psutil.Process(pid)
         idle_cpu = cpu(dash, seconds)
-        idle_keys = press_keys(term, 40, 0.1)
+        idle_keys = press_keys(term, 120, seed=1)
 
         streamers = ids[:10]  # the first rows; the selected session (row 0) is one of them
         for sid in streamers:
@@ -120,7 +123,7 @@ def run(n: int, seconds: float) -> dict[str, Any]:
         wait_all(ctx, streamers, "working", 30)
         time.sleep(1.0)
         stream_cpu = cpu(dash, seconds)
-        stream_keys = press_keys(term, 40, 0.1)
+        stream_keys = press_keys(term, 120, seed=2)
         rss = dash.memory_info().rss / 2**20
         term.cmd("send-keys", "-t", "dash", "q")
         end = time.monotonic() + 20

@@ -17,6 +17,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from watchfiles import awatch
 
@@ -43,6 +44,7 @@ from orchtui.ui.widgets import (
 
 NARROW = 120  # columns below which the panes stack in one column
 TAIL_BYTES = 256 * 1024  # how much of a log seeds the view of a session without a live pane
+SELECTION_SETTLE = 0.12  # seconds the cursor rests before the selected session's data loads
 
 
 class OrchtuiApp(App[None]):
@@ -86,6 +88,7 @@ class OrchtuiApp(App[None]):
         self._vt_session: str | None = None
         self._vt_offset = 0
         self.refresh_count = 0
+        self._settle_timer: Timer | None = None
         self.base_hint = "current branch"
         self.installed: dict[str, bool] = {}
         self.snap_gates: object = None
@@ -218,7 +221,7 @@ class OrchtuiApp(App[None]):
     def settled(self) -> bool:
         """No refresh scheduled or running (used by tests before a snapshot)."""
         busy = [w for w in self.workers if w.group in ("data", "screen", "repo") and not w.is_finished]
-        return not (self._refresh_pending or self._screen_pending or busy)
+        return not (self._refresh_pending or self._screen_pending or self._settle_timer or busy)
 
     def _tick(self) -> None:
         if self.snap is not None:
@@ -230,8 +233,16 @@ class OrchtuiApp(App[None]):
         key = str(event.row_key.value)
         if key != self.selected:
             self.selected = key
-            self.request_refresh()
-            self.request_screen()
+            # load the new session's screen and ledger once the cursor rests, so moving
+            # through the list is not slowed by loading every session passed over
+            if self._settle_timer is not None:
+                self._settle_timer.stop()
+            self._settle_timer = self.set_timer(SELECTION_SETTLE, self._selection_settled)
+
+    def _selection_settled(self) -> None:
+        self._settle_timer = None
+        self.request_refresh()
+        self.request_screen()
 
     # the selected agent's screen -----------------------------------------
     def request_screen(self) -> None:
