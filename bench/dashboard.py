@@ -15,9 +15,7 @@ import argparse
 import json
 import os
 import random
-import shutil
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -26,14 +24,9 @@ from typing import Any
 import libtmux
 import psutil
 
-from orchtui.config import load_config
-from orchtui.engine import daemon
-from orchtui.engine.context import Context
-from orchtui.engine.sessions import SessionService
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from sessions import make_repo, pct, wait_all  # noqa: E402
+from world import World, cpu_percent, pct, wait_all, world  # noqa: E402
 
 
 def key_latencies(marks: list[tuple[str, float]], start: float, end: float) -> list[float]:
@@ -57,99 +50,78 @@ def press_keys(term: libtmux.Server, count: int, seed: int) -> tuple[float, floa
     return start, time.perf_counter()
 
 
-def cpu(proc: psutil.Process, seconds: float) -> float:
-    before = proc.cpu_times()
-    time.sleep(seconds)
-    after = proc.cpu_times()
-    return 100.0 * ((after.user + after.system) - (before.user + before.system)) / seconds
-
-
 def run(n: int, seconds: float) -> dict[str, Any]:
-    root = Path(tempfile.mkdtemp(prefix="orchtui-dash-bench-"))
-    os.environ.update(
-        {
-            "ORCHTUI_HOME": str(root / "home"),
-            "ORCHTUI_TMUX_SOCKET": f"orchtui-dbench-{os.getpid()}",
-            "ORCHTUI_SCRIPTED_SCENARIO": str(HERE / "scenario.toml"),
-            "ORCHTUI_LIMITS__MAX_SESSIONS": str(n + 10),
-        }
-    )
-    repo = make_repo(root)
-    config = load_config(repo)
-    ctx = Context(config)
     term = libtmux.Server(socket_name=f"orchtui-dterm-{uuid.uuid4().hex[:6]}")
-    out = root / "marks.json"
     try:
-        daemon.ensure_running(config, cwd=repo)
-        service = SessionService(ctx)
-        ids = [service.create(repo, "scripted", f"s{i:03d}").id for i in range(n)]
-        wait_all(ctx, ids, "idle", 60 + n)
-        env = [
-            arg
-            for key in ("ORCHTUI_HOME", "ORCHTUI_TMUX_SOCKET", "ORCHTUI_SCRIPTED_SCENARIO", "PATH", "HOME")
-            for arg in ("-e", f"{key}={os.environ[key]}")
-        ]
-        term.cmd(
-            "new-session",
-            "-d",
-            "-s",
-            "dash",
-            "-x",
-            "200",
-            "-y",
-            "50",
-            "-c",
-            str(repo),
-            *env,
-            "-e",
-            "TERM=xterm-256color",
-            sys.executable,
-            str(HERE / "dashboard_app.py"),
-            str(out),
-        )
-        end = time.monotonic() + 60
-        while not out.with_suffix(".ready").exists() and time.monotonic() < end:
-            time.sleep(0.1)
-        time.sleep(2.0)
-        pid = int(term.cmd("display-message", "-p", "-t", "dash", "#{pane_pid}").stdout[0])
-        dash = psutil.Process(pid)
-        idle_cpu = cpu(dash, seconds)
-        idle_keys = press_keys(term, 120, seed=1)
-
-        streamers = ids[:10]  # the first rows; the selected session (row 0) is one of them
-        for sid in streamers:
-            ctx.ledger.enqueue(sid, "longstream", actor="bench")
-        ctx.wake_engine("bench")
-        wait_all(ctx, streamers, "working", 30)
-        time.sleep(1.0)
-        stream_cpu = cpu(dash, seconds)
-        stream_keys = press_keys(term, 120, seed=2)
-        rss = dash.memory_info().rss / 2**20
-        term.cmd("send-keys", "-t", "dash", "q")
-        end = time.monotonic() + 20
-        while not out.exists() and time.monotonic() < end:
-            time.sleep(0.1)
-        marks = [(k, t) for k, t in json.loads(out.read_text())]
-        idle_lat = key_latencies(marks, *idle_keys)
-        stream_lat = key_latencies(marks, *stream_keys)
-        return {
-            "sessions": n,
-            "dashboard_idle_cpu_pct": round(idle_cpu, 2),
-            "dashboard_10_streaming_cpu_pct": round(stream_cpu, 1),
-            "key_frame_idle_p50_ms": round(pct(idle_lat, 0.5), 1),
-            "key_frame_idle_p95_ms": round(pct(idle_lat, 0.95), 1),
-            "key_frame_streaming_p50_ms": round(pct(stream_lat, 0.5), 1),
-            "key_frame_streaming_p95_ms": round(pct(stream_lat, 0.95), 1),
-            "key_samples": len(idle_lat) + len(stream_lat),
-            "dashboard_rss_mb": round(rss, 1),
-        }
+        with world(n, "dbench") as w:
+            return measure(w, term, seconds)
     finally:
         if term.is_alive():
             term.kill()
-        daemon.stop(config)
-        ctx.tmux.kill_server()
-        ctx.store.close()
-        shutil.rmtree(root, ignore_errors=True)
+
+
+def measure(w: World, term: libtmux.Server, seconds: float) -> dict[str, Any]:
+    ctx, ids = w.ctx, w.ids
+    out = w.root / "marks.json"
+    env = [
+        arg
+        for key in ("ORCHTUI_HOME", "ORCHTUI_TMUX_SOCKET", "ORCHTUI_SCRIPTED_SCENARIO", "PATH", "HOME")
+        for arg in ("-e", f"{key}={os.environ[key]}")
+    ]
+    term.cmd(
+        "new-session",
+        "-d",
+        "-s",
+        "dash",
+        "-x",
+        "200",
+        "-y",
+        "50",
+        "-c",
+        str(w.repo),
+        *env,
+        "-e",
+        "TERM=xterm-256color",
+        sys.executable,
+        str(HERE / "dashboard_app.py"),
+        str(out),
+    )
+    end = time.monotonic() + 60
+    while not out.with_suffix(".ready").exists() and time.monotonic() < end:
+        time.sleep(0.1)
+    time.sleep(2.0)
+    pid = int(term.cmd("display-message", "-p", "-t", "dash", "#{pane_pid}").stdout[0])
+    dash = psutil.Process(pid)
+    idle_cpu = cpu_percent(dash, seconds)
+    idle_keys = press_keys(term, 120, seed=1)
+
+    streamers = ids[:10]  # the first rows; the selected session (row 0) is one of them
+    for sid in streamers:
+        ctx.ledger.enqueue(sid, "longstream", actor="bench")
+    ctx.wake_engine("bench")
+    wait_all(ctx, streamers, "working", 30)
+    time.sleep(1.0)
+    stream_cpu = cpu_percent(dash, seconds)
+    stream_keys = press_keys(term, 120, seed=2)
+    rss = dash.memory_info().rss / 2**20
+    term.cmd("send-keys", "-t", "dash", "q")
+    end = time.monotonic() + 20
+    while not out.exists() and time.monotonic() < end:
+        time.sleep(0.1)
+    marks = [(k, t) for k, t in json.loads(out.read_text())]
+    idle_lat = key_latencies(marks, *idle_keys)
+    stream_lat = key_latencies(marks, *stream_keys)
+    return {
+        "sessions": len(ids),
+        "dashboard_idle_cpu_pct": round(idle_cpu, 2),
+        "dashboard_10_streaming_cpu_pct": round(stream_cpu, 1),
+        "key_frame_idle_p50_ms": round(pct(idle_lat, 0.5), 1),
+        "key_frame_idle_p95_ms": round(pct(idle_lat, 0.95), 1),
+        "key_frame_streaming_p50_ms": round(pct(stream_lat, 0.5), 1),
+        "key_frame_streaming_p95_ms": round(pct(stream_lat, 0.95), 1),
+        "key_samples": len(idle_lat) + len(stream_lat),
+        "dashboard_rss_mb": round(rss, 1),
+    }
 
 
 def main() -> None:

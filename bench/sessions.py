@@ -12,55 +12,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import psutil
+from world import cpu_percent, pct, world
 
-from orchtui.config import load_config
-from orchtui.engine import daemon
 from orchtui.engine.context import Context
-from orchtui.engine.sessions import SessionService
 
 HERE = Path(__file__).resolve().parent
-
-
-def make_repo(root: Path) -> Path:
-    repo = root / "repo"
-    repo.mkdir()
-    for args in (
-        ["init", "-q", "-b", "main"],
-        ["config", "user.email", "b@x.invalid"],
-        ["config", "user.name", "b"],
-    ):
-        subprocess.run(["git", *args], cwd=repo, check=True)
-    (repo / "README.md").write_text("bench\n")
-    subprocess.run(["git", "add", "."], cwd=repo, check=True)
-    subprocess.run(["git", "commit", "-qm", "init"], cwd=repo, check=True)
-    return repo
-
-
-def cpu_percent(proc: psutil.Process, seconds: float) -> float:
-    before = proc.cpu_times()
-    time.sleep(seconds)
-    after = proc.cpu_times()
-    return 100.0 * ((after.user + after.system) - (before.user + before.system)) / seconds
-
-
-def wait_all(ctx: Context, ids: list[str], status: str, timeout: float) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        rows = {r.id: r.status for r in ctx.records.sessions()}
-        if all(rows.get(i) == status for i in ids):
-            return
-        time.sleep(0.2)
-    raise SystemExit(f"bench: sessions not all {status} after {timeout}s")
 
 
 def wait_done(ctx: Context, ids: list[str], timeout: float) -> None:
@@ -96,34 +58,9 @@ def latencies(ctx: Context, ids: list[str], since: float) -> list[float]:
     return out
 
 
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def run(n: int, idle_seconds: float) -> dict[str, Any]:
-    root = Path(tempfile.mkdtemp(prefix=f"orchtui-bench-{n}-"))
-    os.environ.update(
-        {
-            "ORCHTUI_HOME": str(root / "home"),
-            "ORCHTUI_TMUX_SOCKET": f"orchtui-bench-{os.getpid()}-{n}",
-            "ORCHTUI_SCRIPTED_SCENARIO": str(HERE / "scenario.toml"),
-            "ORCHTUI_LIMITS__MAX_SESSIONS": str(n + 10),
-        }
-    )
-    repo = make_repo(root)
-    config = load_config(repo)
-    ctx = Context(config)
-    try:
-        pid = daemon.ensure_running(config, cwd=repo)
-        engine = psutil.Process(pid)
-        service = SessionService(ctx)
-        t0 = time.monotonic()
-        ids = [service.create(repo, "scripted", f"s{i:03d}").id for i in range(n)]
-        created = time.monotonic() - t0
-        wait_all(ctx, ids, "idle", 60 + n)
+    with world(n, "bench") as w:
+        ctx, ids, engine = w.ctx, w.ids, w.engine
         time.sleep(1.0)
         idle_cpu = cpu_percent(engine, idle_seconds)
         rss_idle = engine.memory_info().rss / 2**20
@@ -164,7 +101,7 @@ def run(n: int, idle_seconds: float) -> dict[str, Any]:
         undone = [r for sid in ids for r in ctx.ledger.rows(sid) if r.state != "done"]
         return {
             "sessions": n,
-            "create_s": round(created, 1),
+            "create_s": round(w.create_seconds, 1),
             "idle_cpu_pct": round(idle_cpu, 2),
             "stream_cpu_pct": round(stream_cpu, 1),
             "stream_wall_s": round(wall, 1),
@@ -180,11 +117,6 @@ def run(n: int, idle_seconds: float) -> dict[str, Any]:
             "commands_not_done": len(undone),
             "machine_cores": psutil.cpu_count(),
         }
-    finally:
-        daemon.stop(config)
-        ctx.tmux.kill_server()
-        ctx.store.close()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +29,9 @@ def git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    path = tmp_path / "project"
-    path.mkdir()
+def init_repo(path: Path) -> Path:
+    """A real repository with one commit on `main`."""
+    path.mkdir(parents=True)
     git(path, "init", "-q", "-b", "main")
     git(path, "config", "user.email", "dev@example.test")
     git(path, "config", "user.name", "Test Dev")
@@ -39,6 +39,32 @@ def repo(tmp_path: Path) -> Path:
     git(path, "add", ".")
     git(path, "commit", "-q", "-m", "initial")
     return path
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return init_repo(tmp_path / "project")
+
+
+@pytest.fixture
+def terminal() -> Iterator[Server]:
+    """A second tmux server whose pane `term` stands for the operator's terminal."""
+    server = Server(socket_name=f"orchtui-term-{uuid.uuid4().hex[:8]}")
+    yield server
+    if server.is_alive():
+        server.kill()
+
+
+def pane_text(server: Server, target: str = "term") -> str:
+    return "\n".join(server.cmd("capture-pane", "-p", "-t", target).stdout)
+
+
+def terminal_env(orch: Orch) -> list[str]:
+    """`-e` arguments that give a terminal's program this test's orchtui environment."""
+    args: list[str] = []
+    for key in ("ORCHTUI_HOME", "ORCHTUI_TMUX_SOCKET", "ORCHTUI_SCRIPTED_SCENARIO", "PATH", "HOME"):
+        args += ["-e", f"{key}={orch.env[key]}"]
+    return args
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:

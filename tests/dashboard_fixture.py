@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from conftest import git, init_repo
 from orchtui.config import load_config
 from orchtui.domain import CommandKind, CommandState, WorktreeState
 from orchtui.engine.context import Context
@@ -41,20 +41,9 @@ SCRIPTED_LOG = (
 )
 
 
-def git(cwd: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
-
-
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Context:
-    repo = tmp_path / "project"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "config", "user.email", "dev@example.test")
-    git(repo, "config", "user.name", "Test Dev")
-    (repo / "README.md").write_text("# project\n")
-    git(repo, "add", ".")
-    git(repo, "commit", "-q", "-m", "initial")
+    repo = init_repo(tmp_path / "project")
 
     bin_dir = tmp_path / "bin"  # only git on PATH: no agent CLI looks installed
     bin_dir.mkdir()

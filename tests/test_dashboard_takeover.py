@@ -4,33 +4,16 @@ second tmux server), driven with send-keys and read with capture-pane."""
 from __future__ import annotations
 
 import sys
-import uuid
-from collections.abc import Iterator
 
-import pytest
 from libtmux import Server
 
-from conftest import Orch, wait_for
-
-
-@pytest.fixture
-def terminal() -> Iterator[Server]:
-    server = Server(socket_name=f"orchtui-term-{uuid.uuid4().hex[:8]}")
-    yield server
-    if server.is_alive():
-        server.kill()
-
-
-def screen(server: Server) -> str:
-    return "\n".join(server.cmd("capture-pane", "-p", "-t", "term").stdout)
+from conftest import Orch, pane_text, terminal_env, wait_for
 
 
 def test_take_over_type_detach_and_the_dashboard_is_back(orch: Orch, terminal: Server) -> None:
     sid = orch.new("handson")
     orch.wait_status(sid, "idle")
-    env_args: list[str] = []
-    for key in ("ORCHTUI_HOME", "ORCHTUI_TMUX_SOCKET", "ORCHTUI_SCRIPTED_SCENARIO", "PATH", "HOME"):
-        env_args += ["-e", f"{key}={orch.env[key]}"]
+    env_args = terminal_env(orch)
     terminal.cmd(
         "new-session",
         "-d",
@@ -51,10 +34,12 @@ def test_take_over_type_detach_and_the_dashboard_is_back(orch: Orch, terminal: S
     )
     # the outer terminal's own prefix is moved out of the way so Ctrl-b reaches orchtui's tmux
     terminal.cmd("set-option", "-g", "prefix", "C-a")
-    wait_for(lambda: sid in screen(terminal) and "Sessions" in screen(terminal), timeout=30)
+    wait_for(lambda: sid in pane_text(terminal) and "Sessions" in pane_text(terminal), timeout=30)
 
     terminal.cmd("send-keys", "-t", "term", "t")
-    wait_for(lambda: "Scripted agent" in screen(terminal) and "Sessions" not in screen(terminal), timeout=20)
+    wait_for(
+        lambda: "Scripted agent" in pane_text(terminal) and "Sessions" not in pane_text(terminal), timeout=20
+    )
     wait_for(lambda: orch.show(sid)["taken_over"], timeout=10)
     orch.run("session", "send", sid, "queued while taken over", "--no-wait")
     terminal.cmd("send-keys", "-t", "term", "-l", "typed by the operator")
@@ -62,7 +47,7 @@ def test_take_over_type_detach_and_the_dashboard_is_back(orch: Orch, terminal: S
     wait_for(lambda: [e for e in orch.transcript(sid) if e["type"] == "prompt"], timeout=15)
 
     terminal.cmd("send-keys", "-t", "term", "C-b", "d")  # detach from orchtui's tmux: prefix d
-    wait_for(lambda: "Sessions" in screen(terminal) and sid in screen(terminal), timeout=20)
+    wait_for(lambda: "Sessions" in pane_text(terminal) and sid in pane_text(terminal), timeout=20)
     wait_for(lambda: not orch.show(sid)["taken_over"], timeout=10)
 
     takeover = next(r for r in orch.json("ledger", sid) if r["kind"] == "takeover")
@@ -72,5 +57,5 @@ def test_take_over_type_detach_and_the_dashboard_is_back(orch: Orch, terminal: S
     assert prompts == ["typed by the operator", "queued while taken over"]
 
     terminal.cmd("send-keys", "-t", "term", "q")
-    wait_for(lambda: "Sessions" not in screen(terminal), timeout=10)
+    wait_for(lambda: "Sessions" not in pane_text(terminal), timeout=10)
     assert orch.status(sid) == "idle"  # quitting the dashboard leaves agents running

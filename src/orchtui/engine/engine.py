@@ -23,6 +23,7 @@ from orchtui.errors import OrchtuiError
 from orchtui.runtime.tmux import PaneInfo
 from orchtui.store.db import now
 from orchtui.store.tables import AgentSession, Command
+from orchtui.tail import complete_lines, read_from
 
 log = logging.getLogger("orchtui.engine")
 CREATION_GRACE = 120.0  # seconds a session may sit in "starting" without a tmux pane
@@ -144,12 +145,7 @@ class Engine:
 
     def _scan_gap(self, monitor: Monitor) -> None:
         """Output written while orchtui was away: look for completion markers in it."""
-        try:
-            with monitor.log_file.open("rb") as fh:
-                fh.seek(monitor.offset)
-                gap = fh.read()
-        except FileNotFoundError:
-            gap = b""
+        gap = read_from(monitor.log_file, monitor.offset)
         monitor.scan_markers(gap)
         monitor.offset += len(gap)
 
@@ -173,12 +169,7 @@ class Engine:
 
     def sync(self) -> None:
         """The store changed (new session, kill, queued prompt, hand-back)."""
-        try:
-            with self.state.wake_file.open("rb") as fh:
-                fh.seek(self._wake_offset)
-                self._wake_offset += len(fh.read())
-        except FileNotFoundError:
-            self._wake_offset = 0
+        self._wake_offset += len(read_from(self.state.wake_file, self._wake_offset))
         rows = {r.id: r for r in self.ctx.records.sessions(live_only=True)}
         for sid in list(self.monitors):
             if sid not in rows:
@@ -215,10 +206,7 @@ class Engine:
             monitor.notify()
 
     def on_tmux_events(self) -> None:
-        with self.state.tmux_events.open("rb") as fh:
-            fh.seek(self._event_offset)
-            data = fh.read()
-        complete = data[: data.rfind(b"\n") + 1]
+        complete = complete_lines(read_from(self.state.tmux_events, self._event_offset))
         self._event_offset += len(complete)
         for line in complete.decode(errors="replace").splitlines():
             parts = line.split()

@@ -14,6 +14,7 @@ from pathlib import Path
 from orchtui.profiles import AgentProfile
 from orchtui.screen.classify import Verdict, classify
 from orchtui.screen.vt import VirtualScreen, strip_ansi
+from orchtui.tail import read_from
 
 MARKER_TAIL = 512  # bytes kept between reads so a marker split across two reads is still seen
 
@@ -53,12 +54,7 @@ class Monitor:
             self._changed.set()
 
     def read_new(self) -> bytes:
-        try:
-            with self.log_file.open("rb") as fh:
-                fh.seek(self.offset)
-                data = fh.read()
-        except FileNotFoundError:
-            return b""
+        data = read_from(self.log_file, self.offset)
         if data:
             self.offset += len(data)
             self.screen.feed(data)

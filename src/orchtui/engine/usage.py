@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orchtui.tail import complete_lines, read_from
+
 
 @dataclass
 class Usage:
@@ -33,13 +35,7 @@ class UsageReader:
     def read(self, transcript: Path) -> Usage:
         usage = self._usage.setdefault(transcript, Usage())
         offset = self._offsets.get(transcript, 0)
-        try:
-            with transcript.open("rb") as fh:
-                fh.seek(offset)
-                data = fh.read()
-        except FileNotFoundError:
-            return usage
-        complete = data[: data.rfind(b"\n") + 1]
+        complete = complete_lines(read_from(transcript, offset))
         self._offsets[transcript] = offset + len(complete)
         for line in complete.splitlines():
             try:

@@ -29,6 +29,7 @@ from orchtui.engine.sessions import SessionService
 from orchtui.errors import OrchtuiError, Refused, UsageError
 from orchtui.runtime.git import GitRepo
 from orchtui.screen.vt import VirtualScreen
+from orchtui.tail import read_from
 from orchtui.ui.modals import ConfirmScreen, NewSessionRequest, NewSessionScreen, PromptScreen
 from orchtui.ui.render import screen_lines
 from orchtui.ui.theme import LoadedTheme, load_theme
@@ -265,12 +266,7 @@ class OrchtuiApp(App[None]):
             except FileNotFoundError:
                 self._vt_offset = 0
         else:
-            try:
-                with view.log_file.open("rb") as fh:
-                    fh.seek(self._vt_offset)
-                    data = fh.read()
-            except FileNotFoundError:
-                data = b""
+            data = read_from(view.log_file, self._vt_offset)
             self._vt_offset += len(data)
             self._vt.feed(data)
         lines = screen_lines(self._vt)
@@ -288,10 +284,7 @@ class OrchtuiApp(App[None]):
                 pass
         vt = VirtualScreen(cols, rows)
         try:
-            size = log_file.stat().st_size
-            with log_file.open("rb") as fh:
-                fh.seek(max(0, size - TAIL_BYTES))
-                vt.feed(fh.read())
+            vt.feed(read_from(log_file, max(0, log_file.stat().st_size - TAIL_BYTES)))
         except FileNotFoundError:
             pass
         return vt, self.selected
