@@ -59,12 +59,28 @@ def pane_text(server: Server, target: str = "term") -> str:
     return "\n".join(server.cmd("capture-pane", "-p", "-t", target).stdout)
 
 
-def terminal_env(orch: Orch) -> list[str]:
-    """`-e` arguments that give a terminal's program this test's orchtui environment."""
-    args: list[str] = []
+def run_in_terminal(terminal: Server, orch: Orch, *orchtui_args: str) -> None:
+    """Start `orchtui ARGS` in the operator's terminal with this test's environment."""
+    env: list[str] = ["-e", "TERM=xterm-256color"]
     for key in ("ORCHTUI_HOME", "ORCHTUI_TMUX_SOCKET", "ORCHTUI_SCRIPTED_SCENARIO", "PATH", "HOME"):
-        args += ["-e", f"{key}={orch.env[key]}"]
-    return args
+        env += ["-e", f"{key}={orch.env[key]}"]
+    terminal.cmd(
+        "new-session",
+        "-d",
+        "-s",
+        "term",
+        "-x",
+        "150",
+        "-y",
+        "40",
+        "-c",
+        str(orch.repo),
+        *env,
+        sys.executable,
+        "-m",
+        "orchtui",
+        *orchtui_args,
+    )
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:

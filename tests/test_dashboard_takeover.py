@@ -3,35 +3,15 @@ second tmux server), driven with send-keys and read with capture-pane."""
 
 from __future__ import annotations
 
-import sys
-
 from libtmux import Server
 
-from conftest import Orch, pane_text, terminal_env, wait_for
+from conftest import Orch, pane_text, run_in_terminal, wait_for
 
 
 def test_take_over_type_detach_and_the_dashboard_is_back(orch: Orch, terminal: Server) -> None:
     sid = orch.new("handson")
     orch.wait_status(sid, "idle")
-    env_args = terminal_env(orch)
-    terminal.cmd(
-        "new-session",
-        "-d",
-        "-s",
-        "term",
-        "-x",
-        "150",
-        "-y",
-        "40",
-        "-c",
-        str(orch.repo),
-        *env_args,
-        "-e",
-        "TERM=xterm-256color",
-        sys.executable,
-        "-m",
-        "orchtui",
-    )
+    run_in_terminal(terminal, orch)
     # the outer terminal's own prefix is moved out of the way so Ctrl-b reaches orchtui's tmux
     terminal.cmd("set-option", "-g", "prefix", "C-a")
     wait_for(lambda: sid in pane_text(terminal) and "Sessions" in pane_text(terminal), timeout=30)

@@ -3,36 +3,15 @@ server), the operator types to the agent, detaches, and the ledger has both ends
 
 from __future__ import annotations
 
-import sys
-
 from libtmux import Server
 
-from conftest import Orch, pane_text, terminal_env, wait_for
+from conftest import Orch, pane_text, run_in_terminal, wait_for
 
 
 def test_attach_types_to_the_agent_and_records_takeover(orch: Orch, terminal: Server) -> None:
     sid = orch.new("handson")
     orch.wait_status(sid, "idle")
-    env_args = terminal_env(orch)
-    terminal.cmd(
-        "new-session",
-        "-d",
-        "-s",
-        "term",
-        "-x",
-        "160",
-        "-y",
-        "40",
-        "-c",
-        str(orch.repo),
-        *env_args,
-        sys.executable,
-        "-m",
-        "orchtui",
-        "session",
-        "attach",
-        sid,
-    )
+    run_in_terminal(terminal, orch, "session", "attach", sid)
     wait_for(lambda: "Scripted agent" in pane_text(terminal), timeout=20)
     wait_for(lambda: orch.show(sid)["taken_over"], timeout=10)
 
