@@ -1,0 +1,139 @@
+"""Evaluating a stage's gates against a worktree, with the evidence kept.
+
+Each gate gives pass, fail or pending and why; `command` gates keep their output
+(truncated) as evidence. Gate commands come from the playbook (trusted configuration,
+like the setup command) and run in the worktree with a timeout and a minimal
+environment; no agent text is ever part of them.
+"""
+
+from __future__ import annotations
+
+import glob
+import operator
+import os
+import re
+import subprocess
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchtui.playbook import (
+    ApprovalGate,
+    ArtifactExistsGate,
+    CommandGate,
+    ContentCheckGate,
+    FileExistsGate,
+    Gate,
+    MetricThresholdGate,
+)
+
+EVIDENCE_LIMIT = 64 * 1024
+SAFE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TERM", "TMPDIR", "USER", "VIRTUAL_ENV")
+OPS: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+}
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    state: str  # pass | fail | pending
+    why: str
+    evidence: str = ""
+
+
+def _inside(worktree: Path, relative: str) -> Path | None:
+    target = (worktree / relative).resolve()
+    return target if target.is_relative_to(worktree.resolve()) else None
+
+
+def _command(gate: CommandGate, worktree: Path) -> GateOutcome:
+    env = {k: v for k, v in os.environ.items() if k in SAFE_ENV}
+    try:
+        proc = subprocess.run(
+            ["sh", "-c", gate.run],
+            cwd=worktree,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=gate.timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        out = (
+            (exc.stdout or b"").decode(errors="replace")
+            if isinstance(exc.stdout, bytes)
+            else (exc.stdout or "")
+        )
+        return GateOutcome("fail", f"`{gate.run}` timed out after {gate.timeout:.0f}s", out[-EVIDENCE_LIMIT:])
+    output = (proc.stdout + proc.stderr)[-EVIDENCE_LIMIT:]
+    last = next((ln.strip() for ln in reversed(output.splitlines()) if ln.strip()), "")
+    state = "pass" if proc.returncode == 0 else "fail"
+    return GateOutcome(
+        state, f"`{gate.run}` exited {proc.returncode}" + (f": {last}" if last else ""), output
+    )
+
+
+def _file_exists(gate: FileExistsGate, worktree: Path) -> GateOutcome:
+    if ".." in Path(gate.path).parts or Path(gate.path).is_absolute():
+        return GateOutcome("fail", f"{gate.path}: must stay inside the worktree")
+    hits = sorted(glob.glob(gate.path, root_dir=worktree, recursive=True))
+    if hits:
+        return GateOutcome("pass", f"{len(hits)} match(es): {', '.join(hits[:3])}", "\n".join(hits))
+    return GateOutcome("fail", f"nothing matches {gate.path}")
+
+
+def _content(gate: ContentCheckGate, worktree: Path) -> GateOutcome:
+    path = _inside(worktree, gate.path)
+    if path is None:
+        return GateOutcome("fail", f"{gate.path}: must stay inside the worktree")
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return GateOutcome("fail", f"{gate.path} does not exist")
+    missing = [
+        h
+        for h in gate.headings
+        if not re.search(rf"^#{{1,6}}\s*{re.escape(h)}\s*#*\s*$", text, re.MULTILINE | re.IGNORECASE)
+    ]
+    missing += [p for p in gate.patterns if not re.search(p, text, re.MULTILINE)]
+    if missing:
+        return GateOutcome("fail", f"{gate.path} lacks: {', '.join(missing)}", text[:EVIDENCE_LIMIT])
+    return GateOutcome("pass", f"{gate.path} has every required heading and pattern", text[:EVIDENCE_LIMIT])
+
+
+def evaluate(
+    gate: Gate,
+    worktree: Path,
+    artifacts: Mapping[str, str] | None = None,
+    metric: Callable[[str], float | None] | None = None,
+    approved: bool | None = None,
+) -> GateOutcome:
+    """One gate's outcome. `approved` is None while nobody has decided."""
+    if isinstance(gate, CommandGate):
+        return _command(gate, worktree)
+    if isinstance(gate, FileExistsGate):
+        return _file_exists(gate, worktree)
+    if isinstance(gate, ContentCheckGate):
+        return _content(gate, worktree)
+    if isinstance(gate, ArtifactExistsGate):
+        present = gate.artifact in (artifacts or {})
+        return GateOutcome(
+            "pass" if present else "fail",
+            f"artifact {gate.artifact!r} {'recorded' if present else 'not recorded yet'}",
+        )
+    if isinstance(gate, MetricThresholdGate):
+        value = metric(gate.metric) if metric else None
+        if value is None:
+            return GateOutcome("pending", f"{gate.metric} not available yet")
+        ok = OPS[gate.op](value, gate.value)
+        return GateOutcome(
+            "pass" if ok else "fail", f"{gate.metric} = {value:g} ({gate.op} {gate.value:g} is {ok})"
+        )
+    assert isinstance(gate, ApprovalGate)
+    if approved is None:
+        return GateOutcome("pending", "waiting for a person to approve")
+    return GateOutcome("pass" if approved else "fail", "approved" if approved else "rejected")

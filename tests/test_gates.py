@@ -1,0 +1,82 @@
+"""Gates on a real worktree: the outcome, why, and the evidence kept."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic import TypeAdapter
+
+from conftest import init_repo
+from orchtui.engine.gates import evaluate
+from orchtui.playbook import Gate
+
+GATE: TypeAdapter[Gate] = TypeAdapter(Gate)
+
+
+def gate(**data: object) -> Gate:
+    return GATE.validate_python(data)
+
+
+@pytest.fixture
+def worktree(tmp_path: Path) -> Path:
+    path = init_repo(tmp_path / "wt")
+    (path / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    (path / "test_calc.py").write_text("from calc import add\n\ndef test_add():\n    assert add(2, 2) == 4\n")
+    (path / "PLAN.md").write_text("# Plan\n\n## Goal\nAdd.\n\n## Steps\n1. add\n")
+    return path
+
+
+def test_command_gate_runs_the_real_tests_fails_then_passes(worktree: Path) -> None:
+    run = f"{shlex.quote(sys.executable)} -m pytest -q -p no:cacheprovider"
+    failing = evaluate(gate(type="command", run=run), worktree)
+    assert failing.state == "fail" and "exited 1" in failing.why
+    assert "1 failed" in failing.evidence and "assert 0 == 4" in failing.evidence
+    (worktree / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+    passing = evaluate(gate(type="command", run=run), worktree)
+    assert passing.state == "pass" and "1 passed" in passing.evidence
+
+
+def test_command_gate_timeout_and_minimal_environment(
+    worktree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SECRET_API_KEY", "sk-should-not-leak")
+    out = evaluate(gate(type="command", run="env"), worktree)
+    assert out.state == "pass" and "SECRET_API_KEY" not in out.evidence
+    slow = evaluate(gate(type="command", run="sleep 5", timeout=0.5), worktree)
+    assert slow.state == "fail" and "timed out" in slow.why
+
+
+def test_file_and_content_gates(worktree: Path) -> None:
+    assert evaluate(gate(type="file_exists", path="*.md"), worktree).state == "pass"
+    assert evaluate(gate(type="file_exists", path="docs/*.md"), worktree).state == "fail"
+    assert evaluate(gate(type="file_exists", path="../*"), worktree).state == "fail"
+    ok = evaluate(gate(type="content_check", path="PLAN.md", headings=["Goal", "Steps"]), worktree)
+    assert ok.state == "pass"
+    missing = evaluate(
+        gate(type="content_check", path="PLAN.md", headings=["Goal", "Risks"], patterns=[r"^1\. "]), worktree
+    )
+    assert missing.state == "fail" and missing.why.endswith("lacks: Risks")
+    assert (
+        evaluate(gate(type="content_check", path="../../etc/passwd", patterns=["root"]), worktree).state
+        == "fail"
+    )
+    assert evaluate(gate(type="content_check", path="NOPE.md", headings=["x"]), worktree).state == "fail"
+
+
+def test_artifact_metric_and_approval_gates(worktree: Path) -> None:
+    assert (
+        evaluate(gate(type="artifact_exists", artifact="review"), worktree, artifacts={"review": "ok"}).state
+        == "pass"
+    )
+    assert evaluate(gate(type="artifact_exists", artifact="review"), worktree, artifacts={}).state == "fail"
+    metric = gate(type="metric_threshold", metric="cost.run_usd", op="<=", value=2.5)
+    assert evaluate(metric, worktree, metric=lambda name: 1.0).state == "pass"
+    assert evaluate(metric, worktree, metric=lambda name: 3.0).state == "fail"
+    assert evaluate(metric, worktree, metric=lambda name: None).state == "pending"
+    approval = gate(type="approval")
+    assert evaluate(approval, worktree).state == "pending"
+    assert evaluate(approval, worktree, approved=True).state == "pass"
+    assert evaluate(approval, worktree, approved=False).state == "fail"
