@@ -19,7 +19,7 @@ from orchtui.domain import CommandKind, CommandState
 from orchtui.engine import daemon
 from orchtui.engine.context import Context
 from orchtui.engine.sessions import SessionService
-from orchtui.errors import OrchtuiError, UsageError
+from orchtui.errors import OrchtuiError, Refused, UsageError
 from orchtui.store.tables import Command
 
 
@@ -320,6 +320,62 @@ def session_kill(app: App, session_id: str, force: bool, keep_worktree: bool, as
         f"killed {session_id}; branch {report.branch} kept; worktree {report.worktree_state}"
         + (f"; uncommitted work saved to {report.rescue_ref}" if report.rescue_ref else "")
     )
+
+
+# playbooks ----------------------------------------------------------------
+@cli.command()
+@click.argument("playbook", type=click.Path(path_type=Path))
+@click.option("--task", "-t", required=True, help="Task name (as for session new).")
+@json_option
+@pass_app
+def plan(app: App, playbook: Path, task: str, as_json: bool) -> None:
+    """Validate PLAYBOOK (a file, or a name in playbooks/) and show its allocation plan:
+    per stage and role, the agent chosen, how many, the worktree, and what cannot be
+    filled and why. Changes nothing."""
+    from orchtui.engine.allocation import plan_playbook
+    from orchtui.engine.capacity import Slot
+    from orchtui.names import validate_task
+    from orchtui.paths import shipped
+    from orchtui.playbook import load_playbook
+    from orchtui.runtime.git import GitRepo
+
+    ctx = app.ctx
+    validate_task(task)
+    path = playbook if playbook.suffix in (".yaml", ".yml") else shipped("playbooks") / f"{playbook}.yaml"
+    profiles = {p.name: p for p in ctx.profiles.all()}
+    book = load_playbook(path, set(profiles))
+    root = GitRepo(Path.cwd()).root
+    project = next((p for p in [ctx.records.find_project(str(root))] if p is not None), None)
+    project_id = project.id if project and project.id is not None else -1
+    live = [Slot(r.project_id, r.agent, r.role) for r in ctx.records.sessions(live_only=True)]
+    plans = plan_playbook(book, project_id, ctx.config.limits, live, lambda name: profiles[name].installed())
+    if as_json:
+        emit_json(
+            {
+                "playbook": book.name,
+                "task": task,
+                "stages": [
+                    {
+                        "stage": p.stage,
+                        "automation": p.automation,
+                        "fillable": p.fillable,
+                        "roles": [a.__dict__ for a in p.assignments],
+                    }
+                    for p in plans
+                ],
+            }
+        )
+    else:
+        click.echo(f"playbook {book.name} for task {task}")
+        for p in plans:
+            click.echo(f"  {p.stage} ({p.automation}){'' if p.fillable else '  ✖ cannot start'}")
+            for a in p.assignments:
+                who = f"{a.count} × {a.profile}" if a.profile else "unfilled"
+                note = f"  [{a.reason}]" if a.reason else ""
+                click.echo(f"    {a.role:<12} {who:<16} worktree {a.worktree}{note}")
+    blocked = [p.stage for p in plans if not p.fillable]
+    if blocked:
+        raise Refused(f"cannot fill every role of: {', '.join(blocked)}")
 
 
 # ledger and events --------------------------------------------------------

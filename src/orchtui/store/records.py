@@ -29,6 +29,10 @@ class Records:
             db.commit()
             return project
 
+    def find_project(self, path: str) -> Project | None:
+        with self.store.session() as db:
+            return db.exec(select(Project).where(Project.path == path)).first()
+
     def project(self, project_id: int) -> Project:
         with self.store.session() as db:
             project = db.get(Project, project_id)
