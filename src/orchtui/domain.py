@@ -62,3 +62,24 @@ class WorktreeState(StrEnum):
     ACTIVE = "active"
     KEPT = "kept"  # session ended, worktree left in place
     REMOVED = "removed"  # worktree removed, branch kept
+
+
+class RunState(StrEnum):
+    PENDING = "pending"  # the current stage is about to start
+    WAITING_APPROVAL = "waiting_approval"
+    RUNNING = "running"  # the stage's roles are working
+    GATING = "gating"  # the stage's gates are being checked
+    PAUSED = "paused"  # needs the operator (rejected, escalated, critical error)
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def final(self) -> bool:
+        return self in (RunState.DONE, RunState.FAILED, RunState.CANCELLED)
+
+
+class ApprovalState(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"

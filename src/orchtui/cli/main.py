@@ -18,7 +18,7 @@ from orchtui.config import Config, load_config
 from orchtui.domain import CommandKind, CommandState
 from orchtui.engine import daemon
 from orchtui.engine.context import Context
-from orchtui.engine.sessions import SessionService
+from orchtui.engine.sessions import SessionService, operator
 from orchtui.errors import OrchtuiError, Refused, UsageError
 from orchtui.store.tables import Command
 
@@ -376,6 +376,93 @@ def plan(app: App, playbook: Path, task: str, as_json: bool) -> None:
     blocked = [p.stage for p in plans if not p.fillable]
     if blocked:
         raise Refused(f"cannot fill every role of: {', '.join(blocked)}")
+
+
+@cli.command()
+@click.option("--all", "show_all", is_flag=True, help="Include decided approvals.")
+@json_option
+@pass_app
+def approvals(app: App, show_all: bool, as_json: bool) -> None:
+    """Approvals waiting for a person (with what they show)."""
+    import json
+
+    rows = app.ctx.runs.approvals(pending_only=not show_all)
+    if as_json:
+        emit_json(
+            [
+                {
+                    "id": a.id,
+                    "run": a.run_id,
+                    "stage": a.stage,
+                    "action": a.action,
+                    "state": a.state,
+                    "who": a.who,
+                    "reason": a.reason,
+                    "created_at": iso(a.created_at),
+                    "decided_at": iso(a.decided_at),
+                    "shown": json.loads(a.shown),
+                }
+                for a in rows
+            ]
+        )
+        return
+    table(
+        [[str(a.id), a.run_id, a.stage, a.action, a.state, a.who or "-"] for a in rows],
+        ["id", "run", "stage", "action", "state", "who"],
+    )
+
+
+@cli.command()
+@click.argument("approval_id", type=int)
+@pass_app
+def approve(app: App, approval_id: int) -> None:
+    """Approve; recorded with your OS user and the time."""
+    row = app.ctx.runs.decide(approval_id, True, operator())
+    app.ctx.wake_engine(f"approval {approval_id}")
+    click.echo(f"approved {row.id} ({row.run_id} {row.stage}: {row.action})")
+
+
+@cli.command()
+@click.argument("approval_id", type=int)
+@click.option("--reason", "-r", required=True, help="Why (recorded).")
+@pass_app
+def reject(app: App, approval_id: int, reason: str) -> None:
+    """Reject with a reason; the run pauses for the operator."""
+    row = app.ctx.runs.decide(approval_id, False, operator(), reason)
+    app.ctx.wake_engine(f"approval {approval_id}")
+    click.echo(f"rejected {row.id} ({row.run_id} {row.stage}: {row.action})")
+
+
+@cli.command()
+@json_option
+@pass_app
+def runs(app: App, as_json: bool) -> None:
+    """Playbook runs and where each one is."""
+    rows = app.ctx.runs.all()
+    if as_json:
+        emit_json(
+            [
+                {
+                    "id": r.id,
+                    "playbook": r.playbook,
+                    "task": r.task,
+                    "state": r.state,
+                    "stage": r.stage,
+                    "attempt": r.attempt,
+                    "detail": r.detail,
+                    "created_at": iso(r.created_at),
+                }
+                for r in rows
+            ]
+        )
+        return
+    table(
+        [
+            [r.id, r.playbook, r.task, r.state, r.stage or "-", str(r.attempt), one_line(r.detail or "", 40)]
+            for r in rows
+        ],
+        ["id", "playbook", "task", "state", "stage", "attempt", "detail"],
+    )
 
 
 # ledger and events --------------------------------------------------------

@@ -14,6 +14,7 @@ from orchtui.runtime.tmux import Tmux
 from orchtui.store import Store
 from orchtui.store.ledger import Ledger
 from orchtui.store.records import Records
+from orchtui.store.runs import Runs
 
 
 @dataclass
@@ -32,6 +33,10 @@ class Context:
     @cached_property
     def ledger(self) -> Ledger:
         return Ledger(self.store)
+
+    @cached_property
+    def runs(self) -> Runs:
+        return Runs(self.store)
 
     @cached_property
     def profiles(self) -> ProfileRegistry:

@@ -19,7 +19,7 @@ from orchtui.names import validate_branch, validate_task
 from orchtui.profiles import AgentProfile
 from orchtui.runtime.git import GitRepo
 from orchtui.store.db import now
-from orchtui.store.tables import AgentSession, Command, Worktree
+from orchtui.store.tables import AgentSession, Command, Project, Worktree
 
 
 @dataclass
@@ -53,7 +53,14 @@ class SessionService:
 
     # create ---------------------------------------------------------------
     def create(
-        self, repo_path: Path, agent: str, task: str, base: str | None = None, prompt: str | None = None
+        self,
+        repo_path: Path,
+        agent: str,
+        task: str,
+        base: str | None = None,
+        prompt: str | None = None,
+        role: str | None = None,
+        run_id: str | None = None,
     ) -> AgentSession:
         ctx = self.ctx
         profile = ctx.profiles.get(agent)
@@ -72,7 +79,7 @@ class SessionService:
         with file_lock(ctx.config.state.run / "create.lock"):
             project = ctx.records.project_for(str(repo.root), repo.root.name, f"orchtui-{slug}")
             assert project.id is not None
-            self._check_capacity(project.id, profile)
+            self._check_capacity(project.id, profile, role)
             repo.create_worktree(path, branch, base_name)
             try:
                 repo.copy_into(path, ctx.config.worktrees.copy_files)
@@ -83,7 +90,6 @@ class SessionService:
             except OrchtuiError:
                 self._undo_worktree(repo, path, branch, base_name)
                 raise
-            at = now()
             wt = ctx.records.add_worktree(
                 Worktree(
                     project_id=project.id,
@@ -91,49 +97,89 @@ class SessionService:
                     branch=branch,
                     base=base_name,
                     state=WorktreeState.ACTIVE.value,
-                    created_at=at,
-                )
-            )
-            session_id = new_session_id(ctx)
-            row = ctx.records.add_session(
-                AgentSession(
-                    id=session_id,
-                    project_id=project.id,
-                    worktree_id=wt.id,
-                    agent=profile.name,
-                    task=task,
-                    status=SessionStatus.STARTING.value,
-                    tmux_session=project.tmux_session,
-                    created_at=at,
-                    updated_at=at,
-                    status_at=at,
+                    created_at=now(),
                 )
             )
             try:
-                window_id, pane_id = self._launch(profile, row, path, project.tmux_session)
-            except OrchtuiError as exc:
-                ctx.records.update_session(
-                    session_id,
-                    status=SessionStatus.EXITED.value,
-                    status_detail=f"launch failed: {exc}",
-                    ended_at=now(),
-                )
+                row = self._start(profile, project, wt, task, role, run_id)
+            except OrchtuiError:
                 self._undo_worktree(repo, path, branch, base_name)
                 ctx.records.update_worktree(wt.id or 0, state=WorktreeState.REMOVED.value, removed_at=now())
                 raise
-            row = ctx.records.update_session(session_id, tmux_window=window_id, tmux_pane=pane_id)
-            ctx.records.event(
-                "session.created",
-                session_id,
-                f"{profile.name} on {branch}",
+        if prompt is not None:
+            ctx.ledger.enqueue(row.id, prompt, actor=operator(), cause="first prompt of session new")
+        ctx.wake_engine(f"new {row.id}")
+        return row
+
+    def join(
+        self, worktree_id: int, agent: str, label: str, role: str | None = None, run_id: str | None = None
+    ) -> AgentSession:
+        """Start another agent in an existing worktree (a run's shared worktree)."""
+        ctx = self.ctx
+        profile = ctx.profiles.get(agent)
+        validate_task(label)
+        wt = ctx.records.worktree(worktree_id)
+        if wt.state != WorktreeState.ACTIVE.value or not Path(wt.path).is_dir():
+            raise UsageError(f"worktree {wt.path} is {wt.state}; cannot start an agent in it")
+        with file_lock(ctx.config.state.run / "create.lock"):
+            project = ctx.records.project(wt.project_id)
+            assert project.id is not None
+            self._check_capacity(project.id, profile, role)
+            row = self._start(profile, project, wt, label, role, run_id)
+        ctx.wake_engine(f"new {row.id}")
+        return row
+
+    def _start(
+        self,
+        profile: AgentProfile,
+        project: Project,
+        wt: Worktree,
+        task: str,
+        role: str | None,
+        run_id: str | None,
+    ) -> AgentSession:
+        """Rows and tmux window for one agent in `wt` (the caller holds the creation lock)."""
+        ctx = self.ctx
+        assert project.id is not None
+        at = now()
+        row = ctx.records.add_session(
+            AgentSession(
+                id=new_session_id(ctx),
+                project_id=project.id,
+                worktree_id=wt.id,
                 agent=profile.name,
                 task=task,
-                branch=branch,
-                worktree=str(path),
+                role=role,
+                run_id=run_id,
+                status=SessionStatus.STARTING.value,
+                tmux_session=project.tmux_session,
+                created_at=at,
+                updated_at=at,
+                status_at=at,
             )
-        if prompt is not None:
-            ctx.ledger.enqueue(session_id, prompt, actor=operator(), cause="first prompt of session new")
-        ctx.wake_engine(f"new {session_id}")
+        )
+        try:
+            window_id, pane_id = self._launch(profile, row, Path(wt.path), project.tmux_session)
+        except OrchtuiError as exc:
+            ctx.records.update_session(
+                row.id,
+                status=SessionStatus.EXITED.value,
+                status_detail=f"launch failed: {exc}",
+                ended_at=now(),
+            )
+            raise
+        row = ctx.records.update_session(row.id, tmux_window=window_id, tmux_pane=pane_id)
+        ctx.records.event(
+            "session.created",
+            row.id,
+            f"{profile.name} on {wt.branch}",
+            agent=profile.name,
+            task=task,
+            branch=wt.branch,
+            worktree=wt.path,
+            role=role,
+            run=run_id,
+        )
         return row
 
     def _check_capacity(self, project_id: int, profile: AgentProfile, role: str | None = None) -> None:
@@ -190,24 +236,7 @@ class SessionService:
                     f"change(s) ({listing}); commit them, use --keep-worktree, or --force "
                     f"(saves them to refs/orchtui/rescue/{session_id} first)"
                 )
-        window_killed = False
-        if row.tmux_window and SessionStatus(row.status) is not SessionStatus.LOST:
-            ctx.tmux.kill_window(row.tmux_window)
-            window_killed = True
-        if SessionStatus(row.status).live:
-            ctx.records.update_session(
-                session_id,
-                status=SessionStatus.KILLED.value,
-                status_detail="killed by operator",
-                ended_at=now(),
-            )
-        cancelled = []
-        for cmd in ctx.ledger.open_rows(session_id):
-            if cmd.kind == CommandKind.TAKEOVER.value:
-                ctx.ledger.transition(cmd.id or 0, CommandState.DONE, "session killed")
-                continue
-            ctx.ledger.transition(cmd.id or 0, CommandState.CANCELLED, "session killed")
-            cancelled.append(cmd.id or 0)
+        window_killed, cancelled = self.stop(session_id, "killed by operator")
         report = KillReport(
             session_id,
             window_killed,
@@ -216,7 +245,8 @@ class SessionService:
             wt.branch if wt else None,
             cancelled=cancelled,
         )
-        if wt is not None and wt_path is not None and wt.state == WorktreeState.ACTIVE.value:
+        shared = [r for r in ctx.records.sessions(live_only=True) if r.worktree_id == row.worktree_id]
+        if wt is not None and wt_path is not None and wt.state == WorktreeState.ACTIVE.value and not shared:
             if keep_worktree:
                 ctx.records.update_worktree(wt.id or 0, state=WorktreeState.KEPT.value)
                 report.worktree_state = WorktreeState.KEPT.value
@@ -245,6 +275,28 @@ class SessionService:
         )
         ctx.wake_engine(f"kill {session_id}")
         return report
+
+    def stop(self, session_id: str, cause: str) -> tuple[bool, list[int]]:
+        """End the agent (its window goes) and close its open ledger rows. The worktree
+        and branch are not touched. Returns (window killed, cancelled row ids)."""
+        ctx = self.ctx
+        row = ctx.records.session(session_id)
+        window_killed = False
+        if row.tmux_window and SessionStatus(row.status) is not SessionStatus.LOST:
+            ctx.tmux.kill_window(row.tmux_window)
+            window_killed = True
+        if SessionStatus(row.status).live:
+            ctx.records.update_session(
+                session_id, status=SessionStatus.KILLED.value, status_detail=cause, ended_at=now()
+            )
+        cancelled = []
+        for cmd in ctx.ledger.open_rows(session_id):
+            if cmd.kind == CommandKind.TAKEOVER.value:
+                ctx.ledger.transition(cmd.id or 0, CommandState.DONE, cause)
+                continue
+            ctx.ledger.transition(cmd.id or 0, CommandState.CANCELLED, cause)
+            cancelled.append(cmd.id or 0)
+        return window_killed, cancelled
 
     # queue ----------------------------------------------------------------
     def queue(

@@ -17,7 +17,7 @@ from orchtui.errors import OrchtuiError
 from orchtui.locks import file_lock
 from orchtui.store import tables
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _v2_urgent_commands(engine: Engine) -> None:
@@ -30,8 +30,19 @@ def _v3_session_roles(engine: Engine) -> None:
         conn.execute(text("ALTER TABLE agent_session ADD COLUMN role VARCHAR"))
 
 
+def _v4_runs(engine: Engine) -> None:
+    names = ("run", "approval", "gate_result", "artifact")
+    SQLModel.metadata.create_all(engine, tables=[SQLModel.metadata.tables[n] for n in names])
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE agent_session ADD COLUMN run_id VARCHAR"))
+
+
 # version -> function that upgrades a database from version-1 to version.
-MIGRATIONS: dict[int, Callable[[Engine], None]] = {2: _v2_urgent_commands, 3: _v3_session_roles}
+MIGRATIONS: dict[int, Callable[[Engine], None]] = {
+    2: _v2_urgent_commands,
+    3: _v3_session_roles,
+    4: _v4_runs,
+}
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

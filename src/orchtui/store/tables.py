@@ -38,6 +38,7 @@ class AgentSession(SQLModel, table=True):
     agent: str
     task: str
     role: str | None = None  # the playbook role it fills, when a run started it
+    run_id: str | None = Field(default=None, index=True)
     status: str = Field(index=True)
     status_detail: str | None = None
     exit_code: int | None = None
@@ -99,3 +100,59 @@ class Event(SQLModel, table=True):
     severity: str = "info"
     message: str = ""
     data: str = "{}"
+
+
+class Run(SQLModel, table=True):
+    """One playbook run for a task."""
+
+    id: str = Field(primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    playbook: str
+    playbook_path: str
+    task: str
+    worktree_id: int | None = Field(default=None, foreign_key="worktree.id")
+    state: str = Field(index=True)  # see orchtui.domain.RunState
+    stage: str | None = None
+    attempt: int = 0
+    detail: str | None = None
+    created_at: float
+    updated_at: float
+
+
+class Approval(SQLModel, table=True):
+    """A decision a person must make; what they were shown is kept with it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(foreign_key="run.id", index=True)
+    stage: str
+    action: str
+    shown: str  # what the prompt showed (plan, gate evidence, diff summary), as JSON
+    state: str = Field(index=True)  # pending | approved | rejected
+    reason: str | None = None
+    who: str | None = None
+    created_at: float
+    decided_at: float | None = None
+
+
+class GateResult(SQLModel, table=True):
+    __tablename__ = "gate_result"
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(foreign_key="run.id", index=True)
+    stage: str
+    attempt: int
+    gate_index: int
+    type: str
+    state: str  # pass | fail | pending
+    why: str
+    evidence: str = ""
+    at: float
+
+
+class Artifact(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(foreign_key="run.id", index=True)
+    stage: str
+    name: str
+    path: str | None = None
+    content: str = ""
+    at: float
