@@ -98,7 +98,8 @@ def test_agent_exit_is_seen_with_its_exit_code_within_two_seconds(orch: Orch) ->
 
     events = [e for e in Records(store).events(sid, "status") if '"new": "exited"' in e.data]
     store.close()
-    assert events and events[-1].at - exit_at < 2.0
+    assert events, "no exited event"
+    assert events[-1].at - exit_at < 2.0, f"exit seen after {events[-1].at - exit_at:.2f}s: {events[-1].data}"
 
 
 def test_queued_prompts_wait_for_idle_and_run_in_order(orch: Orch) -> None:

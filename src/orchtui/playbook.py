@@ -107,6 +107,7 @@ class Stage(_Model):
     timeout: float = Field(default=3600, gt=0, le=86400)
     retries: int = Field(default=0, ge=0, le=10)
     on_failure: OnFailure = "stay"
+    merge: bool = False  # when the stage starts: merge the run's branch into its base
     completion_marker: str | None = None
 
     @field_validator("id")

@@ -237,7 +237,9 @@ def session_send(app: App, session_id: str, text: str, wait: bool, timeout: floa
 
 
 def _report_command(ctx: Context, cmd: Command, wait: bool, timeout: float, as_json: bool) -> None:
-    """Wait for a queued row to be delivered (or to fail), print it, exit non-zero on failure."""
+    """Wait for a queued row to be delivered (or to fail), print it; exit non-zero when it
+    never reached the agent (a row delivered and then failed, e.g. the agent exited, counts
+    as delivered)."""
     assert cmd.id is not None
     if wait:
         cmd = _wait_delivery(ctx, cmd.id, timeout)
@@ -245,7 +247,7 @@ def _report_command(ctx: Context, cmd: Command, wait: bool, timeout: float, as_j
         emit_json(command_json(ctx.ledger, cmd))
     else:
         click.echo(f"{cmd.id} {cmd.state}")
-    if cmd.state in (CommandState.FAILED.value, CommandState.CANCELLED.value):
+    if cmd.delivered_at is None and cmd.state in (CommandState.FAILED.value, CommandState.CANCELLED.value):
         raise OrchtuiError(f"ledger row {cmd.id} {cmd.state}: {cmd.error or _last_cause(ctx, cmd.id or 0)}")
 
 
@@ -335,13 +337,12 @@ def plan(app: App, playbook: Path, task: str, as_json: bool) -> None:
     from orchtui.engine.allocation import plan_playbook
     from orchtui.engine.capacity import Slot
     from orchtui.names import validate_task
-    from orchtui.paths import shipped
     from orchtui.playbook import load_playbook
     from orchtui.runtime.git import GitRepo
 
     ctx = app.ctx
     validate_task(task)
-    path = playbook if playbook.suffix in (".yaml", ".yml") else shipped("playbooks") / f"{playbook}.yaml"
+    path = _playbook_path(playbook)
     profiles = {p.name: p for p in ctx.profiles.all()}
     book = load_playbook(path, set(profiles))
     root = GitRepo(Path.cwd()).root
@@ -376,6 +377,88 @@ def plan(app: App, playbook: Path, task: str, as_json: bool) -> None:
     blocked = [p.stage for p in plans if not p.fillable]
     if blocked:
         raise Refused(f"cannot fill every role of: {', '.join(blocked)}")
+
+
+def _playbook_path(playbook: Path) -> Path:
+    from orchtui.paths import shipped
+
+    return playbook if playbook.suffix in (".yaml", ".yml") else shipped("playbooks") / f"{playbook}.yaml"
+
+
+@cli.command("run")
+@click.argument("playbook", type=click.Path(path_type=Path))
+@click.option("--task", "-t", required=True, help="Task name; the run's branch is orchtui/<task>.")
+@click.option("--headless", is_flag=True, help="Follow the run here until it ends or needs a person.")
+@click.option(
+    "--timeout", default=3600.0, show_default=True, help="With --headless: give up after this long."
+)
+@pass_app
+def run_playbook(app: App, playbook: Path, task: str, headless: bool, timeout: float) -> None:
+    """Run PLAYBOOK for a task: validated and planned first, then advanced by the engine
+    stage by stage (approvals with `orchtui approvals` / `approve` / `reject`)."""
+    import secrets
+
+    from orchtui.domain import RunState
+    from orchtui.engine.runs import skill_instructions
+    from orchtui.names import validate_task
+    from orchtui.playbook import load_playbook
+    from orchtui.runtime.git import GitRepo
+    from orchtui.store.tables import Run
+
+    ctx = app.ctx
+    validate_task(task)
+    path = _playbook_path(playbook)
+    book = load_playbook(path, {p.name for p in ctx.profiles.all()})
+    for stage in book.stages:
+        for role in stage.roles:
+            if role.skill:
+                try:
+                    skill_instructions(role.skill)
+                except OSError:
+                    raise UsageError(
+                        f"{path}: stages.{stage.id}.roles.{role.role}.skill: "
+                        f"no skill {role.skill!r} in skills/"
+                    ) from None
+    repo = GitRepo(Path.cwd())
+    branch = f"{ctx.config.worktrees.branch_prefix}{task}"
+    if repo.branch_exists(branch):
+        raise UsageError(f"branch {branch!r} already exists; choose another task name")
+    from orchtui.engine.context import project_slug
+
+    project = ctx.records.project_for(str(repo.root), repo.root.name, f"orchtui-{project_slug(repo.root)}")
+    assert project.id is not None
+    app.engine()
+    at = time.time()
+    run = ctx.runs.add(
+        Run(
+            id=secrets.token_hex(3),
+            project_id=project.id,
+            playbook=book.name,
+            playbook_path=str(path.resolve()),
+            task=task,
+            state=RunState.PENDING.value,
+            created_at=at,
+            updated_at=at,
+        )
+    )
+    ctx.wake_engine(f"run {run.id}")
+    click.echo(run.id)
+    if not headless:
+        return
+    seen = 0
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        events = [e for e in ctx.records.events() if f'"run": "{run.id}"' in e.data]
+        for ev in events[seen:]:
+            click.echo(f"{iso(ev.at)}  {ev.kind:18} {ev.message}")
+        seen = len(events)
+        current = ctx.runs.get(run.id)
+        if current.state == RunState.DONE.value:
+            return
+        if current.state in (RunState.FAILED.value, RunState.CANCELLED.value, RunState.PAUSED.value):
+            raise OrchtuiError(f"run {run.id} {current.state}: {current.detail}")
+        time.sleep(0.2)
+    raise OrchtuiError(f"run {run.id} still {ctx.runs.get(run.id).state} after {timeout:.0f}s")
 
 
 @cli.command()

@@ -19,13 +19,16 @@ from orchtui.domain import CommandKind, CommandState, SessionStatus
 from orchtui.engine.context import Context
 from orchtui.engine.delivery import deliver, deliver_answer
 from orchtui.engine.monitor import Monitor
+from orchtui.engine.runs import RunDriver
 from orchtui.errors import OrchtuiError
-from orchtui.runtime.tmux import PaneInfo
+from orchtui.runtime.tmux import PaneInfo, parse_int
 from orchtui.store.db import now
 from orchtui.store.tables import AgentSession, Command
 from orchtui.tail import complete_lines, read_from
 
 log = logging.getLogger("orchtui.engine")
+
+
 CREATION_GRACE = 120.0  # seconds a session may sit in "starting" without a tmux pane
 ACTIVE = (CommandState.ISSUED.value, CommandState.DELIVERED.value, CommandState.RUNNING.value)
 
@@ -42,6 +45,7 @@ class Engine:
         self.submit_gen: dict[int, int] = {}
         self._event_offset = 0
         self._wake_offset = 0
+        self.runs = RunDriver(self)
 
     # lifecycle ------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -137,7 +141,7 @@ class Engine:
                 cap = self.ctx.tmux.capture(pane.pane_id)
                 monitor.screen.seed(cap.lines, cap.cursor_x, cap.cursor_y)
         if pane.dead:
-            self.mark_exited(monitor, pane.dead_status)
+            self.mark_exited(monitor, pane.dead_status, pane.dead_signal, final=True)
             return
         self.evaluate(monitor, cause="adopted")
         self._recover_commands(monitor)
@@ -182,6 +186,7 @@ class Engine:
         for sid in self.ctx.ledger.sessions_with_queued():
             if sid in self.monitors:
                 self.maybe_dispatch(self.monitors[sid])
+        self.runs.advance_all()
 
     def drop(self, session_id: str) -> None:
         monitor = self.monitors.pop(session_id, None)
@@ -190,13 +195,16 @@ class Engine:
 
     def reconcile(self) -> None:
         panes = self.ctx.tmux.panes()
+        live = {r.id for r in self.ctx.records.sessions(live_only=True)}
         for monitor in list(self.monitors.values()):
             pane = panes.get(monitor.pane_id)
-            if pane is None:
+            if monitor.session_id not in live:
+                self.drop(monitor.session_id)  # ended by orchtui meanwhile (kill, stage done)
+            elif pane is None:
                 self.set_status(monitor, SessionStatus.LOST.value, "tmux window gone", ended=True)
                 self.drop(monitor.session_id)
             elif pane.dead:
-                self.mark_exited(monitor, pane.dead_status)
+                self.mark_exited(monitor, pane.dead_status, pane.dead_signal)
         self.sync()
 
     # signals --------------------------------------------------------------
@@ -209,16 +217,18 @@ class Engine:
         complete = complete_lines(read_from(self.state.tmux_events, self._event_offset))
         self._event_offset += len(complete)
         for line in complete.decode(errors="replace").splitlines():
-            parts = line.split()
-            if len(parts) < 2 or parts[1] not in self.by_pane:
+            word, _, rest = line.partition(" ")
+            fields = dict(item.partition("=")[::2] for item in rest.split())
+            monitor = self.monitors.get(self.by_pane.get(fields.get("pane", ""), ""))
+            if monitor is None:
                 continue
-            monitor = self.monitors[self.by_pane[parts[1]]]
-            if parts[0] == "died":
+            if word == "died":
                 monitor.read_new()
-                code = int(parts[2]) if len(parts) > 2 and parts[2].lstrip("-").isdigit() else None
-                self.mark_exited(monitor, code)
-            elif parts[0] == "resized" and len(parts) >= 5:
-                self.on_resize(monitor, int(parts[3]), int(parts[4]))
+                self.mark_exited(
+                    monitor, parse_int(fields.get("status")), parse_int(fields.get("signal")), final=True
+                )
+            elif word == "resized" and parse_int(fields.get("w")) and parse_int(fields.get("h")):
+                self.on_resize(monitor, int(fields["w"]), int(fields["h"]))
 
     def on_resize(self, monitor: Monitor, cols: int, rows: int) -> None:
         if (cols, rows) == monitor.screen.size:
@@ -270,21 +280,37 @@ class Engine:
         if not SessionStatus(status).live:
             self._close_commands(monitor.session_id, f"session {status}")
 
-    def mark_exited(self, monitor: Monitor, code: int | None) -> None:
-        if monitor.status == SessionStatus.EXITED.value and code is None:
+    def mark_exited(
+        self, monitor: Monitor, code: int | None, signal: int | None = None, final: bool = False
+    ) -> None:
+        """The agent's process ended. tmux may report a pane dead (its pty closed) a moment
+        before it has the exit status: without a status or signal, wait for the pane-died
+        hook (`final`) or a second look, so the exit code is not lost."""
+        if code is None and signal is None and not final and not monitor.dead_once:
+            monitor.dead_once = True
             return
-        detail = f"exit code {code}" if code is not None else "process ended"
+        detail = (
+            f"exit code {code}"
+            if code is not None
+            else f"killed by signal {signal}"
+            if signal is not None
+            else "process ended"
+        )
         row = self.ctx.records.session(monitor.session_id)
-        if row.status == SessionStatus.EXITED.value and row.exit_code == code:
+        if row.status == SessionStatus.EXITED.value and (row.exit_code == code or code is None):
             return
         self.set_status(monitor, SessionStatus.EXITED.value, detail, ended=True, exit_code=code)
 
     def _close_commands(self, session_id: str, cause: str) -> None:
+        delivering = session_id in self.delivering
         for cmd in self.ctx.ledger.open_rows(session_id):
             if cmd.id is None or cmd.kind == CommandKind.TAKEOVER.value:
                 continue
+            if delivering and cmd.state == CommandState.ISSUED.value:
+                continue  # its delivery task settles it (the agent may have taken it, then exited)
             final = CommandState.CANCELLED if cmd.state == CommandState.QUEUED.value else CommandState.FAILED
             self.ctx.ledger.transition(cmd.id, final, cause)
+        self.runs.poke(session_id)
 
     # queue ----------------------------------------------------------------
     def note_submit(self, command_id: int, monitor: Monitor) -> None:
@@ -329,6 +355,7 @@ class Engine:
             return
         self.marker_base.pop(cmd.id, None)
         self.submit_gen.pop(cmd.id, None)
+        self.runs.poke(monitor.session_id)
 
     def maybe_dispatch(self, monitor: Monitor) -> None:
         """Start the next delivery: an answer while the agent waits at a permission
@@ -364,6 +391,8 @@ class Engine:
             log.exception("delivery of ledger row %s failed", cmd.id)
         finally:
             self.delivering.discard(monitor.session_id)
-        if monitor.session_id in self.monitors:
+        if not SessionStatus(monitor.status).live:
+            self._close_commands(monitor.session_id, f"session {monitor.status}")
+        elif monitor.session_id in self.monitors:
             self.progress(monitor)
             self.maybe_dispatch(monitor)

@@ -33,6 +33,7 @@ class Monitor:
     markers_seen: int = 0
     markers_acted: int = 0  # markers the engine has already acted on
     conversation_id: str | None = None
+    dead_once: bool = False  # tmux showed the pane dead without an exit status yet
     generation: int = 0  # bumps on every screen change; delivery waits on it
     _tail: str = ""
     _changed: asyncio.Event | None = field(init=False, default=None)

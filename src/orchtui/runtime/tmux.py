@@ -26,6 +26,7 @@ _PANE_FORMAT = "\t".join(
         "#{session_name}",
         "#{pane_dead}",
         "#{pane_dead_status}",
+        "#{pane_dead_signal}",
         "#{pane_pipe}",
         "#{pane_width}",
         "#{pane_height}",
@@ -45,6 +46,7 @@ class PaneInfo:
     session_name: str
     dead: bool
     dead_status: int | None
+    dead_signal: int | None
     piped: bool
     width: int
     height: int
@@ -58,6 +60,10 @@ class Capture:
     cursor_y: int
     width: int
     height: int
+
+
+def parse_int(text: str | None) -> int | None:
+    return int(text) if text and text.lstrip("-").isdigit() else None
 
 
 def _tmux_quote(text: str) -> str:
@@ -119,9 +125,12 @@ class Tmux:
 
     def _install_hooks(self) -> None:
         target = _tmux_quote(str(self.events_file))
+        fields = (
+            "pane=#{pane_id} status=#{pane_dead_status} signal=#{pane_dead_signal} "
+            "w=#{pane_width} h=#{pane_height}"
+        )
         for hook, word in (("pane-died", "died"), ("window-resized", "resized")):
-            line = f"{word} #{{pane_id}} #{{pane_dead_status}} #{{pane_width}} #{{pane_height}}"
-            self.run("set-hook", "-g", hook, f"run-shell -b \"echo '{line}' >> {target}\"")
+            self.run("set-hook", "-g", hook, f"run-shell -b \"echo '{word} {fields}' >> {target}\"")
 
     # windows --------------------------------------------------------------
     def session_exists(self, name: str) -> bool:
@@ -183,15 +192,16 @@ class Tmux:
         panes: dict[str, PaneInfo] = {}
         for line in out:
             parts = line.split("\t")
-            if len(parts) != 9:
+            if len(parts) != 10:
                 continue
-            pane_id, window_id, sname, dead, status, pipe, width, height, owner = parts
+            pane_id, window_id, sname, dead, status, signal, pipe, width, height, owner = parts
             panes[pane_id] = PaneInfo(
                 pane_id,
                 window_id,
                 sname,
                 dead == "1",
-                int(status) if status else None,
+                parse_int(status),
+                parse_int(signal),
                 pipe == "1",
                 int(width),
                 int(height),

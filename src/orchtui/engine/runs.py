@@ -1,0 +1,421 @@
+"""Running playbooks: the engine advances each run one idempotent step at a time.
+
+A run's state lives in the store. `advance()` is called when anything that could move
+it happens (a wake-up, a ledger row of one of its sessions becoming final, the slow
+reconcile) and does the next step for the current state:
+
+  pending ──(human_approval: recorded approval)──▶ running ──▶ gating ──▶ next stage
+      ▲                                              ▲           │
+      └──────────────── retry with the gates' evidence ──────────┘   (or paused / done)
+
+Role prompts are tagged in the ledger (`actor = run:<id>:<stage>:<attempt>:<role>:<n>`),
+so after a crash the same step finds its rows instead of sending them again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from orchtui.domain import ApprovalState, RunState
+from orchtui.engine.allocation import plan_stage
+from orchtui.engine.capacity import Slot
+from orchtui.engine.gates import GateOutcome, evaluate
+from orchtui.engine.sessions import SessionService
+from orchtui.errors import OrchtuiError
+from orchtui.paths import shipped
+from orchtui.playbook import Playbook, Role, Stage, load_playbook
+from orchtui.runtime.git import GitRepo
+from orchtui.store.db import now
+from orchtui.store.tables import AgentSession, Artifact, Command, GateResult, Run
+
+if TYPE_CHECKING:
+    from orchtui.engine.engine import Engine
+
+log = logging.getLogger("orchtui.runs")
+FEEDBACK_LIMIT = 4000
+
+
+def run_tag(run: Run, stage: str, attempt: int, role: str = "", index: int | None = None) -> str:
+    tag = f"run:{run.id}:{stage}:{attempt}:"
+    return tag if not role else f"{tag}{role}:{index}"
+
+
+def skill_instructions(name: str) -> str:
+    """The body of skills/<name>/SKILL.md (front matter removed)."""
+    path = shipped("skills") / name / "SKILL.md"
+    text = path.read_text(encoding="utf-8")
+    return re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S).strip()
+
+
+class RunDriver:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.ctx = engine.ctx
+        self.gating: set[str] = set()
+        self._books: dict[str, Playbook] = {}
+
+    # entry points -----------------------------------------------------------
+    def advance_all(self) -> None:
+        for run in self.ctx.runs.all():
+            if not RunState(run.state).final and run.state != RunState.PAUSED.value:
+                self.safely(run)
+
+    def poke(self, session_id: str) -> None:
+        """A ledger row of this session became final, or the session ended."""
+        row = self.ctx.records.find_session(session_id)
+        if row is not None and row.run_id:
+            self.safely(self.ctx.runs.get(row.run_id))
+
+    def safely(self, run: Run) -> None:
+        try:
+            self.advance(run)
+        except OrchtuiError as exc:
+            self.pause(run, f"error: {exc}", severity="error")
+
+    # the state machine ------------------------------------------------------
+    def playbook(self, run: Run) -> Playbook:
+        if run.id not in self._books:
+            names = {p.name for p in self.ctx.profiles.all()}
+            self._books[run.id] = load_playbook(Path(run.playbook_path), names)
+        return self._books[run.id]
+
+    def advance(self, run: Run) -> None:
+        book = self.playbook(run)
+        if run.stage is None:
+            run = self.set(run, RunState.PENDING, stage=book.stages[0].id, attempt=1)
+        stage = book.stage(run.stage or "")
+        state = RunState(run.state)
+        if state in (RunState.PENDING, RunState.WAITING_APPROVAL):
+            if stage.automation in ("human_approval", "manual") and not self.approved_to_start(
+                run, book, stage
+            ):
+                return
+            self.start_stage(run, book, stage)
+        elif state is RunState.RUNNING:
+            rows = self.stage_commands(run, stage)
+            if all(r.state in ("done", "failed", "cancelled") for r in rows) and (rows or not stage.roles):
+                self.begin_gates(self.set(run, RunState.GATING), book, stage)
+        elif state is RunState.GATING and run.id not in self.gating:
+            self.begin_gates(run, book, stage)  # after a restart: check again
+
+    def set(self, run: Run, state: RunState, detail: str | None = None, **fields: Any) -> Run:
+        if run.state != state.value:
+            self.event(run, "run.state", f"{run.state} -> {state.value}", state=state.value, **fields)
+        elif "stage" in fields or "attempt" in fields:
+            where = f"stage {fields.get('stage', run.stage)}, attempt {fields.get('attempt', run.attempt)}"
+            self.event(run, "run.state", where, state=state.value, **fields)
+        return self.ctx.runs.update(run.id, state=state.value, detail=detail, **fields)
+
+    def event(self, run: Run, kind: str, message: str, severity: str = "info", **data: Any) -> None:
+        self.ctx.records.event(kind, None, f"run {run.id}: {message}", severity=severity, run=run.id, **data)
+        log.info("run %s: %s", run.id, message)
+
+    def pause(self, run: Run, why: str, severity: str = "warning") -> None:
+        self.event(run, "run.paused", why, severity=severity)
+        self.ctx.runs.update(run.id, state=RunState.PAUSED.value, detail=why)
+
+    # approvals --------------------------------------------------------------
+    def approved_to_start(self, run: Run, book: Playbook, stage: Stage) -> bool:
+        approval = self.ctx.runs.approval_for(run.id, stage.id, "start")
+        if approval is None:
+            approval = self.ctx.runs.request_approval(run.id, stage.id, "start", self.shown(run, book, stage))
+            self.event(
+                run,
+                "approval.requested",
+                f"approval #{approval.id} to start {stage.id}",
+                approval=approval.id,
+                stage=stage.id,
+            )
+        if approval.state == ApprovalState.PENDING.value:
+            if run.state != RunState.WAITING_APPROVAL.value:
+                self.set(run, RunState.WAITING_APPROVAL, f"approval #{approval.id}: start {stage.id}?")
+            return False
+        if approval.state == ApprovalState.REJECTED.value:
+            self.pause(run, f"start of {stage.id} rejected by {approval.who}: {approval.reason}")
+            return False
+        return True
+
+    def shown(self, run: Run, book: Playbook, stage: Stage) -> dict[str, Any]:
+        """What an approval prompt shows: the stage's allocation plan, the previous
+        stage's gate evidence and the diff summary of the run's branch."""
+        plan = plan_stage(
+            stage,
+            run.project_id,
+            self.ctx.config.limits,
+            self.live_slots(),
+            lambda name: self.ctx.profiles.get(name).installed(),
+        )
+        index = [s.id for s in book.stages].index(stage.id)
+        previous = book.stages[index - 1].id if index else None
+        gates = (
+            [
+                {"gate": g.type, "state": g.state, "why": g.why}
+                for g in self.ctx.runs.gate_results(run.id, previous)
+            ]
+            if previous
+            else []
+        )
+        return {
+            "run": run.id,
+            "task": run.task,
+            "stage": stage.id,
+            "automation": stage.automation,
+            "merge": stage.merge,
+            "plan": [
+                {
+                    "role": a.role,
+                    "count": a.count,
+                    "profile": a.profile,
+                    "worktree": a.worktree,
+                    "note": a.reason,
+                }
+                for a in plan.assignments
+            ],
+            "previous_stage": previous,
+            "previous_gates": gates,
+            "diff": self.diff_summary(run),
+        }
+
+    def diff_summary(self, run: Run) -> str:
+        wt = self.ctx.records.worktree(run.worktree_id) if run.worktree_id else None
+        if wt is None or not Path(wt.path).is_dir():
+            return "no changes yet"
+        repo = GitRepo(Path(wt.path))
+        return repo.repo.git.diff("--stat", f"{wt.base}...HEAD") or "no changes yet"
+
+    # stages -----------------------------------------------------------------
+    def live_slots(self) -> list[Slot]:
+        return [Slot(r.project_id, r.agent, r.role) for r in self.ctx.records.sessions(live_only=True)]
+
+    def start_stage(self, run: Run, book: Playbook, stage: Stage) -> None:
+        if stage.merge:
+            self.merge(run)
+            self.begin_gates(self.set(run, RunState.GATING), book, stage)
+            return
+        mine = [s for s in self.ctx.records.sessions(live_only=True) if s.run_id == run.id]
+        others = [
+            Slot(r.project_id, r.agent, r.role)
+            for r in self.ctx.records.sessions(live_only=True)
+            if r.run_id != run.id
+        ]
+        plan = plan_stage(
+            stage,
+            run.project_id,
+            self.ctx.config.limits,
+            others,
+            lambda name: self.ctx.profiles.get(name).installed(),
+        )
+        if not plan.fillable:
+            missing = "; ".join(f"{a.role}: {a.reason}" for a in plan.assignments if a.profile is None)
+            self.pause(run, f"cannot start {stage.id}: {missing}")
+            return
+        for role, assignment in zip(stage.roles, plan.assignments, strict=True):
+            assert assignment.profile is not None
+            for index in range(role.count):
+                session = self.session_for(run, stage, role, index, assignment.profile, mine)
+                self.send(run, stage, role, index, session, feedback=None)
+        self.set(run, RunState.RUNNING, f"{stage.id}: {len(stage.roles)} role(s) working")
+
+    def session_for(
+        self, run: Run, stage: Stage, role: Role, index: int, profile: str, mine: list[AgentSession]
+    ) -> AgentSession:
+        """The live session for this role of this stage, started if needed: the first
+        agent of a run creates its worktree and branch; the others join it."""
+        label = f"{run.task[:32]}-{stage.id[:12]}-{role.role[:12]}{index}"
+        for session in mine:
+            if session.task == label:
+                return session
+        service = SessionService(self.ctx)
+        if run.worktree_id is None:
+            project = self.ctx.records.project(run.project_id)
+            session = service.create(Path(project.path), profile, run.task, role=role.role, run_id=run.id)
+            self.ctx.runs.update(run.id, worktree_id=session.worktree_id)
+            run.worktree_id = session.worktree_id
+            return self.ctx.records.update_session(session.id, task=label)
+        return service.join(run.worktree_id, profile, label, role=role.role, run_id=run.id)
+
+    def send(
+        self, run: Run, stage: Stage, role: Role, index: int, session: AgentSession, feedback: str | None
+    ) -> None:
+        tag = run_tag(run, stage.id, run.attempt, role.role, index)
+        if any(cmd.actor == tag for cmd in self.ctx.ledger.rows(session.id)):
+            return  # already queued before a restart: never twice
+        self.ctx.ledger.enqueue(
+            session.id,
+            self.prompt(run, stage, role, feedback),
+            actor=tag,
+            cause=f"run {run.id}: stage {stage.id}, attempt {run.attempt}",
+        )
+        self.ctx.wake_engine(f"run {run.id}")
+
+    def prompt(self, run: Run, stage: Stage, role: Role, feedback: str | None) -> str:
+        wt = self.ctx.records.worktree(run.worktree_id) if run.worktree_id else None
+        values = {
+            "task": run.task,
+            "stage": stage.id,
+            "role": role.role,
+            "attempt": str(run.attempt),
+            "branch": wt.branch if wt else "",
+            "base": wt.base if wt else "",
+            "run": run.id,
+        }
+        parts = [f"[orchtui run {run.id} · stage {stage.id} · role {role.role} · attempt {run.attempt}]"]
+        if role.skill:
+            parts.append(skill_instructions(role.skill))
+        if role.prompt:
+            parts.append(role.prompt.format_map(_Missing(values)))
+        parts.append(f"Task: {run.task}. Work in this directory, on branch {values['branch']}.")
+        if feedback:
+            parts.append("The stage's gates failed last time; fix this:\n" + feedback[-FEEDBACK_LIMIT:])
+        return "\n\n".join(parts)
+
+    def stage_commands(self, run: Run, stage: Stage) -> list[Command]:
+        tag = run_tag(run, stage.id, run.attempt)
+        rows = []
+        for session in self.ctx.records.sessions():
+            if session.run_id == run.id:
+                rows += [c for c in self.ctx.ledger.rows(session.id) if c.actor.startswith(tag)]
+        return rows
+
+    # gates ------------------------------------------------------------------
+    def begin_gates(self, run: Run, book: Playbook, stage: Stage) -> None:
+        """Check the stage's gates in a worker thread (a test suite can take minutes)."""
+        self.gating.add(run.id)
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(self._gates(run, book, stage))
+        self.engine.tasks.add(task)
+        task.add_done_callback(self.engine.tasks.discard)
+
+    async def _gates(self, run: Run, book: Playbook, stage: Stage) -> None:
+        try:
+            outcomes = await asyncio.to_thread(self.check_gates, run, stage)
+            self.decide(self.ctx.runs.get(run.id), book, stage, outcomes)
+        except OrchtuiError as exc:
+            self.pause(run, f"gates of {stage.id}: {exc}", severity="error")
+        finally:
+            self.gating.discard(run.id)
+
+    def check_gates(self, run: Run, stage: Stage) -> list[GateOutcome]:
+        wt = self.ctx.records.worktree(run.worktree_id) if run.worktree_id else None
+        worktree = Path(wt.path) if wt else Path(self.ctx.records.project(run.project_id).path)
+        artifacts = self.ctx.runs.artifacts(run.id)
+        outcomes = []
+        for index, gate in enumerate(stage.gates):
+            approved = None
+            if gate.type == "approval":
+                approval = self.ctx.runs.request_approval(
+                    run.id, stage.id, f"gate {index}", {"stage": stage.id, "prompt": gate.prompt}
+                )
+                approved = None if approval.state == "pending" else approval.state == "approved"
+            if gate.type == "command" and wt is not None:
+                gate = gate.model_copy(
+                    update={
+                        "run": gate.run.format_map(
+                            _Missing({"base": wt.base, "branch": wt.branch, "task": run.task})
+                        )
+                    }
+                )
+            outcome = evaluate(gate, worktree, artifacts=artifacts, approved=approved)
+            self.ctx.runs.record_gate(
+                GateResult(
+                    run_id=run.id,
+                    stage=stage.id,
+                    attempt=run.attempt,
+                    gate_index=index,
+                    type=gate.type,
+                    state=outcome.state,
+                    why=outcome.why,
+                    evidence=outcome.evidence,
+                    at=now(),
+                )
+            )
+            self.event(
+                run,
+                f"gate.{'passed' if outcome.state == 'pass' else outcome.state}",
+                f"{stage.id} gate {index} ({gate.type}) {outcome.state}: {outcome.why}",
+                severity="info" if outcome.state != "fail" else "warning",
+            )
+            outcomes.append(outcome)
+        return outcomes
+
+    def decide(self, run: Run, book: Playbook, stage: Stage, outcomes: list[GateOutcome]) -> None:
+        states = {o.state for o in outcomes}
+        if "fail" not in states and "pending" in states:
+            self.set(run, RunState.GATING, f"{stage.id}: waiting on a gate")
+            return
+        if "fail" not in states:
+            self.complete_stage(run, book, stage)
+            return
+        feedback = "\n".join(f"- {o.why}\n{o.evidence[-1500:]}" for o in outcomes if o.state == "fail")
+        if stage.on_failure in ("retry", "revert") and run.attempt <= stage.retries:
+            run = self.set(
+                run,
+                RunState.RUNNING,
+                f"{stage.id}: gates failed, attempt {run.attempt + 1}",
+                attempt=run.attempt + 1,
+            )
+            self.event(run, "stage.retry", f"{stage.id} attempt {run.attempt}", severity="warning")
+            mine = [s for s in self.ctx.records.sessions(live_only=True) if s.run_id == run.id]
+            for role in stage.roles:
+                for index in range(role.count):
+                    label = f"{run.task[:32]}-{stage.id[:12]}-{role.role[:12]}{index}"
+                    session = next((s for s in mine if s.task == label), None)
+                    if session is None:
+                        self.pause(run, f"{stage.id}: the {role.role} agent is gone; cannot retry")
+                        return
+                    self.send(run, stage, role, index, session, feedback)
+            return
+        severity = "critical" if stage.on_failure == "escalate" else "warning"
+        self.pause(run, f"{stage.id}: gates failed ({stage.on_failure}); see `orchtui events`", severity)
+
+    def complete_stage(self, run: Run, book: Playbook, stage: Stage) -> None:
+        service = SessionService(self.ctx)
+        for session in self.ctx.records.sessions(live_only=True):
+            if session.run_id == run.id and session.role in {r.role for r in stage.roles}:
+                service.stop(session.id, f"stage {stage.id} complete")
+        summary = "\n".join(
+            f"{g.type}: {g.state} — {g.why}"
+            for g in self.ctx.runs.gate_results(run.id, stage.id)
+            if g.attempt == run.attempt
+        )
+        self.ctx.runs.add_artifact(
+            Artifact(run_id=run.id, stage=stage.id, name=f"stage:{stage.id}", content=summary, at=now())
+        )
+        self.event(run, "stage.completed", f"{stage.id} complete (attempt {run.attempt})", stage=stage.id)
+        ids = [s.id for s in book.stages]
+        following = ids[ids.index(stage.id) + 1 :]
+        if not following:
+            self.set(run, RunState.DONE, "all stages complete")
+            self.event(run, "run.done", "done")
+            return
+        self.set(run, RunState.PENDING, None, stage=following[0], attempt=1)
+        self.advance(self.ctx.runs.get(run.id))
+
+    def merge(self, run: Run) -> None:
+        wt = self.ctx.records.worktree(run.worktree_id) if run.worktree_id else None
+        if wt is None:
+            raise OrchtuiError("nothing to merge: the run has no worktree")
+        repo = GitRepo(Path(self.ctx.records.project(run.project_id).path))
+        commit = repo.merge_into(wt.base, wt.branch, f"Merge {wt.branch} (orchtui run {run.id}: {run.task})")
+        self.ctx.runs.add_artifact(
+            Artifact(
+                run_id=run.id,
+                stage=run.stage or "",
+                name="merge",
+                content=json.dumps({"into": wt.base, "commit": commit}),
+                at=now(),
+            )
+        )
+        self.event(run, "run.merged", f"{wt.branch} merged into {wt.base} as {commit[:10]}", commit=commit)
+
+
+class _Missing(dict[str, str]):
+    """format_map that leaves unknown {placeholders} as they are."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"

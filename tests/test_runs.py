@@ -1,0 +1,226 @@
+"""Playbook runs end to end with scripted agents in real tmux on a real repository."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import FIXTURES, Orch, git, wait_for
+from orchtui.config import load_config
+from orchtui.domain import RunState
+from orchtui.engine.context import Context
+from orchtui.engine.engine import Engine
+from orchtui.store import Store
+from orchtui.store.db import now
+from orchtui.store.runs import Runs
+from orchtui.store.tables import Run
+
+ROOT = Path(__file__).parent.parent
+
+
+def playbook_copy(tmp_path: Path) -> Path:
+    """The shipped default playbook, with scripted agents and this interpreter's pytest."""
+    text = (ROOT / "playbooks" / "default.yaml").read_text()
+    text = re.sub(r"agents: \[[^\]]*\]", "agents: [scripted]", text)
+    text = text.replace("python3 -m pytest -q", f"{sys.executable} -m pytest -q -p no:cacheprovider")
+    path = tmp_path / "default.yaml"
+    path.write_text(text)
+    return path
+
+
+def use_playbook_agents(orch: Orch) -> None:
+    orch.env["ORCHTUI_SCRIPTED_SCENARIO"] = str(FIXTURES / "scenarios" / "playbook.toml")
+
+
+def approve(orch: Orch, stage: str, timeout: float = 60) -> int:
+    def pending() -> int | None:
+        rows = [a for a in orch.json("approvals") if a["stage"] == stage and a["state"] == "pending"]
+        return rows[0]["id"] if rows else None
+
+    approval_id = int(wait_for(pending, timeout=timeout, interval=0.3))
+    orch.run("approve", str(approval_id))
+    return approval_id
+
+
+def run_events(orch: Orch, run_id: str) -> list[dict[str, object]]:
+    return [e for e in orch.json("events") if e["data"].get("run") == run_id]
+
+
+def tagged_prompts(orch: Orch, run_id: str) -> list[str]:
+    return [r["actor"] for r in orch.json("ledger") if r["actor"].startswith(f"run:{run_id}:")]
+
+
+def test_default_playbook_headless_with_cli_approvals(orch: Orch, tmp_path: Path) -> None:
+    use_playbook_agents(orch)
+    book = playbook_copy(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orchtui", "run", str(book), "--task", "feature", "--headless"],
+        cwd=orch.repo,
+        env=orch.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    approve(orch, "build")
+    approve(orch, "merge")
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err
+    run = orch.json("runs")[0]
+    assert run["state"] == "done" and run["id"] == out.splitlines()[0]
+
+    # the merge landed on the target branch (checked out and clean here: merged in place)
+    assert git(orch.repo, "log", "-1", "--format=%s", "main").startswith("Merge orchtui/feature")
+    assert "return a + b" in (orch.repo / "calc.py").read_text()
+    assert git(orch.repo, "status", "--porcelain") == ""
+
+    # the test stage ran the repository's real tests: failed once, fixed on retry, passed
+    store = Store(f"sqlite:///{orch.home / 'orchtui.db'}")
+    gates = [(g.attempt, g.state) for g in Runs(store).gate_results(run["id"], "test")]
+    evidence = [g.evidence for g in Runs(store).gate_results(run["id"], "test")]
+    approvals = Runs(store).approvals()
+    store.close()
+    assert gates == [(1, "fail"), (2, "pass")]
+    assert "1 failed" in evidence[0] and "1 passed" in evidence[1]
+    assert [(a.stage, a.state) for a in approvals] == [("build", "approved"), ("merge", "approved")]
+    assert all(a.who and a.decided_at for a in approvals)
+
+    # every step in the ledger, each prompt once, in stage order, all done
+    events = run_events(orch, run["id"])
+    assert [e["data"]["stage"] for e in events if e["kind"] == "stage.completed"] == [
+        "plan",
+        "build",
+        "test",
+        "review",
+        "merge",
+    ]
+    tags = tagged_prompts(orch, run["id"])
+    assert len(tags) == len(set(tags))
+    assert [t.split(":")[2] for t in tags] == ["plan", "build", "test", "test", "test", "test", "review"]
+    assert all(r["state"] == "done" for r in orch.json("ledger") if r["actor"].startswith("run:"))
+
+
+def test_kill9_mid_stage_then_restart_continues_without_repeats(orch: Orch, tmp_path: Path) -> None:
+    use_playbook_agents(orch)
+    run_id = orch.run("run", str(playbook_copy(tmp_path)), "--task", "crashy").stdout.strip()
+    approve(orch, "build")
+    wait_for(
+        lambda: orch.json("runs")[0]["stage"] == "build" and orch.json("runs")[0]["state"] == "running",
+        timeout=30,
+    )
+    pid = orch.engine_pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: orch.engine_pid() is None, timeout=10)
+    orch.run("engine", "start")
+    approve(orch, "merge", timeout=120)
+    wait_for(lambda: orch.json("runs")[0]["state"] == "done", timeout=60, interval=0.3)
+    events = run_events(orch, run_id)
+    assert [e["data"]["stage"] for e in events if e["kind"] == "stage.completed"] == [
+        "plan",
+        "build",
+        "test",
+        "review",
+        "merge",
+    ]
+    tags = tagged_prompts(orch, run_id)
+    assert len(tags) == len(set(tags)), Counter(tags)
+    # each agent received exactly the prompts the ledger holds for it
+    for session in orch.json("session", "list", "--all"):
+        sent = [r for r in orch.json("ledger", session["id"]) if r["kind"] == "prompt"]
+        received = [e for e in orch.transcript(session["id"]) if e["type"] == "prompt"]
+        assert len(received) == len(sent)
+
+
+def test_invalid_playbook_is_refused_before_anything_runs(orch: Orch, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("stages:\n  - id: plan\n    roles:\n      - {role: dev, agents: [ghost], prompt: x}\n")
+    proc = orch.run("run", str(bad), "--task", "nope", check=False)
+    assert proc.returncode == 2 and proc.stderr.strip() == (
+        f"orchtui: error: {bad}: stages.0.roles.0.agents: unknown agent profile 'ghost'"
+    )
+    assert orch.json("runs") == [] and orch.json("session", "list", "--all") == []
+    assert "orchtui/nope" not in git(orch.repo, "branch")
+
+
+def test_rejecting_an_approval_pauses_the_run_with_the_reason(orch: Orch, tmp_path: Path) -> None:
+    use_playbook_agents(orch)
+    orch.run("run", str(playbook_copy(tmp_path)), "--task", "rejected")
+    pending = wait_for(lambda: orch.json("approvals"), timeout=60, interval=0.3)
+    no_reason = orch.run("reject", str(pending[0]["id"]), check=False)
+    assert no_reason.returncode == 2 and "--reason" in no_reason.stderr
+    orch.run("reject", str(pending[0]["id"]), "--reason", "plan is too vague")
+    wait_for(lambda: orch.json("runs")[0]["state"] == "paused", timeout=20)
+    assert "plan is too vague" in orch.json("runs")[0]["detail"]
+    again = orch.run("approve", str(pending[0]["id"]), check=False)
+    assert again.returncode == 2 and "already rejected" in again.stderr
+
+
+AUTOMATION = st.sampled_from(["fully_auto", "auto_notify", "human_approval", "manual"])
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    levels=st.lists(AUTOMATION, min_size=1, max_size=5),
+    decisions=st.lists(st.sampled_from(["advance", "approve", "reject", "wait"]), min_size=1, max_size=30),
+)
+def test_human_approval_stage_never_starts_without_an_approval(
+    levels: list[str], decisions: list[str]
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "repo").mkdir()
+        book = root / "book.yaml"
+        book.write_text(
+            "stages:\n" + "".join(f"  - id: s{i}\n    automation: {lv}\n" for i, lv in enumerate(levels))
+        )
+        env = {"ORCHTUI_HOME": str(root / "home"), "ORCHTUI_TMUX_SOCKET": "unused-by-this-test"}
+        ctx = Context(load_config(root / "repo", env))
+        project = ctx.records.project_for(str(root / "repo"), "repo", "t")
+        at = now()
+        ctx.runs.add(
+            Run(
+                id="r1",
+                project_id=project.id or 0,
+                playbook="b",
+                playbook_path=str(book),
+                task="t",
+                state=RunState.PENDING.value,
+                created_at=at,
+                updated_at=at,
+            )
+        )
+
+        async def drive() -> None:
+            engine = Engine(ctx)
+            for decision in decisions:
+                pending = ctx.runs.approvals(pending_only=True)
+                if decision in ("approve", "reject") and pending:
+                    ctx.runs.decide(pending[0].id or 0, decision == "approve", "tester", "no")
+                engine.runs.advance_all()
+                while engine.tasks:
+                    await asyncio.gather(*list(engine.tasks))
+                check(ctx, levels)
+
+        asyncio.run(drive())
+        ctx.store.close()
+
+
+def check(ctx: Context, levels: list[str]) -> None:
+    started = {e.message.split()[2] for e in ctx.records.events(kind="stage.completed")}
+    run = ctx.runs.get("r1")
+    if run.state in ("running", "gating") and run.stage:
+        started.add(run.stage)
+    for stage in started:
+        if levels[int(stage[1:])] in ("human_approval", "manual"):
+            approval = ctx.runs.approval_for("r1", stage, "start")
+            assert approval is not None and approval.state == "approved", (stage, levels)
