@@ -126,3 +126,77 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Context:
         ledger.transition(running.id or 0, st, "agent working" if st is CommandState.RUNNING else "verified")
     ledger.enqueue(first, "Then run the whole suite", kind=CommandKind.PROMPT)
     return ctx
+
+
+@pytest.fixture
+def world_with_run(world: Context) -> Context:
+    """The same world with a playbook run of a1b2c3's task: stage `test`, attempt 2,
+    its gates checked, and an approval waiting to start `merge`."""
+    from orchtui.store.tables import GateResult, Run
+
+    runs = world.runs
+    project = world.records.sessions()[0].project_id
+    runs.add(
+        Run(
+            id="7e57ab",
+            project_id=project,
+            playbook="default",
+            playbook_path="playbooks/default.yaml",
+            task="add-tests",
+            worktree_id=1,
+            state="gating",
+            stage="test",
+            attempt=2,
+            detail="test: checking gates",
+            created_at=BASE,
+            updated_at=BASE,
+        )
+    )
+    world.records.update_session("a1b2c3", run_id="7e57ab", role="tester")
+    results = [
+        (1, "fail", "`python3 -m pytest -q` exited 1: 1 failed in 0.31s"),
+        (2, "pass", "`python3 -m pytest -q` exited 0: 1 passed in 0.12s"),
+    ]
+    for attempt, state, why in results:
+        runs.record_gate(
+            GateResult(
+                run_id="7e57ab",
+                stage="test",
+                attempt=attempt,
+                gate_index=0,
+                type="command",
+                state=state,
+                why=why,
+                evidence="",
+                at=BASE + attempt,
+            )
+        )
+    runs.record_gate(
+        GateResult(
+            run_id="7e57ab",
+            stage="test",
+            attempt=2,
+            gate_index=1,
+            type="file_exists",
+            state="pending",
+            why="waiting for coverage.xml",
+            at=BASE + 3,
+        )
+    )
+    runs.request_approval(
+        "7e57ab",
+        "merge",
+        "start",
+        {
+            "run": "7e57ab",
+            "task": "add-tests",
+            "stage": "merge",
+            "automation": "human_approval",
+            "merge": True,
+            "plan": [],
+            "previous_stage": "review",
+            "previous_gates": [{"gate": "content_check", "state": "pass", "why": "REVIEW.md has a Verdict"}],
+            "diff": " calc.py | 2 ++\n test_calc.py | 5 +++++\n 2 files changed, 7 insertions(+)",
+        },
+    )
+    return world

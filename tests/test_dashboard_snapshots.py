@@ -7,7 +7,7 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from dashboard_fixture import NOW, world  # noqa: F401 - the fixture
+from dashboard_fixture import NOW, world, world_with_run  # noqa: F401 - the fixtures
 from dashboard_helpers import until
 from orchtui.engine.context import Context
 from orchtui.ui.app import OrchtuiApp
@@ -83,3 +83,16 @@ def test_details_at_80x24(world: Context, snap_compare: Any) -> None:  # noqa: F
         await settle(pilot)
 
     assert snap_compare(make_app(world), terminal_size=(80, 24), run_before=details)
+
+
+def test_inline_approval_prompt(world_with_run: Context, snap_compare: Any) -> None:  # noqa: F811
+    assert snap_compare(make_app(world_with_run), terminal_size=(160, 45), run_before=loaded)
+
+
+def test_gates_pane_of_a_run(world_with_run: Context, snap_compare: Any) -> None:  # noqa: F811
+    async def show_gates(pilot: Pilot[Any]) -> None:
+        await loaded(pilot)
+        pilot.app.query_one("#tabs").active = "tab-gates"  # type: ignore[attr-defined]
+        await settle(pilot)
+
+    assert snap_compare(make_app(world_with_run), terminal_size=(160, 45), run_before=show_gates)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import TypeAdapter
 
-from conftest import init_repo
+from conftest import git, init_repo
 from orchtui.engine.gates import evaluate
 from orchtui.playbook import Gate
 
@@ -37,6 +37,11 @@ def test_command_gate_runs_the_real_tests_fails_then_passes(worktree: Path) -> N
     (worktree / "calc.py").write_text("def add(a, b):\n    return a + b\n")
     passing = evaluate(gate(type="command", run=run), worktree)
     assert passing.state == "pass" and "1 passed" in passing.evidence
+    assert git(worktree, "status", "--porcelain", "--untracked-files=all").splitlines() == [
+        "?? PLAN.md",
+        "?? calc.py",
+        "?? test_calc.py",
+    ]  # no __pycache__ or .pytest_cache left behind
 
 
 def test_command_gate_timeout_and_minimal_environment(

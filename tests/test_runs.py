@@ -12,6 +12,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -32,7 +33,7 @@ def playbook_copy(tmp_path: Path) -> Path:
     """The shipped default playbook, with scripted agents and this interpreter's pytest."""
     text = (ROOT / "playbooks" / "default.yaml").read_text()
     text = re.sub(r"agents: \[[^\]]*\]", "agents: [scripted]", text)
-    text = text.replace("python3 -m pytest -q", f"{sys.executable} -m pytest -q -p no:cacheprovider")
+    text = text.replace("python3 -m pytest -q", f"{sys.executable} -m pytest -q")
     path = tmp_path / "default.yaml"
     path.write_text(text)
     return path
@@ -224,3 +225,43 @@ def check(ctx: Context, levels: list[str]) -> None:
         if levels[int(stage[1:])] in ("human_approval", "manual"):
             approval = ctx.runs.approval_for("r1", stage, "start")
             assert approval is not None and approval.state == "approved", (stage, levels)
+
+
+async def test_run_with_approvals_answered_in_the_dashboard(
+    orch: Orch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dashboard_helpers import until
+    from orchtui.engine import daemon
+    from orchtui.ui.app import OrchtuiApp
+    from orchtui.ui.widgets import ApprovalBar
+
+    use_playbook_agents(orch)
+    for key, value in orch.env.items():
+        if key.startswith("ORCHTUI_"):
+            monkeypatch.setenv(key, value)
+    monkeypatch.chdir(orch.repo)
+    ctx = Context(load_config(orch.repo))
+    daemon.ensure_running(ctx.config, cwd=orch.repo)
+    run_id = orch.run("run", str(playbook_copy(tmp_path)), "--task", "from-keys").stdout.strip()
+    app = OrchtuiApp(ctx, orch.repo)
+    async with app.run_test(size=(160, 45)) as pilot:
+
+        def waiting_for(stage: str) -> bool:
+            return bool(app.snap and app.snap.approvals and app.snap.approvals[0].stage == stage)
+
+        await until(pilot, lambda: waiting_for("build"), timeout=60)
+        bar = str(app.query_one(ApprovalBar).render())
+        assert "start build" in bar and "implementer" in bar and "y approve" in bar
+        await pilot.press("y")
+        await until(pilot, lambda: waiting_for("merge"), timeout=120)
+        assert app.snap is not None and app.snap.run is not None and app.snap.run.stage == "merge"
+        await pilot.press("y")
+        await until(
+            pilot,
+            lambda: app.snap is not None and app.snap.run is not None and app.snap.run.state == "done",
+            timeout=60,
+        )
+    assert git(orch.repo, "log", "-1", "--format=%s", "main").startswith("Merge orchtui/from-keys")
+    approvals = orch.json("approvals", "--all")
+    assert [(a["stage"], a["state"]) for a in approvals] == [("build", "approved"), ("merge", "approved")]
+    assert all(a["run"] == run_id and a["who"] for a in approvals)

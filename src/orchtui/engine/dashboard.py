@@ -7,15 +7,17 @@ refresh with 100 sessions does not run 200 git commands.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import git
 from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 
-from orchtui.domain import CommandKind, SessionStatus
+from orchtui.domain import CommandKind, RunState, SessionStatus
 from orchtui.engine.context import Context
 from orchtui.engine.usage import Usage, UsageReader
 from orchtui.store.tables import AgentSession, Command
@@ -74,16 +76,68 @@ class GateView:
 
 
 @dataclass(frozen=True)
+class RunView:
+    id: str
+    task: str
+    playbook: str
+    state: str
+    stage: str | None
+    attempt: int
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class ApprovalView:
+    id: int
+    run_id: str
+    stage: str
+    action: str
+    summary: str  # what the prompt shows, in short lines
+    shown: str  # everything it shows (JSON), for the details view
+
+
+@dataclass(frozen=True)
 class Snapshot:
     sessions: list[SessionView]
     selected: SessionView | None
     ledger: list[CommandView]
     gates: list[GateView]
     usage_points: list[tuple[float, int]] = field(default_factory=list)
+    run: RunView | None = None  # the selected session's run, else the latest active one
+    run_gates: list[GateView] = field(default_factory=list)
+    approvals: list[ApprovalView] = field(default_factory=list)
 
     @property
     def tokens(self) -> tuple[int, int]:
         return sum(s.tokens_in for s in self.sessions), sum(s.tokens_out for s in self.sessions)
+
+
+def approval_summary(shown_json: str) -> str:
+    """The few lines an inline approval prompt shows: what starts, who would do it, the
+    evidence so far and the size of the change."""
+    try:
+        shown: dict[str, Any] = json.loads(shown_json)
+    except ValueError:
+        return shown_json[:200]
+    lines = [
+        f"start {shown.get('stage')} ({shown.get('automation')}) for task {shown.get('task')}"
+        + (" — merges the run's branch" if shown.get("merge") else "")
+    ]
+    plan = shown.get("plan") or []
+    if plan:
+        lines.append(
+            "plan: " + ", ".join(f"{p['role']} → {p['count']} × {p['profile'] or 'UNFILLED'}" for p in plan)
+        )
+    gates = shown.get("previous_gates") or []
+    if gates:
+        marks = {"pass": "✔", "fail": "✖", "pending": "…"}
+        lines.append(
+            f"{shown.get('previous_stage')} gates: "
+            + "; ".join(f"{marks.get(g['state'], '?')} {g['gate']}" for g in gates)
+        )
+    diff = str(shown.get("diff") or "").strip().splitlines()
+    lines.append("diff: " + (diff[-1].strip() if diff else "no changes yet"))
+    return "\n".join(lines)
 
 
 def _changed_at(cmd: Command) -> float:
@@ -191,7 +245,30 @@ class DashboardSource:
             for v in views
             for p in self.usage.read(ctx.config.state.session_dir(v.id) / "transcript.jsonl").points
         )
-        return Snapshot(views, selected, ledger, gates, points)
+        run, run_gates = self.focus_run(selected.id if selected else None)
+        approvals = [
+            ApprovalView(a.id or 0, a.run_id, a.stage, a.action, approval_summary(a.shown), a.shown)
+            for a in ctx.runs.approvals(pending_only=True)
+        ]
+        return Snapshot(views, selected, ledger, gates, points, run, run_gates, approvals)
+
+    def focus_run(self, session_id: str | None) -> tuple[RunView | None, list[GateView]]:
+        """The selected session's run, else the latest active run, and its current gates."""
+        runs = self.ctx.runs.all()
+        row = self.ctx.records.find_session(session_id) if session_id else None
+        chosen = next((r for r in runs if row is not None and r.id == row.run_id), None)
+        if chosen is None:
+            active = [r for r in runs if not RunState(r.state).final]
+            chosen = active[-1] if active else (runs[-1] if runs else None)
+        if chosen is None:
+            return None, []
+        view = RunView(
+            chosen.id, chosen.task, chosen.playbook, chosen.state, chosen.stage, chosen.attempt, chosen.detail
+        )
+        results = [
+            g for g in self.ctx.runs.gate_results(chosen.id, chosen.stage) if g.attempt == chosen.attempt
+        ]
+        return view, [GateView(f"{g.gate_index + 1}. {g.type}", g.state, g.why) for g in results]
 
     @staticmethod
     def gates(view: SessionView, ledger: list[CommandView]) -> list[GateView]:

@@ -52,6 +52,9 @@ def _inside(worktree: Path, relative: str) -> Path | None:
 
 def _command(gate: CommandGate, worktree: Path) -> GateOutcome:
     env = {k: v for k, v in os.environ.items() if k in SAFE_ENV}
+    # no bytecode caches: they would litter the worktree, and a same-size edit within the
+    # same second would run stale code
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
     try:
         proc = subprocess.run(
             ["sh", "-c", gate.run],

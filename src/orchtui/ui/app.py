@@ -7,6 +7,7 @@ agent's log), not by a polling loop; a 1 s timer only re-renders the elapsed col
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -24,8 +25,8 @@ from watchfiles import awatch
 from orchtui.domain import CommandKind, SessionStatus
 from orchtui.engine import daemon
 from orchtui.engine.context import Context
-from orchtui.engine.dashboard import DashboardSource, Snapshot
-from orchtui.engine.sessions import SessionService
+from orchtui.engine.dashboard import ApprovalView, DashboardSource, Snapshot
+from orchtui.engine.sessions import SessionService, operator
 from orchtui.errors import OrchtuiError, Refused, UsageError
 from orchtui.runtime.git import GitRepo
 from orchtui.screen.vt import VirtualScreen
@@ -34,6 +35,7 @@ from orchtui.ui.modals import ConfirmScreen, NewSessionRequest, NewSessionScreen
 from orchtui.ui.render import screen_lines
 from orchtui.ui.theme import LoadedTheme, load_theme
 from orchtui.ui.widgets import (
+    ApprovalBar,
     CostPanel,
     GatesPanel,
     LedgerTable,
@@ -61,6 +63,9 @@ class OrchtuiApp(App[None]):
         Binding("w", "next_waiting", "Next waiting", id="next_waiting"),
         Binding("k", "kill", "Kill", id="kill"),
         Binding("d", "details", "Details", id="details"),
+        Binding("y", "approve_run", "Approve stage", id="approve_run"),
+        Binding("x", "reject_run", "Reject stage", id="reject_run"),
+        Binding("o", "approval_details", "Approval details", id="approval_details"),
         Binding("q", "quit", "Quit", id="quit"),
     ]
 
@@ -99,6 +104,7 @@ class OrchtuiApp(App[None]):
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
         yield Static("", id="notice")
+        yield ApprovalBar(id="approval")
         with Horizontal(id="body"):
             with Vertical(id="left"):
                 with Vertical(id="sessions-box"):
@@ -192,9 +198,18 @@ class OrchtuiApp(App[None]):
         table.show(snap, self.loaded_theme, now)
         self.query_one(LedgerTable).show(snap)
         self.query_one(WorktreesTable).show(snap)
-        if self.snap_gates != (snap.selected.id if snap.selected else None, snap.gates):
-            self.snap_gates = (snap.selected.id if snap.selected else None, snap.gates)
+        gates_key = (
+            snap.selected.id if snap.selected else None,
+            snap.gates,
+            snap.run,
+            snap.run_gates,
+            snap.approvals,
+        )
+        if self.snap_gates != gates_key:
+            self.snap_gates = gates_key
             self.query_one(GatesPanel).show(snap)
+        self.query_one(ApprovalBar).show(snap)
+        self.refresh_bindings()
         if self.snap_usage != snap.usage_points:
             self.snap_usage = list(snap.usage_points)
             self.query_one(CostPanel).show(snap)
@@ -437,6 +452,56 @@ class OrchtuiApp(App[None]):
 
         choices = [("f", "Save & remove", "force"), ("k", "Keep worktree", "keep"), ("n", "Cancel", "")]
         self.push_screen(ConfirmScreen(question, choices), done)
+
+    # approvals ------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The approval keys exist only while an approval waits."""
+        if action in ("approve_run", "reject_run", "approval_details"):
+            return bool(self.snap and self.snap.approvals)
+        return True
+
+    def _pending(self) -> ApprovalView | None:
+        return self.snap.approvals[0] if self.snap and self.snap.approvals else None
+
+    def action_approve_run(self) -> None:
+        approval = self._pending()
+        if approval is not None:
+            self._decide(approval.id, True, None)
+
+    def action_reject_run(self) -> None:
+        approval = self._pending()
+        if approval is None:
+            return
+
+        def done(reason: str | None) -> None:
+            if reason is not None:
+                self._decide(approval.id, False, reason.strip())
+
+        self.push_screen(PromptScreen(f"Reject approval #{approval.id}: why?"), done)
+
+    def action_approval_details(self) -> None:
+        approval = self._pending()
+        if approval is None:
+            return
+        body = json.dumps(json.loads(approval.shown), indent=2)
+
+        def done(answer: str | None) -> None:
+            if answer == "approve":
+                self._decide(approval.id, True, None)
+
+        question = f"Approval #{approval.id} · run {approval.run_id}\n\n{body}"
+        self.push_screen(ConfirmScreen(question, [("y", "Approve", "approve"), ("c", "Close", "")]), done)
+
+    @work(thread=True, group="decide")
+    def _decide(self, approval_id: int, approve: bool, reason: str | None) -> None:
+        try:
+            row = self.ctx.runs.decide(approval_id, approve, operator(), reason)
+        except OrchtuiError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        self.ctx.wake_engine(f"approval {approval_id}")
+        self.call_from_thread(self.notify, f"{row.state} #{row.id}: {row.stage} {row.action}")
+        self.call_from_thread(self.request_refresh)
 
     def action_details(self) -> None:
         """Small terminals: swap the output view for the queue/worktrees/gates/cost tabs."""

@@ -186,17 +186,53 @@ class WorktreesTable(SyncedTable):
 
 class GatesPanel(Static):
     def show(self, snap: Snapshot) -> None:
-        if snap.selected is None:
-            self.update(Text("No session selected.", style="dim"))
-            return
         text = Text()
-        text.append(f"{snap.selected.id} {snap.selected.task}\n", style="bold")
-        for gate in snap.gates:
-            mark, color = GATE_MARK[gate.state]
-            text.append(f" {mark} ", style=color)
-            text.append(f"{gate.name:<20}", style="bold")
-            text.append(f"{gate.why}\n", style="dim")
+        if snap.run is not None:
+            run = snap.run
+            text.append(
+                f"run {run.id} · {run.playbook} · {run.task} · stage {run.stage} "
+                f"(attempt {run.attempt}) · {run.state}\n",
+                style="bold",
+            )
+            if run.detail:
+                text.append(f"  {run.detail}\n", style="dim")
+            for gate in snap.run_gates:
+                self._line(text, gate.name, gate.state, gate.why)
+            if not snap.run_gates:
+                text.append("  no gate checked yet in this stage\n", style="dim")
+            text.append("\n")
+        if snap.selected is None:
+            text.append("No session selected.", style="dim")
+        else:
+            text.append(f"session {snap.selected.id} {snap.selected.task}\n", style="bold")
+            for gate in snap.gates:
+                self._line(text, gate.name, gate.state, gate.why)
         self.update(text)
+
+    @staticmethod
+    def _line(text: Text, name: str, state: str, why: str) -> None:
+        mark, color = GATE_MARK.get(state, ("?", ""))
+        text.append(f" {mark} ", style=color)
+        text.append(f"{name:<20}", style="bold")
+        text.append(f"{why}\n", style="dim")
+
+
+class ApprovalBar(Static):
+    """The inline approval prompt: what would happen, answered with one key."""
+
+    def show(self, snap: Snapshot) -> None:
+        if not snap.approvals:
+            self.set_class(False, "shown")
+            return
+        first = snap.approvals[0]
+        text = Text()
+        text.append(f"▶ approval #{first.id} · run {first.run_id}: ", style="bold")
+        text.append(first.summary.replace("\n", "\n   ") + "\n")
+        text.append("   y approve · x reject (with a reason) · o details", style="bold")
+        if len(snap.approvals) > 1:
+            text.append(f" · {len(snap.approvals) - 1} more waiting", style="dim")
+        self.update(text)
+        self.set_class(True, "shown")
 
 
 class CostPanel(Static):
