@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dashboard_fixture import NOW, world  # noqa: F401 - the fixture
+from dashboard_fixture import NOW, world, world_with_run  # noqa: F401 - the fixtures
 from dashboard_helpers import until
 from orchtui.engine.context import Context
 from orchtui.ui.app import OrchtuiApp
@@ -38,3 +38,34 @@ async def test_every_action_is_in_the_command_palette(world: Context) -> None:  
             "Details",
         ):
             assert action in titles
+
+
+async def test_memory_and_approval_details_open_from_the_dashboard(world_with_run: Context) -> None:  # noqa: F811
+    from textual.widgets import TextArea
+
+    from orchtui.store.db import now
+    from orchtui.store.tables import Artifact
+    from orchtui.ui.modals import TextScreen
+
+    world_with_run.runs.add_artifact(
+        Artifact(
+            run_id="7e57ab",
+            stage="plan",
+            name="memory:PLAN.md",
+            content="# Plan\n\n## Goal\nadd() adds\n",
+            at=now(),
+        )
+    )
+    app = OrchtuiApp(
+        world_with_run, world_with_run.config.home.parent / "project", start_engine=False, clock=lambda: NOW
+    )
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: app.snap is not None and app.snap.run is not None)
+        await pilot.press("m")
+        await until(pilot, lambda: isinstance(app.screen, TextScreen))
+        assert "add() adds" in app.screen.query_one(TextArea).text
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, TextScreen))
+        await pilot.press("o")
+        await until(pilot, lambda: isinstance(app.screen, TextScreen))
+        assert '"stage": "merge"' in app.screen.query_one(TextArea).text

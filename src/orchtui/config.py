@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -54,6 +54,13 @@ class EngineConfig(_Section):
     step_ms: int = Field(default=2, ge=1, le=500)
 
 
+class EventsConfig(_Section):
+    # a command (argv, no shell) that receives each event of at least `hook_severity` as JSON on stdin
+    hook: list[str] = Field(default_factory=list)
+    hook_severity: Literal["info", "warning", "error", "critical"] = "warning"
+    stuck_after: float = Field(default=300.0, gt=0)  # seconds of silence while working
+
+
 class LimitsConfig(_Section):
     max_sessions: int = Field(default=100, ge=1)
     per_project: int | None = Field(default=None, ge=1)
@@ -74,6 +81,7 @@ class Config(_Section):
     engine: EngineConfig = Field(default_factory=EngineConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     ui: UiConfig = Field(default_factory=UiConfig)
+    events: EventsConfig = Field(default_factory=EventsConfig)
     # dashboard key remapping: binding id -> key(s), e.g. {new_session = "ctrl+n"}
     keys: dict[str, str] = Field(default_factory=dict)
     profile_dirs: list[Path] = Field(default_factory=list)

@@ -108,6 +108,7 @@ class Stage(_Model):
     retries: int = Field(default=0, ge=0, le=10)
     on_failure: OnFailure = "stay"
     merge: bool = False  # when the stage starts: merge the run's branch into its base
+    wait_for_capacity: bool = False  # when agents are busy elsewhere: wait instead of pausing
     completion_marker: str | None = None
 
     @field_validator("id")

@@ -15,6 +15,7 @@ class Step(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     work: float | None = Field(default=None, ge=0, le=3600)  # seconds of "thinking"
+    hang: float | None = Field(default=None, ge=0, le=3600)  # seconds of silence while working (a hung agent)
     say: str | None = None  # print a reply line ({prompt} is the first prompt line)
     ask: str | None = None  # permission question; waits for y/n
     write: str | None = None  # file path relative to the cwd

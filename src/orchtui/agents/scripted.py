@@ -179,6 +179,8 @@ class Agent:
         first_line = prompt.splitlines()[0] if prompt else ""
         if step.work is not None:
             self.work(step.work)
+        if step.hang is not None:
+            time.sleep(step.hang)
         if step.say is not None:
             self.clear_line()
             self.write("● " + step.say.replace("{prompt}", first_line) + "\n")

@@ -380,9 +380,22 @@ def plan(app: App, playbook: Path, task: str, as_json: bool) -> None:
 
 
 def _playbook_path(playbook: Path) -> Path:
-    from orchtui.paths import shipped
+    """A file, or a name looked up in the repository's .orchtui/playbooks/, the user's
+    playbooks/ beside the config file, then the playbooks shipped with orchtui."""
+    from orchtui import paths
+    from orchtui.runtime.git import GitRepo
 
-    return playbook if playbook.suffix in (".yaml", ".yml") else shipped("playbooks") / f"{playbook}.yaml"
+    if playbook.suffix in (".yaml", ".yml"):
+        return playbook
+    folders = [paths.user_config_file().parent / "playbooks", paths.shipped("playbooks")]
+    try:
+        folders.insert(0, GitRepo(Path.cwd()).root / ".orchtui" / "playbooks")
+    except OrchtuiError:
+        pass
+    for folder in folders:
+        if (folder / f"{playbook}.yaml").is_file():
+            return folder / f"{playbook}.yaml"
+    raise UsageError(f"no playbook {str(playbook)!r} (looked in {', '.join(str(f) for f in folders)})")
 
 
 @cli.command("run")

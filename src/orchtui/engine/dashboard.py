@@ -20,7 +20,7 @@ from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 from orchtui.domain import CommandKind, RunState, SessionStatus
 from orchtui.engine.context import Context
 from orchtui.engine.usage import Usage, UsageReader
-from orchtui.store.tables import AgentSession, Command
+from orchtui.store.tables import AgentSession, Command, Event
 
 GIT_TTL = 5.0
 
@@ -103,6 +103,8 @@ class Snapshot:
     ledger: list[CommandView]
     gates: list[GateView]
     usage_points: list[tuple[float, int]] = field(default_factory=list)
+    alerts: list[Event] = field(default_factory=list)  # recent events of warning severity and up
+    last_event_id: int = 0
     run: RunView | None = None  # the selected session's run, else the latest active one
     run_gates: list[GateView] = field(default_factory=list)
     approvals: list[ApprovalView] = field(default_factory=list)
@@ -250,7 +252,8 @@ class DashboardSource:
             ApprovalView(a.id or 0, a.run_id, a.stage, a.action, approval_summary(a.shown), a.shown)
             for a in ctx.runs.approvals(pending_only=True)
         ]
-        return Snapshot(views, selected, ledger, gates, points, run, run_gates, approvals)
+        alerts, last_event = ctx.records.recent_alerts()
+        return Snapshot(views, selected, ledger, gates, points, alerts, last_event, run, run_gates, approvals)
 
     def focus_run(self, session_id: str | None) -> tuple[RunView | None, list[GateView]]:
         """The selected session's run, else the latest active run, and its current gates."""

@@ -18,6 +18,7 @@ from watchfiles import awatch
 from orchtui.domain import CommandKind, CommandState, SessionStatus
 from orchtui.engine.context import Context
 from orchtui.engine.delivery import deliver, deliver_answer
+from orchtui.engine.events import emit
 from orchtui.engine.monitor import Monitor
 from orchtui.engine.runs import RunDriver
 from orchtui.errors import OrchtuiError
@@ -46,6 +47,7 @@ class Engine:
         self._event_offset = 0
         self._wake_offset = 0
         self.runs = RunDriver(self)
+        self.extra_markers: dict[str, set[str]] = {}
 
     # lifecycle ------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -130,6 +132,8 @@ class Engine:
         )
         self.monitors[row.id] = monitor
         self.by_pane[pane.pane_id] = row.id
+        for regex in self.extra_markers.get(row.id, ()):
+            monitor.add_marker(regex)
         if not pane.piped and not pane.dead:
             self.ctx.tmux.pipe_to(pane.pane_id, monitor.log_file)
         if row.status == SessionStatus.STARTING.value and row.log_offset == 0:
@@ -146,6 +150,13 @@ class Engine:
         self.evaluate(monitor, cause="adopted")
         self._recover_commands(monitor)
         self.maybe_dispatch(monitor)
+
+    def add_marker(self, session_id: str, regex: str) -> None:
+        """A playbook stage's completion marker, watched for besides the profile's."""
+        self.extra_markers.setdefault(session_id, set()).add(regex)
+        monitor = self.monitors.get(session_id)
+        if monitor is not None:
+            monitor.add_marker(regex)
 
     def _scan_gap(self, monitor: Monitor) -> None:
         """Output written while orchtui was away: look for completion markers in it."""
@@ -205,7 +216,23 @@ class Engine:
                 self.drop(monitor.session_id)
             elif pane.dead:
                 self.mark_exited(monitor, pane.dead_status, pane.dead_signal)
+            else:
+                self.check_stuck(monitor)
         self.sync()
+
+    def check_stuck(self, monitor: Monitor) -> None:
+        """Working, yet silent for too long: say so once (until it prints again)."""
+        quiet = now() - monitor.last_output
+        stuck = monitor.status == SessionStatus.WORKING.value and quiet > self.ctx.config.events.stuck_after
+        if stuck and not monitor.stuck_reported:
+            monitor.stuck_reported = True
+            emit(
+                self.ctx,
+                "agent.stuck",
+                f"no output for {quiet:.0f}s while working",
+                severity="warning",
+                session_id=monitor.session_id,
+            )
 
     # signals --------------------------------------------------------------
     def on_output(self, monitor: Monitor) -> None:
@@ -247,6 +274,8 @@ class Engine:
         if verdict.conversation_id:
             self._note_conversation(monitor, verdict.conversation_id)
         changed = monitor.markers_seen != monitor.markers_acted
+        if monitor.markers_seen > monitor.markers_acted:
+            emit(self.ctx, "step.marker", "completion marker seen", session_id=monitor.session_id)
         if verdict.state is not None and verdict.state != monitor.status:
             changed = True
             if verdict.state == SessionStatus.EXITED.value:
@@ -340,7 +369,7 @@ class Engine:
             self.ctx.ledger.transition(cmd.id, CommandState.RUNNING, f"agent {status}")
             cmd.state = CommandState.RUNNING.value
         base = self.marker_base.get(cmd.id, monitor.markers_seen)
-        if monitor.markers_seen > base and status not in ("working", "waiting"):
+        if monitor.markers_seen > base:  # the STOP token: done, whatever the screen shows
             self.ctx.ledger.transition(cmd.id, CommandState.DONE, "completion marker seen")
         elif status == "idle" and (
             cmd.state == CommandState.RUNNING.value

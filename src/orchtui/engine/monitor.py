@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,10 +35,13 @@ class Monitor:
     markers_acted: int = 0  # markers the engine has already acted on
     conversation_id: str | None = None
     dead_once: bool = False  # tmux showed the pane dead without an exit status yet
+    last_output: float = field(default_factory=time.time)
+    stuck_reported: bool = False
     generation: int = 0  # bumps on every screen change; delivery waits on it
     _tail: str = ""
     _changed: asyncio.Event | None = field(init=False, default=None)
     _marker: re.Pattern[str] | None = field(init=False, default=None)
+    _extra: list[re.Pattern[str]] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         self.screen = VirtualScreen(self.cols, self.rows)
@@ -57,6 +61,8 @@ class Monitor:
     def read_new(self) -> bytes:
         data = read_from(self.log_file, self.offset)
         if data:
+            self.last_output = time.time()
+            self.stuck_reported = False
             self.offset += len(data)
             self.screen.feed(data)
             self.generation += 1
@@ -65,14 +71,19 @@ class Monitor:
 
     def scan_markers(self, data: bytes) -> int:
         """Count completion markers in the stream (not the screen, so none is counted twice)."""
-        if self._marker is None:
+        patterns = ([self._marker] if self._marker is not None else []) + self._extra
+        if not patterns:
             return 0
         text = self._tail + strip_ansi(data)
         cut = len(self._tail)
-        found = sum(1 for m in self._marker.finditer(text) if m.end() > cut)
+        found = sum(1 for pattern in patterns for m in pattern.finditer(text) if m.end() > cut)
         self._tail = text[-MARKER_TAIL:]
         self.markers_seen += found
         return found
+
+    def add_marker(self, regex: str) -> None:
+        if all(p.pattern != regex for p in self._extra):
+            self._extra.append(re.compile(regex, re.MULTILINE))
 
     def skip_to_end(self) -> None:
         try:

@@ -21,9 +21,10 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchtui.domain import ApprovalState, RunState
+from orchtui.domain import ApprovalState, CommandState, RunState
 from orchtui.engine.allocation import plan_stage
 from orchtui.engine.capacity import Slot
+from orchtui.engine.events import emit
 from orchtui.engine.gates import GateOutcome, evaluate
 from orchtui.engine.sessions import SessionService
 from orchtui.errors import OrchtuiError
@@ -98,6 +99,21 @@ class RunDriver:
             self.start_stage(run, book, stage)
         elif state is RunState.RUNNING:
             rows = self.stage_commands(run, stage)
+            started = min((r.queued_at for r in rows), default=None)
+            open_rows = [r for r in rows if r.state not in ("done", "failed", "cancelled")]
+            if started is not None and open_rows and now() - started > stage.timeout:
+                for cmd in open_rows:
+                    self.ctx.ledger.transition(
+                        cmd.id or 0, CommandState.CANCELLED, f"stage {stage.id} timed out"
+                    )
+                self.event(run, "stage.timeout", f"{stage.id} timed out after {stage.timeout:.0f}s", "error")
+                self.decide(
+                    run,
+                    book,
+                    stage,
+                    [GateOutcome("fail", f"{stage.id} timed out after {stage.timeout:.0f}s")],
+                )
+                return
             if all(r.state in ("done", "failed", "cancelled") for r in rows) and (rows or not stage.roles):
                 self.begin_gates(self.set(run, RunState.GATING), book, stage)
         elif state is RunState.GATING and run.id not in self.gating:
@@ -112,7 +128,7 @@ class RunDriver:
         return self.ctx.runs.update(run.id, state=state.value, detail=detail, **fields)
 
     def event(self, run: Run, kind: str, message: str, severity: str = "info", **data: Any) -> None:
-        self.ctx.records.event(kind, None, f"run {run.id}: {message}", severity=severity, run=run.id, **data)
+        emit(self.ctx, kind, f"run {run.id}: {message}", severity=severity, run=run.id, **data)
         log.info("run %s: %s", run.id, message)
 
     def pause(self, run: Run, why: str, severity: str = "warning") -> None:
@@ -212,12 +228,18 @@ class RunDriver:
         )
         if not plan.fillable:
             missing = "; ".join(f"{a.role}: {a.reason}" for a in plan.assignments if a.profile is None)
+            if stage.wait_for_capacity and "capacity:" in missing:
+                if run.detail != f"waiting for capacity: {missing}":
+                    self.event(run, "stage.waiting", f"{stage.id} waits for capacity: {missing}")
+                    self.ctx.runs.update(run.id, detail=f"waiting for capacity: {missing}")
+                return
             self.pause(run, f"cannot start {stage.id}: {missing}")
             return
         for role, assignment in zip(stage.roles, plan.assignments, strict=True):
             assert assignment.profile is not None
             for index in range(role.count):
                 session = self.session_for(run, stage, role, index, assignment.profile, mine)
+                self.mark_start(run, stage)
                 self.send(run, stage, role, index, session, feedback=None)
         self.set(run, RunState.RUNNING, f"{stage.id}: {len(stage.roles)} role(s) working")
 
@@ -231,13 +253,53 @@ class RunDriver:
             if session.task == label:
                 return session
         service = SessionService(self.ctx)
-        if run.worktree_id is None:
-            project = self.ctx.records.project(run.project_id)
-            session = service.create(Path(project.path), profile, run.task, role=role.role, run_id=run.id)
+        project = Path(self.ctx.records.project(run.project_id).path)
+        if stage.worktree == "own":
+            key = f"worktree:{stage.id}"
+            known = self.ctx.runs.artifacts(run.id).get(key)
+            if known is None:
+                run_wt = self.ctx.records.worktree(run.worktree_id) if run.worktree_id else None
+                task = f"{run.task[:40]}-{stage.id[:20]}"
+                session = service.create(
+                    project,
+                    profile,
+                    task,
+                    base=run_wt.branch if run_wt else None,
+                    role=role.role,
+                    run_id=run.id,
+                )
+                self.ctx.runs.add_artifact(
+                    Artifact(
+                        run_id=run.id, stage=stage.id, name=key, content=str(session.worktree_id), at=now()
+                    )
+                )
+                return self.ctx.records.update_session(session.id, task=label)
+            return service.join(int(known), profile, label, role=role.role, run_id=run.id)
+        shared = self.worktree_id(run, stage)
+        if shared is None:
+            session = service.create(project, profile, run.task, role=role.role, run_id=run.id)
             self.ctx.runs.update(run.id, worktree_id=session.worktree_id)
             run.worktree_id = session.worktree_id
             return self.ctx.records.update_session(session.id, task=label)
-        return service.join(run.worktree_id, profile, label, role=role.role, run_id=run.id)
+        return service.join(shared, profile, label, role=role.role, run_id=run.id)
+
+    def worktree_id(self, run: Run, stage: Stage) -> int | None:
+        """The worktree a stage works (and is gated) in: its own, another stage's, or the run's."""
+        artifacts = self.ctx.runs.artifacts(run.id)
+        if stage.worktree == "own" and f"worktree:{stage.id}" in artifacts:
+            return int(artifacts[f"worktree:{stage.id}"])
+        if stage.worktree not in ("own", "shared") and f"worktree:{stage.worktree}" in artifacts:
+            return int(artifacts[f"worktree:{stage.worktree}"])
+        return run.worktree_id
+
+    def mark_start(self, run: Run, stage: Stage) -> None:
+        """Remember the commit a stage starts from (what `revert` returns to)."""
+        key = f"start:{stage.id}"
+        wt_id = self.worktree_id(run, stage)
+        if wt_id is None or key in self.ctx.runs.artifacts(run.id):
+            return
+        head = GitRepo(Path(self.ctx.records.worktree(wt_id).path)).repo.head.commit.hexsha
+        self.ctx.runs.add_artifact(Artifact(run_id=run.id, stage=stage.id, name=key, content=head, at=now()))
 
     def send(
         self, run: Run, stage: Stage, role: Role, index: int, session: AgentSession, feedback: str | None
@@ -245,6 +307,8 @@ class RunDriver:
         tag = run_tag(run, stage.id, run.attempt, role.role, index)
         if any(cmd.actor == tag for cmd in self.ctx.ledger.rows(session.id)):
             return  # already queued before a restart: never twice
+        if stage.completion_marker:
+            self.engine.add_marker(session.id, stage.completion_marker)
         self.ctx.ledger.enqueue(
             session.id,
             self.prompt(run, stage, role, feedback),
@@ -255,6 +319,10 @@ class RunDriver:
 
     def prompt(self, run: Run, stage: Stage, role: Role, feedback: str | None) -> str:
         wt = self.ctx.records.worktree(run.worktree_id) if run.worktree_id else None
+        artifacts = self.ctx.runs.artifacts(run.id)
+        ids = [s.id for s in self.playbook(run).stages]
+        previous = ids[ids.index(stage.id) - 1] if ids.index(stage.id) else None
+        memory = "\n\n".join(v for k, v in artifacts.items() if k.startswith("memory:"))
         values = {
             "task": run.task,
             "stage": stage.id,
@@ -263,6 +331,8 @@ class RunDriver:
             "branch": wt.branch if wt else "",
             "base": wt.base if wt else "",
             "run": run.id,
+            "previous": artifacts.get(f"stage:{previous}", "") if previous else "",
+            "memory": memory[-FEEDBACK_LIMIT:],
         }
         parts = [f"[orchtui run {run.id} · stage {stage.id} · role {role.role} · attempt {run.attempt}]"]
         if role.skill:
@@ -301,7 +371,8 @@ class RunDriver:
             self.gating.discard(run.id)
 
     def check_gates(self, run: Run, stage: Stage) -> list[GateOutcome]:
-        wt = self.ctx.records.worktree(run.worktree_id) if run.worktree_id else None
+        wt_id = self.worktree_id(run, stage)
+        wt = self.ctx.records.worktree(wt_id) if wt_id else None
         worktree = Path(wt.path) if wt else Path(self.ctx.records.project(run.project_id).path)
         artifacts = self.ctx.runs.artifacts(run.id)
         outcomes = []
@@ -353,6 +424,8 @@ class RunDriver:
             return
         feedback = "\n".join(f"- {o.why}\n{o.evidence[-1500:]}" for o in outcomes if o.state == "fail")
         if stage.on_failure in ("retry", "revert") and run.attempt <= stage.retries:
+            if stage.on_failure == "revert":
+                self.revert(run, stage)
             run = self.set(
                 run,
                 RunState.RUNNING,
@@ -371,7 +444,8 @@ class RunDriver:
                     self.send(run, stage, role, index, session, feedback)
             return
         severity = "critical" if stage.on_failure == "escalate" else "warning"
-        self.pause(run, f"{stage.id}: gates failed ({stage.on_failure}); see `orchtui events`", severity)
+        why = "; ".join(o.why for o in outcomes if o.state == "fail")
+        self.pause(run, f"{stage.id}: {why} ({stage.on_failure}, attempt {run.attempt})", severity)
 
     def complete_stage(self, run: Run, book: Playbook, stage: Stage) -> None:
         service = SessionService(self.ctx)
@@ -386,6 +460,12 @@ class RunDriver:
         self.ctx.runs.add_artifact(
             Artifact(run_id=run.id, stage=stage.id, name=f"stage:{stage.id}", content=summary, at=now())
         )
+        self.remember(run, stage, summary)
+        if stage.worktree == "own" and run.worktree_id is not None and (own := self.worktree_id(run, stage)):
+            run_wt, stage_wt = self.ctx.records.worktree(run.worktree_id), self.ctx.records.worktree(own)
+            repo = GitRepo(Path(self.ctx.records.project(run.project_id).path))
+            if repo.ahead_behind(stage_wt.branch, run_wt.branch)[0]:
+                repo.merge_into(run_wt.branch, stage_wt.branch, f"Merge stage {stage.id} of run {run.id}")
         self.event(run, "stage.completed", f"{stage.id} complete (attempt {run.attempt})", stage=stage.id)
         ids = [s.id for s in book.stages]
         following = ids[ids.index(stage.id) + 1 :]
@@ -395,6 +475,63 @@ class RunDriver:
             return
         self.set(run, RunState.PENDING, None, stage=following[0], attempt=1)
         self.advance(self.ctx.runs.get(run.id))
+
+    def revert(self, run: Run, stage: Stage) -> None:
+        """Back to the commit the stage started from; what it did is kept under a rescue ref."""
+        start = self.ctx.runs.artifacts(run.id).get(f"start:{stage.id}")
+        wt_id = self.worktree_id(run, stage)
+        if not start or wt_id is None:
+            return
+        path = Path(self.ctx.records.worktree(wt_id).path)
+        ref = f"refs/orchtui/rescue/{run.id}-{stage.id}-{run.attempt}"
+        GitRepo.rescue(path, ref)
+        GitRepo.reset_to(path, start)
+        self.event(
+            run,
+            "stage.reverted",
+            f"{stage.id} reverted to {start[:10]}; its work is kept at {ref}",
+            severity="warning",
+            ref=ref,
+        )
+
+    def remember(self, run: Run, stage: Stage, summary: str) -> None:
+        """Project memory: the stage's summary, and the plan or review it produced, as
+        Markdown under ORCHTUI_HOME/memory/<project>/<run>/, indexed as artifacts."""
+        project = self.ctx.records.project(run.project_id)
+        folder = self.ctx.config.home / "memory" / project.tmux_session.removeprefix("orchtui-") / run.id
+        folder.mkdir(parents=True, exist_ok=True)
+        wt = self.ctx.records.worktree(run.worktree_id) if run.worktree_id else None
+        known = self.ctx.runs.artifacts(run.id)
+        for name in ("PLAN.md", "REVIEW.md"):
+            source = Path(wt.path) / name if wt else None
+            if source is not None and source.is_file() and f"memory:{name}" not in known:
+                text = source.read_text(encoding="utf-8", errors="replace")
+                (folder / name).write_text(text, encoding="utf-8")
+                self.ctx.runs.add_artifact(
+                    Artifact(
+                        run_id=run.id,
+                        stage=stage.id,
+                        name=f"memory:{name}",
+                        path=str(folder / name),
+                        content=text,
+                        at=now(),
+                    )
+                )
+        body = (
+            f"# {stage.id} · run {run.id} · {run.task}\n\nattempts: {run.attempt}\n\n"
+            f"## Gates\n\n{summary or '(none)'}\n"
+        )
+        (folder / f"{stage.id}.md").write_text(body, encoding="utf-8")
+        self.ctx.runs.add_artifact(
+            Artifact(
+                run_id=run.id,
+                stage=stage.id,
+                name=f"memory:{stage.id}",
+                path=str(folder / f"{stage.id}.md"),
+                content=body,
+                at=now(),
+            )
+        )
 
     def merge(self, run: Run) -> None:
         wt = self.ctx.records.worktree(run.worktree_id) if run.worktree_id else None

@@ -129,6 +129,13 @@ class GitRepo:
         repo.git.update_ref(ref, commit)
         return str(commit)
 
+    @staticmethod
+    def reset_to(worktree: Path, commit: str) -> None:
+        """Discard everything after `commit` in this worktree (save it with `rescue` first)."""
+        repo = git.Repo(worktree)
+        repo.git.reset("--hard", commit)
+        repo.git.clean("-fd")
+
     def remove_worktree(self, path: Path, force: bool = False) -> None:
         args = ["remove", *(["--force"] if force else []), str(path)]
         try:

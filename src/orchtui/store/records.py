@@ -146,6 +146,18 @@ class Records:
             db.commit()
             return row
 
+    def recent_alerts(self, limit: int = 20) -> tuple[list[Event], int]:
+        """The latest events of warning severity and up, and the newest event id."""
+        with self.store.session() as db:
+            alerts = db.exec(
+                select(Event)
+                .where(col(Event.severity).in_(["warning", "error", "critical"]))
+                .order_by(col(Event.id).desc())
+                .limit(limit)
+            ).all()
+            newest = db.exec(select(Event.id).order_by(col(Event.id).desc()).limit(1)).first()
+        return list(reversed(alerts)), int(newest or 0)
+
     def events(self, session_id: str | None = None, kind: str | None = None) -> list[Event]:
         with self.store.session() as db:
             query = select(Event).order_by(col(Event.id))

@@ -31,7 +31,7 @@ from orchtui.errors import OrchtuiError, Refused, UsageError
 from orchtui.runtime.git import GitRepo
 from orchtui.screen.vt import VirtualScreen
 from orchtui.tail import read_from
-from orchtui.ui.modals import ConfirmScreen, NewSessionRequest, NewSessionScreen, PromptScreen
+from orchtui.ui.modals import ConfirmScreen, NewSessionRequest, NewSessionScreen, PromptScreen, TextScreen
 from orchtui.ui.render import screen_lines
 from orchtui.ui.theme import LoadedTheme, load_theme
 from orchtui.ui.widgets import (
@@ -66,6 +66,7 @@ class OrchtuiApp(App[None]):
         Binding("y", "approve_run", "Approve stage", id="approve_run"),
         Binding("x", "reject_run", "Reject stage", id="reject_run"),
         Binding("o", "approval_details", "Approval details", id="approval_details"),
+        Binding("m", "memory", "Memory", id="memory"),
         Binding("q", "quit", "Quit", id="quit"),
     ]
 
@@ -94,6 +95,7 @@ class OrchtuiApp(App[None]):
         self._vt_session: str | None = None
         self._vt_offset = 0
         self.refresh_count = 0
+        self._events_seen: int | None = None
         self._settle_timer: Timer | None = None
         self.base_hint = "current branch"
         self.installed: dict[str, bool] = {}
@@ -209,6 +211,7 @@ class OrchtuiApp(App[None]):
             self.snap_gates = gates_key
             self.query_one(GatesPanel).show(snap)
         self.query_one(ApprovalBar).show(snap)
+        self._announce(snap)
         self.refresh_bindings()
         if self.snap_usage != snap.usage_points:
             self.snap_usage = list(snap.usage_points)
@@ -232,6 +235,20 @@ class OrchtuiApp(App[None]):
         )
         if snap.selected and snap.selected.id != self._vt_session:
             self.request_screen()
+
+    def _announce(self, snap: Snapshot) -> None:
+        """Warnings and worse from the event log reach the operator as notifications."""
+        if self._events_seen is None:
+            self._events_seen = snap.last_event_id
+            return
+        for event in snap.alerts:
+            if (event.id or 0) > self._events_seen:
+                self.notify(
+                    event.message,
+                    title=event.kind,
+                    severity="error" if event.severity in ("error", "critical") else "warning",
+                )
+        self._events_seen = max(self._events_seen, snap.last_event_id)
 
     @property
     def settled(self) -> bool:
@@ -458,7 +475,23 @@ class OrchtuiApp(App[None]):
         """The approval keys exist only while an approval waits."""
         if action in ("approve_run", "reject_run", "approval_details"):
             return bool(self.snap and self.snap.approvals)
+        if action == "memory":
+            return bool(self.snap and self.snap.run)
         return True
+
+    @work(thread=True, group="memory")
+    def action_memory(self) -> None:
+        """The focused run's project memory: plans, reviews and stage summaries."""
+        run = self.snap.run if self.snap else None
+        if run is None:
+            return
+        memory = {
+            k.removeprefix("memory:"): v
+            for k, v in self.ctx.runs.artifacts(run.id).items()
+            if k.startswith("memory:")
+        }
+        text = "\n\n".join(f"━━ {name}\n{body}" for name, body in memory.items()) or "Nothing recorded yet."
+        self.call_from_thread(self.push_screen, TextScreen(f"Memory · run {run.id} · {run.task}", text))
 
     def _pending(self) -> ApprovalView | None:
         return self.snap.approvals[0] if self.snap and self.snap.approvals else None
@@ -484,13 +517,9 @@ class OrchtuiApp(App[None]):
         if approval is None:
             return
         body = json.dumps(json.loads(approval.shown), indent=2)
-
-        def done(answer: str | None) -> None:
-            if answer == "approve":
-                self._decide(approval.id, True, None)
-
-        question = f"Approval #{approval.id} · run {approval.run_id}\n\n{body}"
-        self.push_screen(ConfirmScreen(question, [("y", "Approve", "approve"), ("c", "Close", "")]), done)
+        self.push_screen(
+            TextScreen(f"Approval #{approval.id} · run {approval.run_id} (y in the bar approves)", body)
+        )
 
     @work(thread=True, group="decide")
     def _decide(self, approval_id: int, approve: bool, reason: str | None) -> None:

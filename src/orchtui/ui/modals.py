@@ -175,3 +175,23 @@ class ConfirmScreen(ModalScreen[str | None]):
 
     def action_choose(self, result: str) -> None:
         self.dismiss(result or None)
+
+
+class TextScreen(ModalScreen[None]):
+    """Read-only, scrollable text (a run's memory, an approval's details)."""
+
+    BINDINGS = [Binding("escape", "close", "Close"), Binding("q", "close", "Close")]
+
+    def __init__(self, title: str, text: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog reader"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield TextArea(self.text, read_only=True, id="text", soft_wrap=True)
+            yield Label("Esc to close", classes="hint")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,104 @@
+"""Stage timeouts, stuck agents, the event hook, waiting for capacity, project memory."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from conftest import Orch, wait_for
+from test_runs import approve, playbook_copy, use_playbook_agents
+
+HOOK = "import sys; open(sys.argv[1], 'a').write(sys.stdin.read() + chr(10))"
+
+
+def hook_env(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    out = tmp_path / "hook.jsonl"
+    argv = json.dumps([sys.executable, "-c", HOOK, str(out)])
+    return {"ORCHTUI_EVENTS__HOOK": argv, "ORCHTUI_EVENTS__HOOK_SEVERITY": '"warning"'}, out
+
+
+def hook_events(path: Path) -> list[dict[str, object]]:
+    return (
+        [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    )
+
+
+def test_stage_timeout_pauses_and_reaches_the_hook(orch: Orch, tmp_path: Path) -> None:
+    scenario = tmp_path / "slow.toml"
+    scenario.write_text('[[rule]]\nmatch = "role sleeper"\nsteps = [{ work = 60 }]\n')
+    book = tmp_path / "slow.yaml"
+    book.write_text(
+        "stages:\n  - id: slow\n    automation: fully_auto\n    timeout: 2\n    on_failure: stay\n"
+        "    roles:\n      - {role: sleeper, agents: [scripted], prompt: sleep}\n"
+    )
+    env, out = hook_env(tmp_path)
+    orch.env.update(
+        {**env, "ORCHTUI_SCRIPTED_SCENARIO": str(scenario), "ORCHTUI_ENGINE__RECONCILE_INTERVAL": "0.5"}
+    )
+    orch.run("run", str(book), "--task", "sleepy")
+    wait_for(lambda: orch.json("runs")[0]["state"] == "paused", timeout=30)
+    run = orch.json("runs")[0]
+    assert "timed out" in run["detail"]
+    assert [r["state"] for r in orch.json("ledger") if r["actor"].startswith("run:")] == ["cancelled"]
+    wait_for(lambda: any(e["kind"] == "stage.timeout" for e in hook_events(out)), timeout=10)
+    event = next(e for e in hook_events(out) if e["kind"] == "stage.timeout")
+    assert event["severity"] == "error" and event["data"]["run"] == run["id"]
+
+
+def test_stuck_agent_is_reported_once(orch: Orch, tmp_path: Path) -> None:
+    scenario = tmp_path / "hang.toml"
+    scenario.write_text('[[rule]]\nmatch = "hang"\nsteps = [{ work = 0.3 }, { hang = 30 }]\n')
+    env, out = hook_env(tmp_path)
+    orch.env.update(
+        {
+            **env,
+            "ORCHTUI_SCRIPTED_SCENARIO": str(scenario),
+            "ORCHTUI_EVENTS__STUCK_AFTER": "1.5",
+            "ORCHTUI_ENGINE__RECONCILE_INTERVAL": "0.5",
+        }
+    )
+    sid = orch.new("hung")
+    orch.wait_status(sid, "idle")
+    orch.run("session", "send", sid, "hang please")
+    wait_for(lambda: any(e["kind"] == "agent.stuck" for e in orch.json("events", sid)), timeout=20)
+    assert orch.status(sid) == "working"
+    wait_for(lambda: any(e["kind"] == "agent.stuck" for e in hook_events(out)), timeout=10)
+    assert len([e for e in orch.json("events", sid) if e["kind"] == "agent.stuck"]) == 1
+
+
+def test_stage_waits_for_capacity_then_runs(orch: Orch, tmp_path: Path) -> None:
+    use_playbook_agents(orch)
+    orch.env["ORCHTUI_LIMITS__PER_PROFILE"] = "{scripted = 1}"
+    busy = orch.new("busy")
+    book = tmp_path / "wait.yaml"
+    book.write_text(
+        "stages:\n  - id: plan\n    automation: fully_auto\n    wait_for_capacity: true\n"
+        "    roles:\n      - {role: planner, agents: [scripted], prompt: plan it}\n"
+        "    gates:\n      - {type: file_exists, path: PLAN.md}\n"
+    )
+    orch.run("run", str(book), "--task", "patient")
+    wait_for(lambda: "waiting for capacity" in (orch.json("runs")[0]["detail"] or ""), timeout=20)
+    assert orch.json("runs")[0]["state"] == "pending"
+    orch.run("session", "kill", busy)
+    wait_for(lambda: orch.json("runs")[0]["state"] == "done", timeout=40, interval=0.3)
+
+
+def test_project_memory_is_written_indexed_and_given_to_later_roles(orch: Orch, tmp_path: Path) -> None:
+    use_playbook_agents(orch)
+    run_id = orch.run("run", str(playbook_copy(tmp_path)), "--task", "remember").stdout.strip()
+    approve(orch, "build")
+    approve(orch, "merge", timeout=120)
+    wait_for(lambda: orch.json("runs")[0]["state"] == "done", timeout=60, interval=0.3)
+    folder = next((orch.home / "memory").glob(f"*/{run_id}"))
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["PLAN.md", "REVIEW.md", "build.md", "merge.md", "plan.md", "review.md", "test.md"]
+    assert "## Goal" in (folder / "PLAN.md").read_text()
+    assert (
+        "command: fail" in (folder / "test.md").read_text()
+        or "attempts: 2" in (folder / "test.md").read_text()
+    )
+    review_prompt = next(
+        r["text"] for r in orch.json("ledger") if r["actor"].startswith(f"run:{run_id}:review:")
+    )
+    assert "# plan · run" in review_prompt and "## Goal" in review_prompt
