@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from libtmux import Server
 
+from orchtui.engine.context import Context
 from orchtui.store import Store
 from orchtui.store.ledger import Ledger
 from orchtui.store.records import Records
@@ -183,3 +184,17 @@ def orch(tmp_path: Path, server: Server, repo: Path) -> Iterator[Orch]:
     o = Orch(env, repo, home, server)
     yield o
     o.run("engine", "stop", check=False)
+
+
+def engine_context(orch: Orch, monkeypatch: pytest.MonkeyPatch) -> Context:
+    """This test process as an orchtui client of `orch`'s home, with its engine running."""
+    from orchtui.config import load_config
+    from orchtui.engine import daemon
+
+    for key, value in orch.env.items():
+        if key.startswith("ORCHTUI_"):
+            monkeypatch.setenv(key, value)
+    monkeypatch.chdir(orch.repo)
+    context = Context(load_config(orch.repo))
+    daemon.ensure_running(context.config, cwd=orch.repo)
+    return context

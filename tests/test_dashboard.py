@@ -5,10 +5,8 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Input, Static
 
-from conftest import Orch, wait_for
+from conftest import Orch, engine_context, wait_for
 from dashboard_helpers import type_text, until
-from orchtui.config import load_config
-from orchtui.engine import daemon
 from orchtui.engine.context import Context
 from orchtui.engine.sessions import SessionService
 from orchtui.ui.app import OrchtuiApp
@@ -17,13 +15,7 @@ from orchtui.ui.modals import ConfirmScreen, NewSessionScreen, PromptScreen
 
 @pytest.fixture
 def ctx(orch: Orch, monkeypatch: pytest.MonkeyPatch) -> Context:
-    for key, value in orch.env.items():
-        if key.startswith("ORCHTUI_"):
-            monkeypatch.setenv(key, value)
-    monkeypatch.chdir(orch.repo)
-    context = Context(load_config(orch.repo))
-    daemon.ensure_running(context.config, cwd=orch.repo)
-    return context
+    return engine_context(orch, monkeypatch)
 
 
 def session(app: OrchtuiApp, task: str):  # type: ignore[no-untyped-def]

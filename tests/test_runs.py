@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import FIXTURES, Orch, git, wait_for
+from conftest import FIXTURES, Orch, engine_context, git, wait_for
 from orchtui.config import load_config
 from orchtui.domain import RunState
 from orchtui.engine.context import Context
@@ -55,6 +55,13 @@ def approve(orch: Orch, stage: str, timeout: float = 60) -> int:
 
 def run_events(orch: Orch, run_id: str) -> list[dict[str, object]]:
     return [e for e in orch.json("events") if e["data"].get("run") == run_id]
+
+
+DEFAULT_STAGES = ["plan", "build", "test", "review", "merge"]
+
+
+def completed_stages(events: list[dict[str, object]]) -> list[object]:
+    return [e["data"]["stage"] for e in events if e["kind"] == "stage.completed"]  # type: ignore[index]
 
 
 def tagged_prompts(orch: Orch, run_id: str) -> list[str]:
@@ -97,13 +104,7 @@ def test_default_playbook_headless_with_cli_approvals(orch: Orch, tmp_path: Path
 
     # every step in the ledger, each prompt once, in stage order, all done
     events = run_events(orch, run["id"])
-    assert [e["data"]["stage"] for e in events if e["kind"] == "stage.completed"] == [
-        "plan",
-        "build",
-        "test",
-        "review",
-        "merge",
-    ]
+    assert completed_stages(events) == DEFAULT_STAGES
     tags = tagged_prompts(orch, run["id"])
     assert len(tags) == len(set(tags))
     assert [t.split(":")[2] for t in tags] == ["plan", "build", "test", "test", "test", "test", "review"]
@@ -126,13 +127,7 @@ def test_kill9_mid_stage_then_restart_continues_without_repeats(orch: Orch, tmp_
     approve(orch, "merge", timeout=120)
     wait_for(lambda: orch.json("runs")[0]["state"] == "done", timeout=60, interval=0.3)
     events = run_events(orch, run_id)
-    assert [e["data"]["stage"] for e in events if e["kind"] == "stage.completed"] == [
-        "plan",
-        "build",
-        "test",
-        "review",
-        "merge",
-    ]
+    assert completed_stages(events) == DEFAULT_STAGES
     tags = tagged_prompts(orch, run_id)
     assert len(tags) == len(set(tags)), Counter(tags)
     # each agent received exactly the prompts the ledger holds for it
@@ -231,17 +226,11 @@ async def test_run_with_approvals_answered_in_the_dashboard(
     orch: Orch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from dashboard_helpers import until
-    from orchtui.engine import daemon
     from orchtui.ui.app import OrchtuiApp
     from orchtui.ui.widgets import ApprovalBar
 
     use_playbook_agents(orch)
-    for key, value in orch.env.items():
-        if key.startswith("ORCHTUI_"):
-            monkeypatch.setenv(key, value)
-    monkeypatch.chdir(orch.repo)
-    ctx = Context(load_config(orch.repo))
-    daemon.ensure_running(ctx.config, cwd=orch.repo)
+    ctx = engine_context(orch, monkeypatch)
     run_id = orch.run("run", str(playbook_copy(tmp_path)), "--task", "from-keys").stdout.strip()
     app = OrchtuiApp(ctx, orch.repo)
     async with app.run_test(size=(160, 45)) as pilot:
