@@ -15,7 +15,7 @@ async def type_text(pilot: Pilot[Any], text: str) -> None:
     await pilot.press(*[KEYS.get(ch, ch) for ch in text])
 
 
-async def until(pilot: Pilot[Any], condition: Callable[[], Any], timeout: float = 25.0) -> Any:
+async def until(pilot: Pilot[Any], condition: Callable[[], Any], timeout: float = 60.0) -> Any:
     end = time.monotonic() + timeout
     while True:
         value = condition()

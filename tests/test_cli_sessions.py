@@ -91,7 +91,7 @@ def test_agent_exit_is_seen_with_its_exit_code_within_two_seconds(orch: Orch) ->
     orch.run("session", "send", sid, "quit now")
     orch.wait_status(sid, "exited", timeout=10)
     info = orch.show(sid)
-    assert info["exit_code"] == 3
+    assert info["exit_code"] == 3, [(e["message"], e["data"]) for e in orch.json("events", sid)]
     exit_at = next(e["t"] for e in orch.transcript(sid) if e["type"] == "exit")
     store = orch.store
     from orchtui.store.records import Records

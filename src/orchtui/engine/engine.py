@@ -30,6 +30,7 @@ from orchtui.tail import complete_lines, read_from
 log = logging.getLogger("orchtui.engine")
 
 
+DEAD_STATUS_GRACE = 5.0  # seconds to wait for tmux to report an exit status
 CREATION_GRACE = 120.0  # seconds a session may sit in "starting" without a tmux pane
 ACTIVE = (CommandState.ISSUED.value, CommandState.DELIVERED.value, CommandState.RUNNING.value)
 
@@ -145,7 +146,7 @@ class Engine:
                 cap = self.ctx.tmux.capture(pane.pane_id)
                 monitor.screen.seed(cap.lines, cap.cursor_x, cap.cursor_y)
         if pane.dead:
-            self.mark_exited(monitor, pane.dead_status, pane.dead_signal, final=True)
+            self.mark_exited(monitor, pane.dead_status, pane.dead_signal)
             return
         self.evaluate(monitor, cause="adopted")
         self._recover_commands(monitor)
@@ -251,11 +252,27 @@ class Engine:
                 continue
             if word == "died":
                 monitor.read_new()
-                self.mark_exited(
-                    monitor, parse_int(fields.get("status")), parse_int(fields.get("signal")), final=True
-                )
+                code, signal = parse_int(fields.get("status")), parse_int(fields.get("signal"))
+                if code is None and signal is None:
+                    self._recheck_dead(monitor, tries=10)  # tmux has not reaped the process yet
+                else:
+                    self.mark_exited(monitor, code, signal, final=True)
             elif word == "resized" and parse_int(fields.get("w")) and parse_int(fields.get("h")):
                 self.on_resize(monitor, int(fields["w"]), int(fields["h"]))
+
+    def _recheck_dead(self, monitor: Monitor, tries: int) -> None:
+        """Ask tmux again, shortly, for the exit status of a pane it reported dead."""
+
+        def again() -> None:
+            pane = self.ctx.tmux.panes().get(monitor.pane_id)
+            if pane is None:
+                return
+            if pane.dead_status is None and pane.dead_signal is None and tries > 1:
+                self._recheck_dead(monitor, tries - 1)
+                return
+            self.mark_exited(monitor, pane.dead_status, pane.dead_signal)
+
+        asyncio.get_running_loop().call_later(0.05, again)
 
     def on_resize(self, monitor: Monitor, cols: int, rows: int) -> None:
         if (cols, rows) == monitor.screen.size:
@@ -312,12 +329,14 @@ class Engine:
     def mark_exited(
         self, monitor: Monitor, code: int | None, signal: int | None = None, final: bool = False
     ) -> None:
-        """The agent's process ended. tmux may report a pane dead (its pty closed) a moment
-        before it has the exit status: without a status or signal, wait for the pane-died
-        hook (`final`) or a second look, so the exit code is not lost."""
-        if code is None and signal is None and not final and not monitor.dead_once:
-            monitor.dead_once = True
-            return
+        """The agent's process ended. tmux can show a pane dead (its pty closed) seconds
+        before it has the exit status, more so under load; without a status, wait for
+        the pane-died hook or a later look, and give up only after DEAD_STATUS_GRACE."""
+        if code is None and signal is None and not final:
+            if monitor.dead_since is None:
+                monitor.dead_since = now()
+            if now() - monitor.dead_since < DEAD_STATUS_GRACE:
+                return
         detail = (
             f"exit code {code}"
             if code is not None

@@ -34,7 +34,7 @@ class Monitor:
     markers_seen: int = 0
     markers_acted: int = 0  # markers the engine has already acted on
     conversation_id: str | None = None
-    dead_once: bool = False  # tmux showed the pane dead without an exit status yet
+    dead_since: float | None = None  # tmux showed the pane dead without an exit status yet
     last_output: float = field(default_factory=time.time)
     stuck_reported: bool = False
     generation: int = 0  # bumps on every screen change; delivery waits on it
