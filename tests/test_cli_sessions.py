@@ -90,6 +90,7 @@ def test_agent_exit_is_seen_with_its_exit_code_within_two_seconds(orch: Orch) ->
     orch.wait_status(sid, "idle")
     orch.run("session", "send", sid, "quit now")
     orch.wait_status(sid, "exited", timeout=10)
+    wait_for(lambda: orch.show(sid)["exit_code"] is not None, timeout=10)
     info = orch.show(sid)
     assert info["exit_code"] == 3, [(e["message"], e["data"]) for e in orch.json("events", sid)]
     exit_at = next(e["t"] for e in orch.transcript(sid) if e["type"] == "exit")

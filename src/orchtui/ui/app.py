@@ -334,7 +334,9 @@ class OrchtuiApp(App[None]):
 
     def action_new_session(self) -> None:
         profiles = self.ctx.profiles.all()
-        ready = {p.name: self.installed.get(p.name, True) for p in profiles}
+        ready = {
+            p.name: self.installed[p.name] if p.name in self.installed else p.installed() for p in profiles
+        }
         agents = [(f"{p.name}{'' if ready[p.name] else ' (not installed)'}", p.name) for p in profiles]
         installed = [name for name, ok in ready.items() if ok]
         default = "claude" if "claude" in installed else (installed[0] if installed else profiles[0].name)
