@@ -32,7 +32,7 @@ from orchtui.paths import shipped
 from orchtui.playbook import Playbook, Role, Stage, load_playbook
 from orchtui.runtime.git import GitRepo
 from orchtui.store.db import now
-from orchtui.store.tables import AgentSession, Artifact, Command, GateResult, Run
+from orchtui.store.tables import AgentSession, Artifact, Command, GateResult, Run, Worktree
 
 if TYPE_CHECKING:
     from orchtui.engine.engine import Engine
@@ -198,11 +198,15 @@ class RunDriver:
         }
 
     def diff_summary(self, run: Run) -> str:
-        wt = self.ctx.records.worktree(run.worktree_id) if run.worktree_id else None
+        wt = self.run_worktree(run)
         if wt is None or not Path(wt.path).is_dir():
             return "no changes yet"
         repo = GitRepo(Path(wt.path))
         return repo.repo.git.diff("--stat", f"{wt.base}...HEAD") or "no changes yet"
+
+    def run_worktree(self, run: Run) -> Worktree | None:
+        """The run's shared worktree, once its first agent has created it."""
+        return self.ctx.records.worktree(run.worktree_id) if run.worktree_id else None
 
     # stages -----------------------------------------------------------------
     def live_slots(self) -> list[Slot]:
@@ -258,7 +262,7 @@ class RunDriver:
             key = f"worktree:{stage.id}"
             known = self.ctx.runs.artifacts(run.id).get(key)
             if known is None:
-                run_wt = self.ctx.records.worktree(run.worktree_id) if run.worktree_id else None
+                run_wt = self.run_worktree(run)
                 task = f"{run.task[:40]}-{stage.id[:20]}"
                 session = service.create(
                     project,
@@ -318,7 +322,7 @@ class RunDriver:
         self.ctx.wake_engine(f"run {run.id}")
 
     def prompt(self, run: Run, stage: Stage, role: Role, feedback: str | None) -> str:
-        wt = self.ctx.records.worktree(run.worktree_id) if run.worktree_id else None
+        wt = self.run_worktree(run)
         artifacts = self.ctx.runs.artifacts(run.id)
         ids = [s.id for s in self.playbook(run).stages]
         previous = ids[ids.index(stage.id) - 1] if ids.index(stage.id) else None
@@ -500,7 +504,7 @@ class RunDriver:
         project = self.ctx.records.project(run.project_id)
         folder = self.ctx.config.home / "memory" / project.tmux_session.removeprefix("orchtui-") / run.id
         folder.mkdir(parents=True, exist_ok=True)
-        wt = self.ctx.records.worktree(run.worktree_id) if run.worktree_id else None
+        wt = self.run_worktree(run)
         known = self.ctx.runs.artifacts(run.id)
         for name in ("PLAN.md", "REVIEW.md"):
             source = Path(wt.path) / name if wt else None
@@ -534,7 +538,7 @@ class RunDriver:
         )
 
     def merge(self, run: Run) -> None:
-        wt = self.ctx.records.worktree(run.worktree_id) if run.worktree_id else None
+        wt = self.run_worktree(run)
         if wt is None:
             raise OrchtuiError("nothing to merge: the run has no worktree")
         repo = GitRepo(Path(self.ctx.records.project(run.project_id).path))

@@ -25,7 +25,7 @@ from watchfiles import awatch
 from orchtui.domain import CommandKind, SessionStatus
 from orchtui.engine import daemon
 from orchtui.engine.context import Context
-from orchtui.engine.dashboard import ApprovalView, DashboardSource, Snapshot
+from orchtui.engine.dashboard import ApprovalView, DashboardSource, SessionView, Snapshot
 from orchtui.engine.sessions import SessionService, operator
 from orchtui.errors import OrchtuiError, Refused, UsageError
 from orchtui.runtime.git import GitRepo
@@ -322,7 +322,7 @@ class OrchtuiApp(App[None]):
         return vt, self.selected
 
     # actions --------------------------------------------------------------
-    def _selected_view(self) -> object | None:
+    def _selected_view(self) -> SessionView | None:
         if self.snap is None or self.selected is None:
             return None
         return next((s for s in self.snap.sessions if s.id == self.selected), None)
@@ -399,10 +399,10 @@ class OrchtuiApp(App[None]):
         view = self._selected_view()
         if sid is None or view is None:
             return
-        if getattr(view, "status", "") != SessionStatus.WAITING.value:
+        if view.status != SessionStatus.WAITING.value:
             self.notify(f"{sid} is not waiting for an answer.", severity="warning")
             return
-        profile = self.ctx.profiles.get(str(getattr(view, "agent", "")))
+        profile = self.ctx.profiles.get(view.agent)
         key = profile.answers.approve if decision == "approve" else profile.answers.reject
         self._queue(sid, key, CommandKind.ANSWER, False, f"operator chose {decision}")
 
@@ -433,10 +433,7 @@ class OrchtuiApp(App[None]):
         view = self._selected_view()
         if sid is None or view is None:
             return
-        question = (
-            f"Kill {sid} ({getattr(view, 'agent', '')}, {getattr(view, 'task', '')})?\n"
-            f"Its branch {getattr(view, 'branch', '')} is kept."
-        )
+        question = f"Kill {sid} ({view.agent}, {view.task})?\nIts branch {view.branch} is kept."
 
         def done(answer: str | None) -> None:
             if answer == "kill":
