@@ -52,8 +52,8 @@ def test_window_closed_while_engine_down_is_marked_lost(orch: Orch) -> None:
     sid = orch.new("gone")
     orch.wait_status(sid, "idle")
     orch.run("session", "send", sid, "slow job", "--no-wait")
+    window = orch.show(sid)["tmux_window"]  # (asking the CLI now would start the engine again)
     orch.run("engine", "stop")
-    window = orch.show(sid)["tmux_window"]
     orch.server.cmd("kill-window", "-t", window)
     orch.run("engine", "start")
     orch.wait_status(sid, "lost")

@@ -347,6 +347,8 @@ class Engine:
         row = self.ctx.records.session(monitor.session_id)
         if row.status == SessionStatus.EXITED.value and (row.exit_code == code or code is None):
             return
+        if row.status != SessionStatus.EXITED.value and not SessionStatus(row.status).live:
+            return  # killed or lost by orchtui: the agent's end is the consequence, not news
         self.set_status(monitor, SessionStatus.EXITED.value, detail, ended=True, exit_code=code)
 
     def _close_commands(self, session_id: str, cause: str) -> None:

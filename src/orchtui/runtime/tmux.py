@@ -151,7 +151,16 @@ class Tmux:
         The agent starts only after pipe-pane is attached (see runtime/launch.py).
         """
         channel = f"orchtui-go-{session_id}"
-        launcher = [sys.executable, "-m", "orchtui.runtime.launch", self.socket_name, channel, "--", *argv]
+        launcher = [
+            sys.executable,
+            "-m",
+            "orchtui.runtime.launch",
+            self.socket_name,
+            channel,
+            str(self.events_file),
+            "--",
+            *argv,
+        ]
         env_args: list[str] = []
         for key, value in env.items():
             env_args += ["-e", f"{key}={value}"]
