@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orchtui import paths
 from orchtui.errors import ConfigError
+from orchtui.pricing import Price
 
 
 class _Section(BaseModel):
@@ -68,6 +69,15 @@ class LimitsConfig(_Section):
     per_role: dict[str, int] = Field(default_factory=dict)
 
 
+class BudgetConfig(_Section):
+    """US dollars. At `warn_at` of a budget an event warns; at 100 % new prompts pause."""
+
+    session: float | None = Field(default=None, gt=0)
+    run: float | None = Field(default=None, gt=0)
+    day: float | None = Field(default=None, gt=0)
+    warn_at: float = Field(default=0.8, gt=0, lt=1)
+
+
 class UiConfig(_Section):
     theme: str = Field(default="orchtui", pattern=r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -82,6 +92,8 @@ class Config(_Section):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     ui: UiConfig = Field(default_factory=UiConfig)
     events: EventsConfig = Field(default_factory=EventsConfig)
+    budgets: BudgetConfig = Field(default_factory=BudgetConfig)
+    pricing: dict[str, Price] = Field(default_factory=dict)
     # dashboard key remapping: binding id -> key(s), e.g. {new_session = "ctrl+n"}
     keys: dict[str, str] = Field(default_factory=dict)
     profile_dirs: list[Path] = Field(default_factory=list)

@@ -95,6 +95,10 @@ class StatePaths:
     def log_file(self, session_id: str) -> Path:
         return self.logs / f"{session_id}.log"
 
+    def hook_file(self, session_id: str) -> Path:
+        """Where an agent's own hooks drop their events (see runtime/hookdrop.py)."""
+        return self.events / f"hooks-{session_id}.jsonl"
+
     def ensure(self) -> None:
         for d in (self.home, self.logs, self.events, self.run, self.sessions):
             d.mkdir(parents=True, exist_ok=True)

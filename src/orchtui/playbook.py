@@ -122,6 +122,7 @@ class Stage(_Model):
 class Playbook(_Model):
     name: str
     description: str = ""
+    budget_usd: float | None = Field(default=None, gt=0, description="A run's spending limit in US dollars")
     stages: list[Stage] = Field(min_length=1)
 
     def stage(self, stage_id: str) -> Stage:

@@ -9,12 +9,14 @@ from functools import cached_property
 from pathlib import Path
 
 from orchtui.config import Config
+from orchtui.pricing import PriceTable
 from orchtui.profiles import ProfileRegistry, user_profile_dirs
 from orchtui.runtime.tmux import Tmux
 from orchtui.store import Store
 from orchtui.store.ledger import Ledger
 from orchtui.store.records import Records
 from orchtui.store.runs import Runs
+from orchtui.store.usage import UsageBook
 
 
 @dataclass
@@ -37,6 +39,14 @@ class Context:
     @cached_property
     def runs(self) -> Runs:
         return Runs(self.store)
+
+    @cached_property
+    def usage(self) -> UsageBook:
+        return UsageBook(self.store)
+
+    @cached_property
+    def prices(self) -> PriceTable:
+        return PriceTable.load(self.config.pricing)
 
     @cached_property
     def profiles(self) -> ProfileRegistry:

@@ -21,6 +21,7 @@ from orchtui.engine.delivery import deliver, deliver_answer
 from orchtui.engine.events import emit
 from orchtui.engine.monitor import Monitor
 from orchtui.engine.runs import RunDriver
+from orchtui.engine.signals import Signals
 from orchtui.errors import OrchtuiError
 from orchtui.runtime.tmux import PaneInfo, parse_int
 from orchtui.store.db import now
@@ -48,6 +49,7 @@ class Engine:
         self._event_offset = 0
         self._wake_offset = 0
         self.runs = RunDriver(self)
+        self.signals = Signals(self)
         self.extra_markers: dict[str, set[str]] = {}
 
     # lifecycle ------------------------------------------------------------
@@ -87,6 +89,10 @@ class Engine:
                         self.on_output(monitor)
                 elif path == self.state.tmux_events:
                     self.on_tmux_events()
+                elif path.parent == self.state.events and path.name.startswith("hooks-"):
+                    monitor = self.monitors.get(path.stem.removeprefix("hooks-"))
+                    if monitor is not None:
+                        self.signals.on_hooks(monitor)
                 elif path == self.state.wake_file:
                     self.sync()
             except OrchtuiError as exc:
@@ -145,6 +151,7 @@ class Engine:
             if not pane.dead:
                 cap = self.ctx.tmux.capture(pane.pane_id)
                 monitor.screen.seed(cap.lines, cap.cursor_x, cap.cursor_y)
+        self.signals.adopt(monitor, row)
         if pane.dead:
             self.mark_exited(monitor, pane.dead_status, pane.dead_signal)
             return
@@ -187,9 +194,10 @@ class Engine:
         """The store changed (new session, kill, queued prompt, hand-back)."""
         self._wake_offset += len(read_from(self.state.wake_file, self._wake_offset))
         rows = {r.id: r for r in self.ctx.records.sessions(live_only=True)}
-        for sid in list(self.monitors):
-            if sid not in rows:
-                self.drop(sid)
+        for sid, monitor in list(self.monitors.items()):
+            row = rows.get(sid)
+            if row is None or (row.tmux_pane is not None and row.tmux_pane != monitor.pane_id):
+                self.drop(sid)  # ended, or restarted in a new window
         new = [r for sid, r in rows.items() if sid not in self.monitors]
         if new:
             panes = self.ctx.tmux.panes()
@@ -219,6 +227,8 @@ class Engine:
                 self.mark_exited(monitor, pane.dead_status, pane.dead_signal)
             else:
                 self.check_stuck(monitor)
+                if monitor.status in (SessionStatus.WORKING.value, SessionStatus.WAITING.value):
+                    self.signals.collect(monitor)
         self.sync()
 
     def check_stuck(self, monitor: Monitor) -> None:
@@ -289,11 +299,15 @@ class Engine:
         changed: a new status, a new completion marker or a new conversation id."""
         verdict = monitor.verdict()
         if verdict.conversation_id:
-            self._note_conversation(monitor, verdict.conversation_id)
+            self.note_conversation(monitor, verdict.conversation_id)
         changed = monitor.markers_seen != monitor.markers_acted
         if monitor.markers_seen > monitor.markers_acted:
             emit(self.ctx, "step.marker", "completion marker seen", session_id=monitor.session_id)
-        if verdict.state is not None and verdict.state != monitor.status:
+        if (
+            verdict.state is not None
+            and verdict.state != monitor.status
+            and self._screen_may_say(monitor, verdict.state)
+        ):
             changed = True
             if verdict.state == SessionStatus.EXITED.value:
                 # The agent said goodbye; tmux's pane-died signal brings the exit code.
@@ -304,7 +318,29 @@ class Engine:
             monitor.markers_acted = monitor.markers_seen
             self.progress(monitor)
 
-    def _note_conversation(self, monitor: Monitor, conversation_id: str) -> None:
+    @staticmethod
+    def _screen_may_say(monitor: Monitor, state: str) -> bool:
+        """Hooks outrank the screen. With hooks, the screen may still end a wait (a
+        dialog answered by hand), show the exit screen, or settle a starting session."""
+        if not monitor.hooked:
+            return True
+        return state == SessionStatus.EXITED.value or monitor.status in (
+            SessionStatus.WAITING.value,
+            SessionStatus.STARTING.value,
+        )
+
+    def hook_status(self, monitor: Monitor, status: str, detail: str) -> None:
+        """A status an agent's hook reported."""
+        if status == monitor.status or not SessionStatus(monitor.status).live:
+            return
+        if status == SessionStatus.EXITED.value:
+            self.set_status(monitor, status, detail, ended=True)
+        else:
+            self.set_status(monitor, status, detail)
+        monitor.markers_acted = monitor.markers_seen
+        self.progress(monitor)
+
+    def note_conversation(self, monitor: Monitor, conversation_id: str) -> None:
         if monitor.conversation_id == conversation_id:
             return
         monitor.conversation_id = conversation_id
@@ -323,6 +359,12 @@ class Engine:
         self.ctx.records.change_status(monitor.session_id, old, status, detail, **fields)
         log.info("%s: %s -> %s (%s)", monitor.session_id, old, status, detail)
         monitor.notify()
+        if status == SessionStatus.ERROR.value and monitor.last_error is None:
+            monitor.last_error = monitor.screen_error()
+        elif status == SessionStatus.WORKING.value:
+            monitor.last_error = None
+        if old == SessionStatus.WORKING.value or not monitor.hooked:
+            self.signals.collect(monitor)
         if not SessionStatus(status).live:
             self._close_commands(monitor.session_id, f"session {status}")
 
@@ -344,6 +386,9 @@ class Engine:
             if signal is not None
             else "process ended"
         )
+        why = monitor.last_error or (monitor.screen_error() if code else None)
+        if why:
+            detail += f"; last error: {why}"
         row = self.ctx.records.session(monitor.session_id)
         if row.status == SessionStatus.EXITED.value and (row.exit_code == code or code is None):
             return
@@ -424,8 +469,16 @@ class Engine:
             pick = [r for r in prompts if r.urgent] or (prompts if idle and not busy else [])
         else:
             return
-        if not pick or self.ctx.records.session(sid).taken_over:
+        if not pick:
             return
+        row = self.ctx.records.session(sid)
+        if row.taken_over:
+            return
+        if pick[0].kind == CommandKind.PROMPT.value and not pick[0].urgent:
+            over = self.signals.budgets.blocked(row)
+            if over is not None:
+                self.signals.budgets.check(row)  # announces the pause once
+                return
         self.delivering.add(sid)
         task = asyncio.get_running_loop().create_task(self._deliver(monitor, pick[0]))
         self.tasks.add(task)

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orchtui.drivers.base import SessionFiles
 from orchtui.profiles import AgentProfile
 from orchtui.screen.classify import Verdict, classify
 from orchtui.screen.vt import VirtualScreen, strip_ansi
@@ -38,6 +39,13 @@ class Monitor:
     last_output: float = field(default_factory=time.time)
     stuck_reported: bool = False
     generation: int = 0  # bumps on every screen change; delivery waits on it
+    # structured signals (engine/signals.py)
+    files: SessionFiles | None = None
+    hooked: bool = False  # the agent reports status through hooks; they outrank the screen
+    hook_offset: int = 0
+    transcript: Path | None = None
+    transcript_offset: int = 0
+    last_error: str | None = None
     _tail: str = ""
     _changed: asyncio.Event | None = field(init=False, default=None)
     _marker: re.Pattern[str] | None = field(init=False, default=None)
@@ -90,6 +98,16 @@ class Monitor:
             self.offset = self.log_file.stat().st_size
         except FileNotFoundError:
             self.offset = 0
+
+    def screen_error(self) -> str | None:
+        """The line on screen that shows the agent's last error: one its profile's error
+        rules match, else the last line printed (an exit usually ends with the why)."""
+        lines = [line.strip() for line in self.screen.lines() if line.strip()]
+        rules = [re.compile(p.regex, re.MULTILINE) for p in self.profile.patterns if p.state == "error"]
+        for line in reversed(lines):
+            if any(rule.search(line) for rule in rules):
+                return line[:200]
+        return lines[-1][:200] if lines else None
 
     def verdict(self) -> Verdict:
         return classify(self.screen.lines(), self.profile)

@@ -131,6 +131,12 @@ class RunDriver:
         emit(self.ctx, kind, f"run {run.id}: {message}", severity=severity, run=run.id, **data)
         log.info("run %s: %s", run.id, message)
 
+    def budget_exhausted(self, run_id: str, why: str) -> None:
+        """The run's (or its day's) budget is spent: it starts nothing new until resumed."""
+        run = self.ctx.runs.get(run_id)
+        if not RunState(run.state).final and run.state != RunState.PAUSED.value:
+            self.pause(run, f"budget: {why}", severity="error")
+
     def pause(self, run: Run, why: str, severity: str = "warning") -> None:
         self.event(run, "run.paused", why, severity=severity)
         self.ctx.runs.update(run.id, state=RunState.PAUSED.value, detail=why)

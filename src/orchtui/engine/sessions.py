@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchtui.domain import CommandKind, CommandState, SessionStatus, WorktreeState
+from orchtui.drivers import driver
 from orchtui.engine.capacity import Slot, refusal
 from orchtui.engine.context import Context, project_slug
+from orchtui.engine.signals import session_files
 from orchtui.errors import OrchtuiError, Refused, UsageError
 from orchtui.locks import file_lock
 from orchtui.names import validate_branch, validate_task
@@ -189,7 +191,12 @@ class SessionService:
             raise Refused(refused.message)
 
     def _launch(
-        self, profile: AgentProfile, row: AgentSession, path: Path, tmux_session: str
+        self,
+        profile: AgentProfile,
+        row: AgentSession,
+        path: Path,
+        tmux_session: str,
+        resume: str | None = None,
     ) -> tuple[str, str]:
         state = self.ctx.config.state
         session_dir = state.session_dir(row.id)
@@ -203,6 +210,9 @@ class SessionService:
             "home": str(state.home),
         }
         argv, env = profile.render(values)
+        extra_args, extra_env = driver(profile.driver).launch(session_files(self.ctx, row), resume)
+        argv += extra_args
+        env.update(extra_env)
         for name in profile.pass_env:
             if name in os.environ:
                 env[name] = os.environ[name]
@@ -275,6 +285,61 @@ class SessionService:
         )
         ctx.wake_engine(f"kill {session_id}")
         return report
+
+    # restart --------------------------------------------------------------
+    def restart(self, session_id: str) -> AgentSession:
+        """Start an ended session's agent again in its worktree, resuming its exact
+        conversation when its driver can. Prompts already delivered are not sent again
+        (they live in the conversation); the old output log is kept beside the new one."""
+        ctx = self.ctx
+        row = ctx.records.session(session_id)
+        if SessionStatus(row.status).live:
+            raise Refused(f"session {session_id} is {row.status}; only an ended session can be restarted")
+        wt = ctx.records.worktree(row.worktree_id) if row.worktree_id else None
+        if wt is None or wt.state != WorktreeState.ACTIVE.value or not Path(wt.path).is_dir():
+            raise Refused(f"session {session_id}: its worktree is gone; start a new session instead")
+        profile = ctx.profiles.get(row.agent)
+        resume = row.conversation_id if driver(profile.driver).can_resume() else None
+        state = ctx.config.state
+        with file_lock(state.run / "create.lock"):
+            project = ctx.records.project(row.project_id)
+            assert project.id is not None
+            self._check_capacity(project.id, profile, row.role)
+            log = state.log_file(row.id)
+            if log.exists():
+                log.rename(log.with_name(f"{row.id}.{int(now())}.log"))
+            row = ctx.records.update_session(
+                row.id,
+                status=SessionStatus.STARTING.value,
+                status_detail=f"restarting{f' (resuming {resume})' if resume else ''}",
+                status_at=now(),
+                ended_at=None,
+                exit_code=None,
+                log_offset=0,
+                tmux_window=None,
+                tmux_pane=None,
+                taken_over=False,
+            )
+            try:
+                window_id, pane_id = self._launch(profile, row, Path(wt.path), project.tmux_session, resume)
+            except OrchtuiError as exc:
+                ctx.records.update_session(
+                    row.id,
+                    status=SessionStatus.EXITED.value,
+                    status_detail=f"restart failed: {exc}",
+                    ended_at=now(),
+                )
+                raise
+            row = ctx.records.update_session(row.id, tmux_window=window_id, tmux_pane=pane_id)
+        ctx.records.event(
+            "session.restarted",
+            row.id,
+            f"{profile.name} restarted"
+            + (f", resuming conversation {resume}" if resume else ", new conversation"),
+            resume=resume,
+        )
+        ctx.wake_engine(f"restart {row.id}")
+        return row
 
     def stop(self, session_id: str, cause: str) -> tuple[bool, list[int]]:
         """End the agent (its window goes) and close its open ledger rows. The worktree

@@ -104,6 +104,15 @@ class AgentProfile(BaseModel):
             raise ValueError("use 1-32 of a-z 0-9 _ -")
         return value
 
+    @field_validator("driver")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        from orchtui.drivers import DRIVERS
+
+        if value not in DRIVERS:
+            raise ValueError(f"unknown driver {value!r} (known: {', '.join(sorted(DRIVERS))})")
+        return value
+
     @field_validator("prompt_echo", "completion_marker", "conversation_id")
     @classmethod
     def _valid_optional_regex(cls, value: str | None) -> str | None:

@@ -17,7 +17,7 @@ from orchtui.errors import OrchtuiError
 from orchtui.locks import file_lock
 from orchtui.store import tables
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def _v2_urgent_commands(engine: Engine) -> None:
@@ -37,11 +37,16 @@ def _v4_runs(engine: Engine) -> None:
         conn.execute(text("ALTER TABLE agent_session ADD COLUMN run_id VARCHAR"))
 
 
+def _v5_usage(engine: Engine) -> None:
+    SQLModel.metadata.create_all(engine, tables=[SQLModel.metadata.tables["usage"]])
+
+
 # version -> function that upgrades a database from version-1 to version.
 MIGRATIONS: dict[int, Callable[[Engine], None]] = {
     2: _v2_urgent_commands,
     3: _v3_session_roles,
     4: _v4_runs,
+    5: _v5_usage,
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -156,3 +157,25 @@ class Artifact(SQLModel, table=True):
     path: str | None = None
     content: str = ""
     at: float
+
+
+class Usage(SQLModel, table=True):
+    """One model call's tokens and what they cost, as an agent's transcript recorded it.
+    `key` is unique per session (a message id, a running total): read twice, counted once."""
+
+    __table_args__ = (UniqueConstraint("session_id", "key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: str = Field(foreign_key="agent_session.id", index=True)
+    key: str
+    run_id: str | None = Field(default=None, index=True)
+    stage: str | None = None
+    role: str | None = None
+    agent: str
+    model: str
+    at: float = Field(index=True)
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read: int = 0
+    cache_write: int = 0
+    cost: float = 0.0  # US dollars, priced when recorded
+    priced: bool = True  # False: the price table did not know the model

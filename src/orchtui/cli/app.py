@@ -1,0 +1,41 @@
+"""What every verb shares: the per-invocation App, common options, one-line failures."""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import click
+
+from orchtui.config import Config, load_config
+from orchtui.engine import daemon
+from orchtui.engine.context import Context
+
+
+class App:
+    """Per-invocation state: the config and context are opened on first use."""
+
+    def __init__(self) -> None:
+        self._ctx: Context | None = None
+
+    @property
+    def ctx(self) -> Context:
+        if self._ctx is None:
+            self._ctx = Context(load_config())
+        return self._ctx
+
+    @property
+    def config(self) -> Config:
+        return self.ctx.config
+
+    def engine(self) -> None:
+        daemon.ensure_running(self.config)
+
+
+pass_app = click.make_pass_decorator(App, ensure=True)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+def fail(message: str, code: int) -> NoReturn:
+    click.echo(f"orchtui: error: {message}", err=True)
+    sys.exit(code)

@@ -1,0 +1,249 @@
+"""Playbooks from the command line: plan, run, approvals, approve, reject, runs."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from orchtui.cli.app import App, json_option, pass_app
+from orchtui.cli.output import emit_json, iso, one_line, table
+from orchtui.engine.sessions import operator
+from orchtui.errors import OrchtuiError, Refused, UsageError
+
+
+@click.command()
+@click.argument("playbook", type=click.Path(path_type=Path))
+@click.option("--task", "-t", required=True, help="Task name (as for session new).")
+@json_option
+@pass_app
+def plan(app: App, playbook: Path, task: str, as_json: bool) -> None:
+    """Validate PLAYBOOK (a file, or a name in playbooks/) and show its allocation plan:
+    per stage and role, the agent chosen, how many, the worktree, and what cannot be
+    filled and why. Changes nothing."""
+    from orchtui.engine.allocation import plan_playbook
+    from orchtui.engine.capacity import Slot
+    from orchtui.names import validate_task
+    from orchtui.playbook import load_playbook
+    from orchtui.runtime.git import GitRepo
+
+    ctx = app.ctx
+    validate_task(task)
+    path = _playbook_path(playbook)
+    profiles = {p.name: p for p in ctx.profiles.all()}
+    book = load_playbook(path, set(profiles))
+    root = GitRepo(Path.cwd()).root
+    project = next((p for p in [ctx.records.find_project(str(root))] if p is not None), None)
+    project_id = project.id if project and project.id is not None else -1
+    live = [Slot(r.project_id, r.agent, r.role) for r in ctx.records.sessions(live_only=True)]
+    plans = plan_playbook(book, project_id, ctx.config.limits, live, lambda name: profiles[name].installed())
+    if as_json:
+        emit_json(
+            {
+                "playbook": book.name,
+                "task": task,
+                "stages": [
+                    {
+                        "stage": p.stage,
+                        "automation": p.automation,
+                        "fillable": p.fillable,
+                        "roles": [a.__dict__ for a in p.assignments],
+                    }
+                    for p in plans
+                ],
+            }
+        )
+    else:
+        click.echo(f"playbook {book.name} for task {task}")
+        for p in plans:
+            click.echo(f"  {p.stage} ({p.automation}){'' if p.fillable else '  ✖ cannot start'}")
+            for a in p.assignments:
+                who = f"{a.count} × {a.profile}" if a.profile else "unfilled"
+                note = f"  [{a.reason}]" if a.reason else ""
+                click.echo(f"    {a.role:<12} {who:<16} worktree {a.worktree}{note}")
+    blocked = [p.stage for p in plans if not p.fillable]
+    if blocked:
+        raise Refused(f"cannot fill every role of: {', '.join(blocked)}")
+
+
+def _playbook_path(playbook: Path) -> Path:
+    """A file, or a name looked up in the repository's .orchtui/playbooks/, the user's
+    playbooks/ beside the config file, then the playbooks shipped with orchtui."""
+    from orchtui import paths
+    from orchtui.runtime.git import GitRepo
+
+    if playbook.suffix in (".yaml", ".yml"):
+        return playbook
+    folders = [paths.user_config_file().parent / "playbooks", paths.shipped("playbooks")]
+    try:
+        folders.insert(0, GitRepo(Path.cwd()).root / ".orchtui" / "playbooks")
+    except OrchtuiError:
+        pass
+    for folder in folders:
+        if (folder / f"{playbook}.yaml").is_file():
+            return folder / f"{playbook}.yaml"
+    raise UsageError(f"no playbook {str(playbook)!r} (looked in {', '.join(str(f) for f in folders)})")
+
+
+@click.command("run")
+@click.argument("playbook", type=click.Path(path_type=Path))
+@click.option("--task", "-t", required=True, help="Task name; the run's branch is orchtui/<task>.")
+@click.option("--headless", is_flag=True, help="Follow the run here until it ends or needs a person.")
+@click.option(
+    "--timeout", default=3600.0, show_default=True, help="With --headless: give up after this long."
+)
+@pass_app
+def run_playbook(app: App, playbook: Path, task: str, headless: bool, timeout: float) -> None:
+    """Run PLAYBOOK for a task: validated and planned first, then advanced by the engine
+    stage by stage (approvals with `orchtui approvals` / `approve` / `reject`)."""
+    import secrets
+
+    from orchtui.domain import RunState
+    from orchtui.engine.runs import skill_instructions
+    from orchtui.names import validate_task
+    from orchtui.playbook import load_playbook
+    from orchtui.runtime.git import GitRepo
+    from orchtui.store.tables import Run
+
+    ctx = app.ctx
+    validate_task(task)
+    path = _playbook_path(playbook)
+    book = load_playbook(path, {p.name for p in ctx.profiles.all()})
+    for stage in book.stages:
+        for role in stage.roles:
+            if role.skill:
+                try:
+                    skill_instructions(role.skill)
+                except OSError:
+                    raise UsageError(
+                        f"{path}: stages.{stage.id}.roles.{role.role}.skill: "
+                        f"no skill {role.skill!r} in skills/"
+                    ) from None
+    repo = GitRepo(Path.cwd())
+    branch = f"{ctx.config.worktrees.branch_prefix}{task}"
+    if repo.branch_exists(branch):
+        raise UsageError(f"branch {branch!r} already exists; choose another task name")
+    from orchtui.engine.context import project_slug
+
+    project = ctx.records.project_for(str(repo.root), repo.root.name, f"orchtui-{project_slug(repo.root)}")
+    assert project.id is not None
+    app.engine()
+    at = time.time()
+    run = ctx.runs.add(
+        Run(
+            id=secrets.token_hex(3),
+            project_id=project.id,
+            playbook=book.name,
+            playbook_path=str(path.resolve()),
+            task=task,
+            state=RunState.PENDING.value,
+            created_at=at,
+            updated_at=at,
+        )
+    )
+    ctx.wake_engine(f"run {run.id}")
+    click.echo(run.id)
+    if not headless:
+        return
+    seen = 0
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        events = [e for e in ctx.records.events() if f'"run": "{run.id}"' in e.data]
+        for ev in events[seen:]:
+            click.echo(f"{iso(ev.at)}  {ev.kind:18} {ev.message}")
+        seen = len(events)
+        current = ctx.runs.get(run.id)
+        if current.state == RunState.DONE.value:
+            return
+        if current.state in (RunState.FAILED.value, RunState.CANCELLED.value, RunState.PAUSED.value):
+            raise OrchtuiError(f"run {run.id} {current.state}: {current.detail}")
+        time.sleep(0.2)
+    raise OrchtuiError(f"run {run.id} still {ctx.runs.get(run.id).state} after {timeout:.0f}s")
+
+
+@click.command()
+@click.option("--all", "show_all", is_flag=True, help="Include decided approvals.")
+@json_option
+@pass_app
+def approvals(app: App, show_all: bool, as_json: bool) -> None:
+    """Approvals waiting for a person (with what they show)."""
+    import json
+
+    rows = app.ctx.runs.approvals(pending_only=not show_all)
+    if as_json:
+        emit_json(
+            [
+                {
+                    "id": a.id,
+                    "run": a.run_id,
+                    "stage": a.stage,
+                    "action": a.action,
+                    "state": a.state,
+                    "who": a.who,
+                    "reason": a.reason,
+                    "created_at": iso(a.created_at),
+                    "decided_at": iso(a.decided_at),
+                    "shown": json.loads(a.shown),
+                }
+                for a in rows
+            ]
+        )
+        return
+    table(
+        [[str(a.id), a.run_id, a.stage, a.action, a.state, a.who or "-"] for a in rows],
+        ["id", "run", "stage", "action", "state", "who"],
+    )
+
+
+@click.command()
+@click.argument("approval_id", type=int)
+@pass_app
+def approve(app: App, approval_id: int) -> None:
+    """Approve; recorded with your OS user and the time."""
+    row = app.ctx.runs.decide(approval_id, True, operator())
+    app.ctx.wake_engine(f"approval {approval_id}")
+    click.echo(f"approved {row.id} ({row.run_id} {row.stage}: {row.action})")
+
+
+@click.command()
+@click.argument("approval_id", type=int)
+@click.option("--reason", "-r", required=True, help="Why (recorded).")
+@pass_app
+def reject(app: App, approval_id: int, reason: str) -> None:
+    """Reject with a reason; the run pauses for the operator."""
+    row = app.ctx.runs.decide(approval_id, False, operator(), reason)
+    app.ctx.wake_engine(f"approval {approval_id}")
+    click.echo(f"rejected {row.id} ({row.run_id} {row.stage}: {row.action})")
+
+
+@click.command()
+@json_option
+@pass_app
+def runs(app: App, as_json: bool) -> None:
+    """Playbook runs and where each one is."""
+    rows = app.ctx.runs.all()
+    if as_json:
+        emit_json(
+            [
+                {
+                    "id": r.id,
+                    "playbook": r.playbook,
+                    "task": r.task,
+                    "state": r.state,
+                    "stage": r.stage,
+                    "attempt": r.attempt,
+                    "detail": r.detail,
+                    "created_at": iso(r.created_at),
+                }
+                for r in rows
+            ]
+        )
+        return
+    table(
+        [
+            [r.id, r.playbook, r.task, r.state, r.stage or "-", str(r.attempt), one_line(r.detail or "", 40)]
+            for r in rows
+        ],
+        ["id", "playbook", "task", "state", "stage", "attempt", "detail"],
+    )

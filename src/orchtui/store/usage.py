@@ -1,0 +1,64 @@
+"""Token usage and cost rows, and the sums reports and budgets need."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from orchtui.store.db import Store
+from orchtui.store.tables import Usage
+
+
+class UsageBook:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def add(self, rows: Iterable[Usage]) -> list[Usage]:
+        """Insert the rows not recorded yet (by session and key); return those inserted."""
+        rows = list(rows)
+        if not rows:
+            return []
+        with self.store.session() as db:
+            sessions = {r.session_id for r in rows}
+            known = set(
+                db.exec(select(Usage.session_id, Usage.key).where(col(Usage.session_id).in_(sessions))).all()
+            )
+            fresh: list[Usage] = []
+            for row in rows:
+                if (row.session_id, row.key) in known:
+                    continue
+                known.add((row.session_id, row.key))
+                fresh.append(row)
+                db.add(row)
+            db.commit()
+            for row in fresh:
+                db.refresh(row)
+            return fresh
+
+    def rows(
+        self, session_id: str | None = None, run_id: str | None = None, since: float | None = None
+    ) -> list[Usage]:
+        with self.store.session() as db:
+            query = select(Usage).order_by(col(Usage.at), col(Usage.id))
+            if session_id is not None:
+                query = query.where(Usage.session_id == session_id)
+            if run_id is not None:
+                query = query.where(Usage.run_id == run_id)
+            if since is not None:
+                query = query.where(col(Usage.at) >= since)
+            return list(db.exec(query).all())
+
+    def spent(
+        self, session_id: str | None = None, run_id: str | None = None, since: float | None = None
+    ) -> float:
+        with self.store.session() as db:
+            query = select(func.coalesce(func.sum(Usage.cost), 0.0))
+            if session_id is not None:
+                query = query.where(Usage.session_id == session_id)
+            if run_id is not None:
+                query = query.where(Usage.run_id == run_id)
+            if since is not None:
+                query = query.where(col(Usage.at) >= since)
+            return float(db.exec(query).one())
