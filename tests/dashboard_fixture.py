@@ -5,7 +5,6 @@ each session's log."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
@@ -17,7 +16,7 @@ from orchtui.config import load_config
 from orchtui.domain import CommandKind, CommandState, WorktreeState
 from orchtui.engine.context import Context
 from orchtui.runtime.git import GitRepo
-from orchtui.store.tables import AgentSession, Worktree
+from orchtui.store.tables import AgentSession, Usage, Worktree
 
 BASE = 1_800_000_000.0
 NOW = BASE + 754.0
@@ -30,6 +29,8 @@ SESSIONS = [
     ("0a0b0c", "codex", "refactor-db", "waiting", None, SCREENS / "codex" / "06_approval.txt"),
     ("9f8e7d", "aider", "write-docs", "exited", 1, SCREENS / "aider" / "06_api_error.txt"),
 ]
+
+MODELS = ["scripted-1", "claude-sonnet-4-5", "gpt-5-codex", "openai/fake"]
 
 SCRIPTED_LOG = (
     "Scripted agent · scenario basic · conversation 000000000000\r\n"
@@ -100,21 +101,21 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Context:
         body = SCRIPTED_LOG if screen is None else screen.read_text().replace("\n", "\r\n")
         log.write_bytes(body.encode())
         os.utime(log, (BASE + 700 - 60 * index, BASE + 700 - 60 * index))
-        transcript = state.session_dir(sid) / "transcript.jsonl"
-        transcript.parent.mkdir(parents=True, exist_ok=True)
-        with transcript.open("w") as fh:
-            for turn in range(index + 1):
-                fh.write(
-                    json.dumps(
-                        {
-                            "t": BASE + 100 * turn + index,
-                            "type": "usage",
-                            "input_tokens": 1200 * (index + 1),
-                            "output_tokens": 300 + 50 * turn,
-                        }
-                    )
-                    + "\n"
-                )
+        model = MODELS[index]
+        ctx.usage.add(
+            Usage(
+                session_id=sid,
+                key=f"turn{turn}",
+                agent=agent,
+                model=model,
+                at=BASE + 100 * turn + index,
+                input_tokens=1200 * (index + 1),
+                output_tokens=300 + 50 * turn,
+                cache_read=4000 * turn,
+                cost=ctx.prices.cost(model, 1200 * (index + 1), 300 + 50 * turn, 4000 * turn),
+            )
+            for turn in range(index + 1)
+        )
     first = SESSIONS[0][0]
     done = ledger.enqueue(first, "Write tests for greet()")
     for st in (CommandState.ISSUED, CommandState.DELIVERED, CommandState.RUNNING, CommandState.DONE):

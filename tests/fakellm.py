@@ -172,7 +172,10 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
             with fake.lock:
                 fake.replies.append(Reply(protocol, "error", prompt))
             if protocol == "anthropic":
-                body: Any = {"type": "error", "error": {"type": "api_error", "message": f"fake error {status}"}}
+                body: Any = {
+                    "type": "error",
+                    "error": {"type": "api_error", "message": f"fake error {status}"},
+                }
             else:
                 body = {"error": {"type": "api_error", "message": f"fake error {status}", "code": None}}
             self._json(status, body)
@@ -192,19 +195,25 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
                     break
             fmt = (body.get("output_config") or {}).get("format") or {}
             if fmt.get("type") == "json_schema":
-                self._anthropic_reply(body, Reply("anthropic", "title", prompt), text='{"title": "Fake title"}')
+                self._anthropic_reply(
+                    body, Reply("anthropic", "title", prompt), text='{"title": "Fake title"}'
+                )
                 return
             if not after_tool and (status := _error_for(prompt)):
                 self._error("anthropic", prompt, status)
                 return
             tool = None if after_tool else _tool_for(prompt, "Bash")
             if after_tool:
-                self._anthropic_reply(body, Reply("anthropic", "tool-done", prompt), text="FAKE_DONE: tool finished")
+                self._anthropic_reply(
+                    body, Reply("anthropic", "tool-done", prompt), text="FAKE_DONE: tool finished"
+                )
             elif tool:
                 self._anthropic_reply(body, Reply("anthropic", "turn", prompt), tool=tool)
             else:
                 text = f"Hello from the fake LLM. You said: {prompt.strip()[:80]}"
-                self._anthropic_reply(body, Reply("anthropic", "turn", prompt), text=text, sleep=_sleep_for(prompt))
+                self._anthropic_reply(
+                    body, Reply("anthropic", "turn", prompt), text=text, sleep=_sleep_for(prompt)
+                )
 
         def _anthropic_reply(
             self,
@@ -226,7 +235,9 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
             if not body.get("stream"):
                 blocks: list[dict[str, Any]] = [{"type": "text", "text": text}]
                 if tool:
-                    blocks = [{"type": "tool_use", "id": f"toolu_{msg_id}", "name": tool[0], "input": tool[1]}]
+                    blocks = [
+                        {"type": "tool_use", "id": f"toolu_{msg_id}", "name": tool[0], "input": tool[1]}
+                    ]
                 self._json(
                     200,
                     {
@@ -260,17 +271,25 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
             )
             if tool:
                 block = {"type": "tool_use", "id": f"toolu_{msg_id}", "name": tool[0], "input": {}}
-                self._event("content_block_start", {"type": "content_block_start", "index": 0, "content_block": block})
+                self._event(
+                    "content_block_start", {"type": "content_block_start", "index": 0, "content_block": block}
+                )
                 delta = {"type": "input_json_delta", "partial_json": json.dumps(tool[1])}
-                self._event("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta})
+                self._event(
+                    "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
+                )
             else:
                 block = {"type": "text", "text": ""}
-                self._event("content_block_start", {"type": "content_block_start", "index": 0, "content_block": block})
+                self._event(
+                    "content_block_start", {"type": "content_block_start", "index": 0, "content_block": block}
+                )
                 words = text.split(" ")
                 for i, word in enumerate(words):
                     piece = word if i == 0 else " " + word
                     delta = {"type": "text_delta", "text": piece}
-                    self._event("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta})
+                    self._event(
+                        "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
+                    )
                     if i == 1 and sleep:
                         time.sleep(sleep)
             self._event("content_block_stop", {"type": "content_block_stop", "index": 0})
@@ -302,11 +321,15 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
                 self._error("responses", prompt, status)
                 return
             if after_tool:
-                self._responses_reply(body, Reply("responses", "tool-done", prompt), text="FAKE_DONE: tool finished")
+                self._responses_reply(
+                    body, Reply("responses", "tool-done", prompt), text="FAKE_DONE: tool finished"
+                )
                 return
             tool = _tool_for(prompt, "exec_command")
             text = f"Hello from the fake LLM. You said: {prompt.strip()[:80]}"
-            self._responses_reply(body, Reply("responses", "turn", prompt), text=text, tool=tool, sleep=_sleep_for(prompt))
+            self._responses_reply(
+                body, Reply("responses", "turn", prompt), text=text, tool=tool, sleep=_sleep_for(prompt)
+            )
 
         def _responses_reply(
             self,
@@ -344,11 +367,21 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
                 }
                 self._event(
                     "response.output_item.added",
-                    {"type": "response.output_item.added", "output_index": 0, "item": {**item, "arguments": ""}},
+                    {
+                        "type": "response.output_item.added",
+                        "output_index": 0,
+                        "item": {**item, "arguments": ""},
+                    },
                 )
             else:
                 mid = f"msg_fake{n:04d}"
-                empty = {"type": "message", "id": mid, "role": "assistant", "status": "in_progress", "content": []}
+                empty = {
+                    "type": "message",
+                    "id": mid,
+                    "role": "assistant",
+                    "status": "in_progress",
+                    "content": [],
+                }
                 self._event(
                     "response.output_item.added",
                     {"type": "response.output_item.added", "output_index": 0, "item": empty},
@@ -400,7 +433,10 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
                     },
                 )
                 item = {**empty, "status": "completed", "content": [done_part]}
-            self._event("response.output_item.done", {"type": "response.output_item.done", "output_index": 0, "item": item})
+            self._event(
+                "response.output_item.done",
+                {"type": "response.output_item.done", "output_index": 0, "item": item},
+            )
             self._event(
                 "response.completed",
                 {
@@ -413,7 +449,9 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
         def _chat(self, body: dict[str, Any]) -> None:
             messages = body.get("messages") or []
             system = " ".join(_text_of(m.get("content")) for m in messages if m.get("role") == "system")
-            prompt = next((_text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
+            prompt = next(
+                (_text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), ""
+            )
             if not body.get("stream") and "commit message" in system.lower():
                 usage = fake.record(Reply("chat", "commit", prompt))
                 self._json(
@@ -458,7 +496,9 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
                     "object": "chat.completion.chunk",
                     "created": int(time.time()),
                     "model": body.get("model", "fake"),
-                    "choices": [{"index": 0, "delta": {"role": "assistant", "content": piece}, "finish_reason": None}],
+                    "choices": [
+                        {"index": 0, "delta": {"role": "assistant", "content": piece}, "finish_reason": None}
+                    ],
                 }
                 self._event(None, chunk)
                 if i == 1 and sleep:

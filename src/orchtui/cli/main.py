@@ -13,6 +13,7 @@ import click
 
 from orchtui import __version__
 from orchtui.cli import engine as engine_cli
+from orchtui.cli import report as report_cli
 from orchtui.cli import runs as runs_cli
 from orchtui.cli import sessions as sessions_cli
 from orchtui.cli.app import App, fail, json_option, pass_app
@@ -166,6 +167,7 @@ def demo(keep: bool, feed: bool, seconds: float | None) -> None:
 
 cli.add_command(sessions_cli.session)
 cli.add_command(engine_cli.engine)
+cli.add_command(report_cli.report)
 for verb in (
     runs_cli.plan,
     runs_cli.run_playbook,

@@ -213,3 +213,18 @@ def session_kill(app: App, session_id: str, force: bool, keep_worktree: bool, as
         f"killed {session_id}; branch {report.branch} kept; worktree {report.worktree_state}"
         + (f"; uncommitted work saved to {report.rescue_ref}" if report.rescue_ref else "")
     )
+
+
+@session.command("restart")
+@click.argument("session_id")
+@json_option
+@pass_app
+def session_restart(app: App, session_id: str, as_json: bool) -> None:
+    """Start an ended agent again in its worktree, resuming its exact conversation
+    (Claude Code, Codex, Gemini). Prompts it already received are not sent again."""
+    app.engine()
+    row = SessionService(app.ctx).restart(session_id)
+    if as_json:
+        emit_json(session_json(app.ctx.records, row))
+        return
+    click.echo(f"restarted {row.id}: {row.status_detail}")

@@ -18,8 +18,8 @@ import git
 from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 
 from orchtui.domain import CommandKind, RunState, SessionStatus
+from orchtui.engine.budget import day_start
 from orchtui.engine.context import Context
-from orchtui.engine.usage import Usage, UsageReader
 from orchtui.store.tables import AgentSession, Command, Event
 
 GIT_TTL = 5.0
@@ -54,6 +54,8 @@ class SessionView:
     git: GitFacts
     pane: str | None
     log_file: Path
+    cost: float = 0.0  # US dollars
+    model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -102,12 +104,13 @@ class Snapshot:
     selected: SessionView | None
     ledger: list[CommandView]
     gates: list[GateView]
-    usage_points: list[tuple[float, int]] = field(default_factory=list)
+    usage_points: list[tuple[float, float]] = field(default_factory=list)  # (time, dollars)
     alerts: list[Event] = field(default_factory=list)  # recent events of warning severity and up
     last_event_id: int = 0
     run: RunView | None = None  # the selected session's run, else the latest active one
     run_gates: list[GateView] = field(default_factory=list)
     approvals: list[ApprovalView] = field(default_factory=list)
+    budgets: list[str] = field(default_factory=list)  # one line per configured budget ("!" when over)
 
     @property
     def tokens(self) -> tuple[int, int]:
@@ -159,7 +162,7 @@ class DashboardSource:
     def __init__(self, ctx: Context, clock: Callable[[], float] = time.time) -> None:
         self.ctx = ctx
         self.clock = clock
-        self.usage = UsageReader()
+        self._spend: dict[str, tuple[int, int, float, str]] = {}
         self._git: dict[str, tuple[float, GitFacts]] = {}
 
     def git_facts(self, worktree: str | None, branch: str | None, base: str | None) -> GitFacts:
@@ -190,7 +193,7 @@ class DashboardSource:
             last_output = log_file.stat().st_mtime
         except FileNotFoundError:
             last_output = None
-        usage: Usage = self.usage.read(state.session_dir(row.id) / "transcript.jsonl")
+        tokens_in, tokens_out, cost, model = self._spend.get(row.id, (0, 0, 0.0, None))
         live_wt = wt is not None and wt.state == "active"
         facts = self.git_facts(
             wt.path if live_wt and wt else None, wt.branch if wt else None, wt.base if wt else None
@@ -211,8 +214,10 @@ class DashboardSource:
             last_output_at=last_output,
             taken_over=row.taken_over,
             queued=queued,
-            tokens_in=usage.input_tokens,
-            tokens_out=usage.output_tokens,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            cost=cost,
+            model=model,
             git=facts,
             pane=row.tmux_pane,
             log_file=log_file,
@@ -222,6 +227,7 @@ class DashboardSource:
         ctx = self.ctx
         rows = ctx.records.sessions(live_only=not include_ended)
         queued = ctx.ledger.queued_counts()
+        self._spend = ctx.usage.per_session()
         views = [self._view(r, queued.get(r.id, 0)) for r in rows]
         selected = next((v for v in views if v.id == selected_id), views[0] if views else None)
         ledger: list[CommandView] = []
@@ -242,18 +248,46 @@ class DashboardSource:
                     )
                 )
             gates = self.gates(selected, ledger)
-        points = sorted(
-            p
-            for v in views
-            for p in self.usage.read(ctx.config.state.session_dir(v.id) / "transcript.jsonl").points
-        )
+        points = ctx.usage.points()
         run, run_gates = self.focus_run(selected.id if selected else None)
         approvals = [
             ApprovalView(a.id or 0, a.run_id, a.stage, a.action, approval_summary(a.shown), a.shown)
             for a in ctx.runs.approvals(pending_only=True)
         ]
         alerts, last_event = ctx.records.recent_alerts()
-        return Snapshot(views, selected, ledger, gates, points, alerts, last_event, run, run_gates, approvals)
+        return Snapshot(
+            views,
+            selected,
+            ledger,
+            gates,
+            points,
+            alerts,
+            last_event,
+            run,
+            run_gates,
+            approvals,
+            self.budget_lines(points, selected, run),
+        )
+
+    def budget_lines(
+        self, points: list[tuple[float, float]], selected: SessionView | None, run: RunView | None
+    ) -> list[str]:
+        cfg = self.ctx.config.budgets
+        lines: list[str] = []
+
+        def line(label: str, spent: float, limit: float) -> None:
+            share = spent / limit
+            mark = " ! new prompts paused" if share >= 1 else " ! warning" if share >= cfg.warn_at else ""
+            lines.append(f"budget {label}: ${spent:.2f} of ${limit:.2f} ({share:.0%}){mark}")
+
+        if cfg.day is not None:
+            today = day_start(self.clock())
+            line("today", sum(cost for at, cost in points if at >= today), cfg.day)
+        if cfg.session is not None and selected is not None:
+            line(f"session {selected.id}", selected.cost, cfg.session)
+        if cfg.run is not None and run is not None:
+            line(f"run {run.id}", self.ctx.usage.spent(run_id=run.id), cfg.run)
+        return lines
 
     def focus_run(self, session_id: str | None) -> tuple[RunView | None, list[GateView]]:
         """The selected session's run, else the latest active run, and its current gates."""

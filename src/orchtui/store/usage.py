@@ -62,3 +62,29 @@ class UsageBook:
             if since is not None:
                 query = query.where(col(Usage.at) >= since)
             return float(db.exec(query).one())
+
+    def per_session(self) -> dict[str, tuple[int, int, float, str]]:
+        """Per session: tokens in (counting cache reads and writes), tokens out, dollars,
+        and a model it used."""
+        with self.store.session() as db:
+            sums = select(
+                Usage.session_id,
+                func.sum(Usage.input_tokens + Usage.cache_read + Usage.cache_write),
+                func.sum(Usage.output_tokens),
+                func.sum(Usage.cost),
+            ).group_by(col(Usage.session_id))
+            models = dict(
+                db.exec(select(Usage.session_id, func.max(Usage.model)).group_by(col(Usage.session_id))).all()
+            )
+            return {
+                sid: (int(i or 0), int(o or 0), float(c or 0.0), str(models.get(sid, "")))
+                for sid, i, o, c in db.exec(sums).all()
+            }
+
+    def points(self, since: float | None = None) -> list[tuple[float, float]]:
+        """(time, dollars) of every call, oldest first: spend over time."""
+        with self.store.session() as db:
+            query = select(Usage.at, Usage.cost).order_by(col(Usage.at))
+            if since is not None:
+                query = query.where(col(Usage.at) >= since)
+            return [(float(at), float(cost)) for at, cost in db.exec(query).all()]

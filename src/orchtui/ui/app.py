@@ -100,7 +100,7 @@ class OrchtuiApp(App[None]):
         self.base_hint = "current branch"
         self.installed: dict[str, bool] = {}
         self.snap_gates: object = None
-        self.snap_usage: list[tuple[float, int]] | None = None
+        self.snap_usage: list[tuple[float, float]] | None = None
 
     # layout ---------------------------------------------------------------
     def compose(self) -> ComposeResult:

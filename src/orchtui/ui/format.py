@@ -28,3 +28,8 @@ def tokens(n: int) -> str:
 def one_line(text: str, width: int) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: max(0, width - 1)] + "…"
+
+
+def money(dollars: float) -> str:
+    """US dollars, with cents shown to four places below a dollar."""
+    return f"${dollars:.4f}" if dollars < 1 else f"${dollars:,.2f}"

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import DataTable, Sparkline, Static
 
 from orchtui.engine.dashboard import Snapshot
-from orchtui.ui.format import ago, one_line, tokens
+from orchtui.ui.format import ago, money, one_line, tokens
 from orchtui.ui.theme import LoadedTheme
 
 GATE_MARK = {"pass": ("✔", "green"), "fail": ("✖", "red"), "pending": ("…", "yellow")}
@@ -236,25 +236,31 @@ class ApprovalBar(Static):
 
 
 class CostPanel(Static):
+    """Tokens and dollars per session, live, with bars of each one's share of the spend."""
+
     def show(self, snap: Snapshot) -> None:
         tin, tout = snap.tokens
+        spent = sum(v.cost for v in snap.sessions)
         text = Text()
-        text.append(
-            f"tokens  in {tokens(tin)}  out {tokens(tout)}  total {tokens(tin + tout)}\n", style="bold"
-        )
-        for view in sorted(snap.sessions, key=lambda v: -(v.tokens_in + v.tokens_out))[:12]:
-            total = view.tokens_in + view.tokens_out
-            if not total:
+        text.append(f"spent {money(spent)}", style="bold")
+        text.append(f"   tokens in {tokens(tin)}  out {tokens(tout)}\n")
+        for line in snap.budgets:
+            text.append(f"{line}\n", style="yellow" if "!" in line else "dim")
+        text.append(f" {'session':<8}{'task':<15}{'model':<18}{'in':>7}{'out':>7}{'cost':>10}\n", style="dim")
+        busiest = sorted(snap.sessions, key=lambda v: (-v.cost, -(v.tokens_in + v.tokens_out), v.id))
+        for view in busiest[:12]:
+            if not view.tokens_in + view.tokens_out:
                 continue
-            share = total / max(1, tin + tout)
-            bar = "█" * max(1, round(share * 20))
-            text.append(f" {view.id} {one_line(view.task, 14):<14} {tokens(total):>7} ")
-            text.append(f"{bar}\n", style="cyan")
+            share = view.cost / spent if spent else 0.0
+            text.append(f" {view.id:<8}{one_line(view.task, 14):<15}{one_line(view.model or '-', 17):<18}")
+            text.append(f"{tokens(view.tokens_in):>7}{tokens(view.tokens_out):>7}{money(view.cost):>10} ")
+            text.append(f"{'█' * max(1, round(share * 16)) if view.cost else ''}\n", style="cyan")
+        text.append("spend over time", style="dim")
         self.update(text)
 
 
-def spend_series(points: list[tuple[float, int]], buckets: int = 30) -> list[float]:
-    """Tokens per time bucket across the observed span, for the sparkline."""
+def spend_series(points: list[tuple[float, float]], buckets: int = 30) -> list[float]:
+    """Dollars per time bucket across the observed span, for the sparkline."""
     if not points:
         return [0.0]
     start, end = points[0][0], points[-1][0]
