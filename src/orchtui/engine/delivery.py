@@ -103,7 +103,7 @@ async def deliver_answer(engine: Engine, monitor: Monitor, cmd: Command) -> None
     ctx.ledger.transition(cmd.id, CommandState.ISSUED, "agent waiting; answering")
     try:
         for attempt in range(1, ctx.config.delivery.retries + 2):
-            await asyncio.to_thread(ctx.tmux.send_keys, monitor.pane_id, key)
+            await asyncio.to_thread(ctx.tmux.send_keys, monitor.pane_id, *key.split())
             timeout = ctx.config.delivery.verify_timeout
             left = await wait_until(monitor, lambda: monitor.status != "waiting", timeout)
             if left:

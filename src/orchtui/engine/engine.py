@@ -386,7 +386,7 @@ class Engine:
             if signal is not None
             else "process ended"
         )
-        why = monitor.last_error or (monitor.screen_error() if code else None)
+        why = (monitor.last_error or monitor.screen_error()) if code != 0 else None
         if why:
             detail += f"; last error: {why}"
         row = self.ctx.records.session(monitor.session_id)

@@ -67,6 +67,8 @@ class SubmitConfig(BaseModel):
 
 
 class AnswerKeys(BaseModel):
+    """tmux key names, space-separated, sent in order (e.g. "y Enter", "1", "Escape")."""
+
     model_config = ConfigDict(extra="forbid")
     approve: str = "y"
     reject: str = "n"

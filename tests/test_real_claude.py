@@ -1,0 +1,98 @@
+"""The real Claude Code CLI, offline against the fake Anthropic server, driven by orchtui."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from conftest import Orch, wait_for
+from fakellm import FakeLLM
+from real_agents import fake_llm, real_agent, wait_status  # noqa: F401 (fixture)
+
+MODEL = "claude-opus-4-8"  # what Claude Code asks for by default; the fake server echoes it
+
+
+def test_claude_lifecycle_hooks_cost_and_user_settings(orch: Orch, fake_llm: FakeLLM, tmp_path: Path) -> None:  # noqa: F811
+    agent = real_agent(orch, fake_llm, tmp_path, "claude")
+    # The user's own settings, with a hook of their own, must survive and keep firing.
+    user_marker = tmp_path / "user-hook-fired.txt"
+    settings = agent.home / ".claude" / "settings.json"
+    settings.parent.mkdir(parents=True)
+    settings.write_text(
+        json.dumps(
+            {"hooks": {"Stop": [{"hooks": [{"type": "command", "command": f"echo stop >> {user_marker}"}]}]}}
+        )
+    )
+    before = settings.read_bytes()
+
+    sid = agent.new("hello-claude")
+    lag = agent.status_follows_screen(sid, r"\? for shortcuts", "idle")
+    assert lag <= 1.0
+    show = orch.show(sid)
+    assert show["conversation_id"], "SessionStart hook gives the conversation id"
+
+    agent.send(sid, "hello there FAKE_SLEEP=4")
+    assert agent.status_follows_screen(sid, r"esc to interrupt", "working") <= 1.0
+    assert agent.status_follows_screen(sid, r"Hello from the fake LLM", "idle") <= 1.0
+
+    worktree = Path(show["worktree"])
+    agent.send(sid, "FAKE_BASH echo hi > hi.txt")
+    assert agent.status_follows_screen(sid, r"Do you want to proceed\?", "waiting") <= 1.0
+    orch.run("session", "answer", sid, "approve")
+    wait_for(lambda: (worktree / "hi.txt").exists(), 30)
+    assert agent.status_follows_screen(sid, r"FAKE_DONE: tool finished", "idle") <= 1.0
+
+    agent.send(sid, "FAKE_ERROR=400 please fail")
+    assert agent.status_follows_screen(sid, r"API Error: 400", "error") <= 1.0
+    assert "fake error 400" in (orch.show(sid)["status_detail"] or "")
+
+    # Cost: the usage in the fake server's replies, as the transcript recorded it, priced.
+    expected, calls = agent.expected_cost("anthropic", MODEL)
+    assert calls == 3 and expected > 0
+    wait_for(lambda: orch.json("report")["sessions"][sid]["calls"] == calls, 20)
+    got = orch.json("report")["sessions"][sid]
+    assert abs(got["cost"] - expected) < 1e-6, (got, expected)
+    billed = [r.usage for r in fake_llm.billed("anthropic") if r.kind != "title"]
+    assert got["output_tokens"] == sum(u["output_tokens"] for u in billed)
+    assert got["cache_read"] == sum(u["cache_read_input_tokens"] for u in billed)
+
+    agent.send(sid, "/exit")
+    wait_status(orch, sid, "exited", 30)
+    wait_for(lambda: orch.show(sid)["exit_code"] == 0, 10)
+    assert orch.show(sid)["status_detail"] == "exit code 0"
+    assert settings.read_bytes() == before, "the user's settings.json is untouched"
+    assert user_marker.exists() and user_marker.read_text().count("stop") >= 2, (
+        "the user's own hook still fires"
+    )
+    # The statuses came from Claude Code's hooks (the screen is only the fallback).
+    changes = json.dumps([e for e in orch.json("events", sid) if e["kind"] == "status"])
+    for event in ("UserPromptSubmit", "PermissionRequest", "Stop", "StopFailure"):
+        assert f"hook {event}" in changes, event
+
+
+def test_claude_restart_resumes_the_same_conversation(orch: Orch, fake_llm: FakeLLM, tmp_path: Path) -> None:  # noqa: F811
+    agent = real_agent(orch, fake_llm, tmp_path, "claude")
+    sid = agent.new("resume-claude")
+    wait_status(orch, sid, "idle")
+    agent.send(sid, "remember the word PELICAN")
+    wait_for(lambda: "PELICAN" in agent.screen(sid) and orch.status(sid) == "idle", 60)
+    conversation = orch.show(sid)["conversation_id"]
+    assert conversation
+
+    orch.server.cmd("kill-window", "-t", orch.show(sid)["tmux_window"])
+    wait_for(lambda: orch.status(sid) in ("lost", "exited"), 30)
+    orch.run("session", "restart", sid)
+    wait_status(orch, sid, "idle")
+    assert orch.show(sid)["conversation_id"] == conversation
+    asked = len(fake_llm.requests)
+    agent.send(sid, "what was the word")
+    wait_for(lambda: len(fake_llm.requests) > asked and orch.status(sid) == "idle", 60)
+    # The resumed conversation carries the first turn: the model is shown it again.
+    last = fake_llm.requests[-1]["body"]
+    history = json.dumps(last.get("messages", []))
+    assert "PELICAN" in history and "what was the word" in history
+    # Nothing was sent twice: one ledger row per prompt, each delivered once.
+    rows = orch.json("ledger", sid)
+    assert [r["text"] for r in rows].count("remember the word PELICAN") == 1
+    time.sleep(0)
