@@ -12,7 +12,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ import pytest
 from conftest import Orch, pane_text, wait_for
 from fakellm import FakeLLM
 from orchtui.engine.context import project_slug
-from orchtui.pricing import PriceTable
+from orchtui.pricing import Price, PriceTable
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENTS = Path(os.environ.get("ORCHTUI_CLIENTS", ROOT / ".clients"))
@@ -66,6 +66,15 @@ class RealAgent:
     def screen(self, sid: str) -> str:
         return pane_text(self.orch.server, self.orch.show(sid)["tmux_pane"])
 
+    def wait(self, sid: str, predicate: Callable[[], object], timeout: float = 60.0) -> None:
+        """wait_for, with the agent's screen in the failure message."""
+        try:
+            wait_for(predicate, timeout)
+        except AssertionError as exc:
+            raise AssertionError(
+                f"{exc}; status {self.orch.status(sid)}; screen:\n{self.screen(sid)}"
+            ) from None
+
     def send(self, sid: str, text: str) -> None:
         self.orch.run("session", "send", sid, text, "--no-wait")
 
@@ -86,9 +95,11 @@ class RealAgent:
         assert seen_status is not None, f"status never became {status} (is {self.orch.status(sid)})"
         return seen_status - seen_screen
 
-    def expected_cost(self, protocol: str, model: str) -> tuple[float, int]:
+    def expected_cost(
+        self, protocol: str, model: str, extra: dict[str, Price] | None = None
+    ) -> tuple[float, int]:
         """What the fake server's billed replies cost by orchtui's price table."""
-        table = PriceTable.load()
+        table = PriceTable.load(extra)
         calls = [r for r in self.fake.billed(protocol) if r.kind in ("turn", "tool-done")]
         total = 0.0
         for reply in calls:

@@ -87,7 +87,7 @@ def test_claude_restart_resumes_the_same_conversation(orch: Orch, fake_llm: Fake
     assert orch.show(sid)["conversation_id"] == conversation
     asked = len(fake_llm.requests)
     agent.send(sid, "what was the word")
-    wait_for(lambda: len(fake_llm.requests) > asked and orch.status(sid) == "idle", 60)
+    agent.wait(sid, lambda: len(fake_llm.requests) > asked and orch.status(sid) == "idle")
     # The resumed conversation carries the first turn: the model is shown it again.
     last = fake_llm.requests[-1]["body"]
     history = json.dumps(last.get("messages", []))

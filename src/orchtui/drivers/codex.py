@@ -26,6 +26,9 @@ def codex_home(files: SessionFiles) -> Path:
 class CodexDriver(Driver):
     name = "codex"
 
+    def __init__(self) -> None:
+        self._model: dict[Path, str] = {}  # the model named last in each transcript
+
     def launch(self, files: SessionFiles, resume: str | None) -> tuple[list[str], dict[str, str]]:
         return (["resume", resume] if resume else []), {}
 
@@ -57,7 +60,7 @@ class CodexDriver(Driver):
     def read(self, path: Path, offset: int, files: SessionFiles) -> TranscriptRead:
         lines, end = jsonl(path, offset)
         result = TranscriptRead(offset=end)
-        model = "codex"
+        model = self._model.get(path, "codex")
         for _pos, record in lines:
             payload = record.get("payload")
             if not isinstance(payload, dict):
@@ -87,6 +90,7 @@ class CodexDriver(Driver):
                         cache_write=_int(last.get("cache_write_input_tokens")),
                     )
                 )
+        self._model[path] = model
         return result
 
 

@@ -22,11 +22,13 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import FrameType
 
 _SHRUGGED = (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP, signal.SIGHUP)
 _FORWARDED = (signal.SIGTERM,)
+HANGUP_GRACE = 2.0
 
 
 def main(args: list[str]) -> int:
@@ -47,12 +49,20 @@ def main(args: list[str]) -> int:
         _report(events, status=127)
         return 127
 
+    hung_up: list[float] = []
+
     def forward(signum: int, _frame: FrameType | None) -> None:
+        child.send_signal(signum)
+
+    def hang_up(signum: int, _frame: FrameType | None) -> None:
+        if not hung_up:
+            hung_up.append(time.monotonic())
         child.send_signal(signum)
 
     for sig in _FORWARDED:
         signal.signal(sig, forward)
-    code = _wait(child)
+    signal.signal(signal.SIGHUP, hang_up)
+    code = _wait(child, hung_up)
     if code < 0:
         _report(events, signal=-code)
         _die_by(-code)
@@ -64,12 +74,20 @@ def _ignore(_signum: int, _frame: FrameType | None) -> None:
     return None
 
 
-def _wait(child: subprocess.Popen[bytes]) -> int:
+def _wait(child: subprocess.Popen[bytes], hung_up: list[float]) -> int:
+    """The agent's exit status. Once the window is gone (SIGHUP), an agent that shrugs
+    off the hang-up gets SIGTERM after HANGUP_GRACE seconds and SIGKILL after twice
+    that: no agent outlives its window, holding locks or spending tokens unseen."""
     while True:
         try:
-            return child.wait()
-        except InterruptedError:  # pragma: no cover - PEP 475 retries already
-            continue
+            return child.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            if hung_up:
+                waited = time.monotonic() - hung_up[0]
+                if waited > 2 * HANGUP_GRACE:
+                    child.kill()
+                elif waited > HANGUP_GRACE:
+                    child.terminate()
 
 
 def _report(events: Path, status: int | None = None, signal: int | None = None) -> None:
