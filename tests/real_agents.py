@@ -71,8 +71,10 @@ class RealAgent:
         try:
             wait_for(predicate, timeout)
         except AssertionError as exc:
+            log = self.orch.home / "engine.log"
+            tail = "\n".join(log.read_text().splitlines()[-25:]) if log.exists() else "(no engine log)"
             raise AssertionError(
-                f"{exc}; status {self.orch.status(sid)}; screen:\n{self.screen(sid)}"
+                f"{exc}; status {self.orch.status(sid)}; screen:\n{self.screen(sid)}\nengine log:\n{tail}"
             ) from None
 
     def send(self, sid: str, text: str) -> None:

@@ -83,7 +83,7 @@ def test_claude_restart_resumes_the_same_conversation(orch: Orch, fake_llm: Fake
     orch.server.cmd("kill-window", "-t", orch.show(sid)["tmux_window"])
     wait_for(lambda: orch.status(sid) in ("lost", "exited"), 30)
     orch.run("session", "restart", sid)
-    wait_status(orch, sid, "idle")
+    agent.wait(sid, lambda: orch.status(sid) == "idle")
     assert orch.show(sid)["conversation_id"] == conversation
     asked = len(fake_llm.requests)
     agent.send(sid, "what was the word")

@@ -24,6 +24,8 @@ def session_json(records: Records, row: AgentSession) -> dict[str, Any]:
         "id": row.id,
         "agent": row.agent,
         "task": row.task,
+        "role": row.role,
+        "run": row.run_id,
         "status": row.status,
         "status_detail": row.status_detail,
         "exit_code": row.exit_code,

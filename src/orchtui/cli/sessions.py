@@ -112,18 +112,25 @@ def session_show(app: App, session_id: str, screen: bool, as_json: bool) -> None
 @click.argument("text")
 @click.option("--wait/--no-wait", default=True, help="Wait until the agent received it (default).")
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for delivery.")
+@click.option(
+    "--now",
+    is_flag=True,
+    help="Deliver at once, even while the agent works or a budget holds prompts back.",
+)
 @json_option
 @pass_app
-def session_send(app: App, session_id: str, text: str, wait: bool, timeout: float, as_json: bool) -> None:
+def session_send(
+    app: App, session_id: str, text: str, wait: bool, timeout: float, now: bool, as_json: bool
+) -> None:
     """Queue TEXT for the agent (use - to read it from stdin). It is delivered literally,
-    never through a shell, as soon as the agent is at its prompt."""
+    never through a shell, as soon as the agent is at its prompt (with --now: at once)."""
     if text == "-":
         text = sys.stdin.read()
     if not text.strip():
         raise UsageError("TEXT: the prompt is empty")
     app.ctx.records.session(session_id)
     app.engine()
-    cmd = SessionService(app.ctx).queue(session_id, text)
+    cmd = SessionService(app.ctx).queue(session_id, text, urgent=now)
     _report_command(app.ctx, cmd, wait, timeout, as_json)
 
 

@@ -196,8 +196,11 @@ class Engine:
         rows = {r.id: r for r in self.ctx.records.sessions(live_only=True)}
         for sid, monitor in list(self.monitors.items()):
             row = rows.get(sid)
-            if row is None or (row.tmux_pane is not None and row.tmux_pane != monitor.pane_id):
-                self.drop(sid)  # ended, or restarted in a new window
+            restarted = not SessionStatus(monitor.status).live or (
+                row is not None and row.tmux_pane is not None and row.tmux_pane != monitor.pane_id
+            )
+            if row is None or restarted:
+                self.drop(sid)  # ended, or restarted (a new tmux server may reuse the pane id)
         new = [r for sid, r in rows.items() if sid not in self.monitors]
         if new:
             panes = self.ctx.tmux.panes()

@@ -107,6 +107,8 @@ class Monitor:
         for line in reversed(lines):
             if any(rule.search(line) for rule in rules):
                 return line[:200]
+        if self.verdict().state in ("idle", "working", "waiting"):
+            return None  # the screen shows the agent's own UI, not a why
         return lines[-1][:200] if lines else None
 
     def verdict(self) -> Verdict:
