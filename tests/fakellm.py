@@ -454,6 +454,7 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
             )
             if not body.get("stream") and "commit message" in system.lower():
                 usage = fake.record(Reply("chat", "commit", prompt))
+                time.sleep(_sleep_for(prompt))  # the diff may carry FAKE_SLEEP too
                 self._json(
                     200,
                     {

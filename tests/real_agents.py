@@ -218,5 +218,16 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2))
 
 
+def statuses(orch: Orch, sid: str) -> list[str]:
+    """Every status the session went through, in order."""
+    return [e["data"]["new"] for e in orch.json("events", sid) if e["kind"] == "status"]
+
+
+def went_through(seen: list[str], *path: str) -> bool:
+    """`path` appears in `seen` in order (other statuses may sit between)."""
+    it = iter(seen)
+    return all(any(s == step for s in it) for step in path)
+
+
 def wait_status(orch: Orch, sid: str, status: str, timeout: float = 60.0) -> None:
     wait_for(lambda: orch.status(sid) == status, timeout)

@@ -150,3 +150,17 @@ async def test_next_waiting_and_approve_from_the_dashboard(orch: Orch, ctx: Cont
         await until(pilot, lambda: (s := session(app, "asker")) and s.status == "idle", 30)
     kinds = [(r.kind, r.state) for r in orch.ledger_rows(asker)]
     assert kinds == [("prompt", "done"), ("answer", "done")]
+
+
+async def test_restart_key_brings_an_exited_agent_back_in_its_worktree(orch: Orch, ctx: Context) -> None:
+    sid = SessionService(ctx).create(orch.repo, "scripted", "phoenix", prompt="quit now").id
+    orch.wait_status(sid, "exited")
+    app = OrchtuiApp(ctx, orch.repo)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: app.selected == sid)
+        await pilot.press("R")
+        await until(pilot, lambda: (s := session(app, "phoenix")) and s.status == "idle", 30)
+    show = orch.show(sid)
+    assert show["exit_code"] is None and show["worktree_state"] == "active"
+    assert [e["kind"] for e in orch.json("events", sid)].count("session.restarted") == 1
+    assert len(orch.ledger_rows(sid)) == 1  # the prompt it had already taken is not sent again

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conftest import Orch, git, wait_for
 from fakellm import FakeLLM
-from real_agents import fake_llm, real_agent, wait_status  # noqa: F401 (fixture)
+from real_agents import fake_llm, real_agent, statuses, wait_status, went_through  # noqa: F401 (fixture)
 
 MODEL = "openai/fake"
 PRICE = (3.0, 15.0)  # $ per million tokens in, out (the test's config)
@@ -27,11 +27,21 @@ def test_aider_lifecycle_commits_and_cost(orch: Orch, fake_llm: FakeLLM, tmp_pat
     assert agent.status_follows_screen(sid, r"Tokens: .* received", "idle") <= 1.0
 
     worktree = Path(orch.show(sid)["worktree"])
-    agent.send(sid, "FAKE_FILE hello.py print('hi from aider')")
+    # (FAKE_SLEEP in the file makes the commit-message call, which sees the diff, take 2 s)
+    agent.send(sid, "FAKE_FILE hello.py print('hi from aider')  # FAKE_SLEEP=2")
     assert agent.status_follows_screen(sid, r"Create new file\? \(Y\)es/\(N\)o", "waiting") <= 1.0
     orch.run("session", "answer", sid, "approve")
+    assert (
+        agent.status_follows_screen(
+            sid,
+            r"(?s)Create new file.*Applied edit|(?s)Create new file\? \(Y\)es/\(N\)o \[Yes\]: y",
+            "working",
+        )
+        <= 1.0
+    )
     agent.wait(sid, lambda: (worktree / "hello.py").exists(), 30)
     wait_status(orch, sid, "idle")
+    assert went_through(statuses(orch, sid), "waiting", "working", "idle")
     # aider committed by itself; orchtui records it.
     sha = git(worktree, "log", "-1", "--format=%h").strip()
     agent.wait(sid, lambda: any(sha in e["message"] for e in orch.json("events", sid)), 30)

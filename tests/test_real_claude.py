@@ -8,7 +8,7 @@ from pathlib import Path
 
 from conftest import Orch, wait_for
 from fakellm import FakeLLM
-from real_agents import fake_llm, real_agent, wait_status  # noqa: F401 (fixture)
+from real_agents import fake_llm, real_agent, statuses, wait_status, went_through  # noqa: F401 (fixture)
 
 MODEL = "claude-opus-4-8"  # what Claude Code asks for by default; the fake server echoes it
 
@@ -37,11 +37,13 @@ def test_claude_lifecycle_hooks_cost_and_user_settings(orch: Orch, fake_llm: Fak
     assert agent.status_follows_screen(sid, r"Hello from the fake LLM", "idle") <= 1.0
 
     worktree = Path(show["worktree"])
-    agent.send(sid, "FAKE_BASH echo hi > hi.txt")
+    agent.send(sid, "FAKE_BASH sleep 2 && echo hi > hi.txt")
     assert agent.status_follows_screen(sid, r"Do you want to proceed\?", "waiting") <= 1.0
     orch.run("session", "answer", sid, "approve")
+    assert agent.status_follows_screen(sid, r"Running…|esc to interrupt", "working") <= 1.0
     wait_for(lambda: (worktree / "hi.txt").exists(), 30)
     assert agent.status_follows_screen(sid, r"FAKE_DONE: tool finished", "idle") <= 1.0
+    assert went_through(statuses(orch, sid), "waiting", "working", "idle")
 
     agent.send(sid, "FAKE_ERROR=400 please fail")
     assert agent.status_follows_screen(sid, r"API Error: 400", "error") <= 1.0

@@ -8,7 +8,7 @@ from pathlib import Path
 from conftest import Orch, wait_for
 from fakellm import FakeLLM
 from orchtui.pricing import Price
-from real_agents import fake_llm, real_agent, wait_status  # noqa: F401 (fixture)
+from real_agents import fake_llm, real_agent, statuses, wait_status, went_through  # noqa: F401 (fixture)
 
 MODEL = "fake-model"
 
@@ -29,14 +29,25 @@ def test_codex_lifecycle_cost_and_resume(orch: Orch, fake_llm: FakeLLM, tmp_path
     assert agent.status_follows_screen(sid, r"Worked for", "idle") <= 1.0
 
     outside = tmp_path / "outside.txt"
-    call = {"cmd": f"touch {outside}", "sandbox_permissions": "require_escalated", "justification": "May I?"}
+    call = {
+        "cmd": f"sleep 2 && touch {outside}",
+        "sandbox_permissions": "require_escalated",
+        "justification": "May I?",
+    }
     agent.send(sid, f"FAKE_TOOL exec_command {json.dumps(call)}")
     assert (
         agent.status_follows_screen(sid, r"Would you like to run the following command\?", "waiting") <= 1.0
     )
     orch.run("session", "answer", sid, "approve")
+    assert (
+        agent.status_follows_screen(
+            sid, r"(?s)You approved codex(?!.*Worked for 0s)(?!.*FAKE_DONE)", "working"
+        )
+        <= 1.0
+    )
     wait_for(outside.exists, 30)
     assert agent.status_follows_screen(sid, r"FAKE_DONE: tool finished", "idle") <= 1.0
+    assert went_through(statuses(orch, sid), "waiting", "working", "idle")
 
     agent.send(sid, "FAKE_ERROR=400 please fail")
     assert agent.status_follows_screen(sid, r"^■ ", "error") <= 1.0

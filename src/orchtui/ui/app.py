@@ -62,6 +62,7 @@ class OrchtuiApp(App[None]):
         Binding("r", "reject", "Reject", id="reject"),
         Binding("w", "next_waiting", "Next waiting", id="next_waiting"),
         Binding("k", "kill", "Kill", id="kill"),
+        Binding("R", "restart", "Restart", id="restart", show=False),
         Binding("d", "details", "Details", id="details"),
         Binding("y", "approve_run", "Approve stage", id="approve_run"),
         Binding("x", "reject_run", "Reject stage", id="reject_run"),
@@ -440,6 +441,28 @@ class OrchtuiApp(App[None]):
                 self._kill(sid, force=False, keep=False)
 
         self.push_screen(ConfirmScreen(question, [("y", "Kill", "kill"), ("n", "Cancel", "")]), done)
+
+    def action_restart(self) -> None:
+        """Start an ended agent again, resuming its conversation where its driver can."""
+        sid = self._need_selection()
+        view = self._selected_view()
+        if sid is None or view is None:
+            return
+        if SessionStatus(view.status).live:
+            self.notify(
+                f"{sid} is {view.status}; only an ended session can be restarted.", severity="warning"
+            )
+            return
+        self._restart(sid)
+
+    @work(thread=True, group="restart")
+    def _restart(self, sid: str) -> None:
+        try:
+            row = SessionService(self.ctx).restart(sid)
+        except OrchtuiError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        self.call_from_thread(self.notify, f"Restarted {sid}: {row.status_detail}")
 
     @work(thread=True, group="kill")
     def _kill(self, sid: str, force: bool, keep: bool) -> None:
