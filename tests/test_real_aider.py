@@ -34,7 +34,7 @@ def test_aider_lifecycle_commits_and_cost(orch: Orch, fake_llm: FakeLLM, tmp_pat
     assert (
         agent.status_follows_screen(
             sid,
-            r"(?s)Create new file.*Applied edit|(?s)Create new file\? \(Y\)es/\(N\)o \[Yes\]: y",
+            r"(?s)Create new file.*Applied edit|Create new file\? \(Y\)es/\(N\)o \[Yes\]: y",
             "working",
         )
         <= 1.0

@@ -70,7 +70,9 @@ def test_codex_lifecycle_cost_and_resume(orch: Orch, fake_llm: FakeLLM, tmp_path
     asked = len(fake_llm.requests)
     agent.send(sid, "and now?")
     agent.wait(sid, lambda: len(fake_llm.requests) > asked and orch.status(sid) == "idle")
-    history = json.dumps(fake_llm.requests[-1]["body"].get("input", []))
+    assert "and now?" in json.dumps([r["body"] for r in fake_llm.requests if r["body"].get("tools")][-1])
+    turns = [r["body"] for r in fake_llm.requests if r["body"].get("tools")]  # not the title request
+    history = json.dumps(turns[-1].get("input", []))
     assert "hello there FAKE_SLEEP=4" in history, "the resumed conversation carries the first turn"
     assert orch.show(sid)["conversation_id"] == conversation
 

@@ -20,6 +20,7 @@ from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 from orchtui.domain import CommandKind, RunState, SessionStatus
 from orchtui.engine.budget import day_start
 from orchtui.engine.context import Context
+from orchtui.runtime.git import READ_ONLY
 from orchtui.store.tables import AgentSession, Command, Event
 
 GIT_TTL = 5.0
@@ -177,7 +178,8 @@ class DashboardSource:
             ahead, behind = (
                 int(x) for x in repo.git.rev_list("--left-right", "--count", f"{branch}...{base}").split()
             )
-            dirty = len([ln for ln in repo.git.status("--porcelain").splitlines() if ln.strip()])
+            porcelain = repo.git.status("--porcelain", env=READ_ONLY)
+            dirty = len([ln for ln in porcelain.splitlines() if ln.strip()])
             facts = GitFacts(ahead, behind, dirty)
         except (GitCommandError, InvalidGitRepositoryError, NoSuchPathError, ValueError):
             facts = GitFacts(None, None, None)

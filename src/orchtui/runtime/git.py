@@ -28,6 +28,11 @@ def _err(exc: GitCommandError) -> str:
     return lines[-1] if lines else str(exc)
 
 
+# Read-only git calls take no optional locks: a `git status` refreshing the index must
+# never make a concurrent commit, rescue or worktree removal fail on index.lock.
+READ_ONLY = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
+
+
 class GitRepo:
     def __init__(self, path: Path) -> None:
         try:
@@ -112,7 +117,7 @@ class GitRepo:
         """Uncommitted changes, untracked files included (porcelain lines)."""
         if not worktree.exists():
             return []
-        out = git.Repo(worktree).git.status("--porcelain", "--untracked-files=all")
+        out = git.Repo(worktree).git.status("--porcelain", "--untracked-files=all", env=READ_ONLY)
         return [line for line in out.splitlines() if line.strip()]
 
     @staticmethod
