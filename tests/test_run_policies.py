@@ -102,3 +102,32 @@ def test_project_memory_is_written_indexed_and_given_to_later_roles(orch: Orch, 
         r["text"] for r in orch.json("ledger") if r["actor"].startswith(f"run:{run_id}:review:")
     )
     assert "# plan · run" in review_prompt and "## Goal" in review_prompt
+
+
+def test_stage_restarts_an_agent_that_dies_and_asks_it_to_continue(orch: Orch, tmp_path: Path) -> None:
+    scenario = tmp_path / "crashy.toml"
+    scenario.write_text(
+        '[[rule]]\nmatch = "crash"\nsteps = [{ work = 0.3 }, { say = "dying" }, { exit = 3 }]\n'
+        '[[rule]]\nmatch = "carry on"\nsteps = [{ work = 0.3 }, { write = "DONE.txt", content = "ok" }]\n'
+    )
+    book = tmp_path / "crashy.yaml"
+    book.write_text(
+        "stages:\n  - id: build\n    automation: fully_auto\n    restart_agents: 1\n"
+        "    roles:\n      - {role: builder, agents: [scripted], prompt: crash please}\n"
+        "    gates:\n      - {type: file_exists, path: DONE.txt}\n"
+    )
+    orch.env["ORCHTUI_SCRIPTED_SCENARIO"] = str(scenario)
+    orch.run("run", str(book), "--task", "crashy")
+    try:
+        wait_for(lambda: orch.json("runs")[0]["state"] == "done", timeout=60)
+    except AssertionError:
+        print(orch.json("runs"), [(e["kind"], e["message"]) for e in orch.json("events")])
+        raise
+    events = orch.json("events")
+    restarted = [e for e in events if e["kind"] == "stage.agent_restarted"]
+    assert len(restarted) == 1 and "exit code 3" in restarted[0]["message"]
+    sid = restarted[0]["data"]["session"]
+    rows = orch.json("ledger", sid)
+    # the first prompt was delivered once (it failed when the agent died); then one "carry on"
+    assert [r["state"] for r in rows] == ["failed", "done"]
+    assert rows[0]["text"].count("crash please") == 1 and "carry on" in rows[1]["text"]

@@ -110,6 +110,7 @@ class Stage(_Model):
     merge: bool = False  # when the stage starts: merge the run's branch into its base
     wait_for_capacity: bool = False  # when agents are busy elsewhere: wait instead of pausing
     completion_marker: str | None = None
+    restart_agents: int = Field(default=0, ge=0, le=5)  # restarts (resuming) of an agent that dies mid-stage
 
     @field_validator("id")
     @classmethod

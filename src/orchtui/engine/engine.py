@@ -136,6 +136,7 @@ class Engine:
             row.status,
             cols=pane.width,
             rows=pane.height,
+            pane_pid=pane.pid,
         )
         self.monitors[row.id] = monitor
         self.by_pane[pane.pane_id] = row.id
@@ -263,6 +264,9 @@ class Engine:
             monitor = self.monitors.get(self.by_pane.get(fields.get("pane", ""), ""))
             if monitor is None:
                 continue
+            pid = parse_int(fields.get("pid"))
+            if pid is not None and monitor.pane_pid is not None and pid != monitor.pane_pid:
+                continue  # the end of an earlier launch in a pane id tmux has reused
             if word == "died":
                 monitor.read_new()
                 code, signal = parse_int(fields.get("status")), parse_int(fields.get("signal"))
@@ -393,6 +397,9 @@ class Engine:
         if why:
             detail += f"; last error: {why}"
         row = self.ctx.records.session(monitor.session_id)
+        restarted = not SessionStatus(monitor.status).live and SessionStatus(row.status).live
+        if restarted or (row.tmux_pane is not None and row.tmux_pane != monitor.pane_id):
+            return  # the session was restarted in another window meanwhile
         if row.status == SessionStatus.EXITED.value and (row.exit_code == code or code is None):
             return
         if row.status != SessionStatus.EXITED.value and not SessionStatus(row.status).live:

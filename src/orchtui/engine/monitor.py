@@ -28,6 +28,7 @@ class Monitor:
     log_file: Path
     pane_id: str
     status: str
+    pane_pid: int | None = None  # the launcher's pid: a late "died" of an earlier launch is not ours
     offset: int = 0
     cols: int = 200
     rows: int = 50

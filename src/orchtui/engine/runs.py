@@ -26,6 +26,7 @@ from orchtui.engine.allocation import plan_stage
 from orchtui.engine.capacity import Slot
 from orchtui.engine.events import emit
 from orchtui.engine.gates import GateOutcome, evaluate
+from orchtui.engine.revive import revive
 from orchtui.engine.sessions import SessionService
 from orchtui.errors import OrchtuiError
 from orchtui.paths import shipped
@@ -113,6 +114,8 @@ class RunDriver:
                     stage,
                     [GateOutcome("fail", f"{stage.id} timed out after {stage.timeout:.0f}s")],
                 )
+                return
+            if revive(self, run, stage, rows, run_tag(run, stage.id, run.attempt)):
                 return
             if all(r.state in ("done", "failed", "cancelled") for r in rows) and (rows or not stage.roles):
                 self.begin_gates(self.set(run, RunState.GATING), book, stage)

@@ -305,6 +305,9 @@ class SessionService:
             project = ctx.records.project(row.project_id)
             assert project.id is not None
             self._check_capacity(project.id, profile, row.role)
+            for pane in ctx.tmux.panes().values():  # its old window, if tmux kept the dead pane
+                if pane.orchtui_session == row.id:
+                    ctx.tmux.kill_window(pane.window_id)
             log = state.log_file(row.id)
             if log.exists():
                 log.rename(log.with_name(f"{row.id}.{int(now())}.log"))

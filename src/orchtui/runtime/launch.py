@@ -94,7 +94,7 @@ def _report(events: Path, status: int | None = None, signal: int | None = None) 
     """One line, one write, O_APPEND: lines from many launchers never interleave."""
     pane = os.environ.get("TMUX_PANE", "")
     field = f"status={status}" if status is not None else f"signal={signal}"
-    line = f"died pane={pane} {field} source=launcher\n".encode()
+    line = f"died pane={pane} {field} pid={os.getpid()} source=launcher\n".encode()
     try:
         fd = os.open(events, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:

@@ -31,6 +31,7 @@ _PANE_FORMAT = "\t".join(
         "#{pane_width}",
         "#{pane_height}",
         "#{" + SESSION_OPTION + "}",
+        "#{pane_pid}",
     ]
 )
 
@@ -51,6 +52,7 @@ class PaneInfo:
     width: int
     height: int
     orchtui_session: str
+    pid: int | None = None  # the pane's process: orchtui's launcher, the agent's parent
 
 
 @dataclass(frozen=True)
@@ -201,9 +203,9 @@ class Tmux:
         panes: dict[str, PaneInfo] = {}
         for line in out:
             parts = line.split("\t")
-            if len(parts) != 10:
+            if len(parts) != 11:
                 continue
-            pane_id, window_id, sname, dead, status, signal, pipe, width, height, owner = parts
+            pane_id, window_id, sname, dead, status, signal, pipe, width, height, owner, pid = parts
             panes[pane_id] = PaneInfo(
                 pane_id,
                 window_id,
@@ -215,6 +217,7 @@ class Tmux:
                 int(width),
                 int(height),
                 owner,
+                parse_int(pid),
             )
         return panes
 
