@@ -95,6 +95,7 @@ class RealAgent:
             time.sleep(0.05)
         assert seen_screen is not None, f"screen never showed {pattern!r}:\n{self.screen(sid)}"
         assert seen_status is not None, f"status never became {status} (is {self.orch.status(sid)})"
+        print(f"{self.client} {status}: status {1000 * (seen_status - seen_screen):+.0f} ms after the screen")
         return seen_status - seen_screen
 
     def expected_cost(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from conftest import Orch, wait_for
 from fakellm import FakeLLM
-from real_agents import fake_llm, real_agent, statuses, wait_status, went_through  # noqa: F401 (fixture)
+from real_agents import API_KEY, fake_llm, real_agent, statuses, wait_status, went_through  # noqa: F401 (fixture)
 
 MODEL = "claude-opus-4-8"  # what Claude Code asks for by default; the fake server echoes it
 
@@ -64,6 +64,8 @@ def test_claude_lifecycle_hooks_cost_and_user_settings(orch: Orch, fake_llm: Fak
     wait_for(lambda: orch.show(sid)["exit_code"] == 0, 10)
     assert orch.show(sid)["status_detail"] == "exit code 0"
     assert settings.read_bytes() == before, "the user's settings.json is untouched"
+    for path in [*orch.home.glob("orchtui.db*"), orch.home / "engine.log", *orch.home.glob("events/*")]:
+        assert API_KEY.encode() not in path.read_bytes(), f"the API key leaked into {path}"
     assert user_marker.exists() and user_marker.read_text().count("stop") >= 2, (
         "the user's own hook still fires"
     )

@@ -100,7 +100,7 @@ def run_playbook(app: App, playbook: Path, task: str, headless: bool, timeout: f
     import secrets
 
     from orchtui.domain import RunState
-    from orchtui.engine.runs import skill_instructions
+    from orchtui.engine.run_text import skill_instructions
     from orchtui.names import validate_task
     from orchtui.playbook import load_playbook
     from orchtui.runtime.git import GitRepo

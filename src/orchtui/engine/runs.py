@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,9 +26,9 @@ from orchtui.engine.capacity import Slot
 from orchtui.engine.events import emit
 from orchtui.engine.gates import GateOutcome, evaluate
 from orchtui.engine.revive import revive
+from orchtui.engine.run_text import Missing, approval_shown, stage_prompt
 from orchtui.engine.sessions import SessionService
 from orchtui.errors import OrchtuiError
-from orchtui.paths import shipped
 from orchtui.playbook import Playbook, Role, Stage, load_playbook
 from orchtui.runtime.git import GitRepo
 from orchtui.store.db import now
@@ -39,19 +38,11 @@ if TYPE_CHECKING:
     from orchtui.engine.engine import Engine
 
 log = logging.getLogger("orchtui.runs")
-FEEDBACK_LIMIT = 4000
 
 
 def run_tag(run: Run, stage: str, attempt: int, role: str = "", index: int | None = None) -> str:
     tag = f"run:{run.id}:{stage}:{attempt}:"
     return tag if not role else f"{tag}{role}:{index}"
-
-
-def skill_instructions(name: str) -> str:
-    """The body of skills/<name>/SKILL.md (front matter removed)."""
-    path = shipped("skills") / name / "SKILL.md"
-    text = path.read_text(encoding="utf-8")
-    return re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S).strip()
 
 
 class RunDriver:
@@ -148,7 +139,12 @@ class RunDriver:
     def approved_to_start(self, run: Run, book: Playbook, stage: Stage) -> bool:
         approval = self.ctx.runs.approval_for(run.id, stage.id, "start")
         if approval is None:
-            approval = self.ctx.runs.request_approval(run.id, stage.id, "start", self.shown(run, book, stage))
+            approval = self.ctx.runs.request_approval(
+                run.id,
+                stage.id,
+                "start",
+                approval_shown(self.ctx, run, book, stage, self.live_slots(), self.run_worktree(run)),
+            )
             self.event(
                 run,
                 "approval.requested",
@@ -164,54 +160,6 @@ class RunDriver:
             self.pause(run, f"start of {stage.id} rejected by {approval.who}: {approval.reason}")
             return False
         return True
-
-    def shown(self, run: Run, book: Playbook, stage: Stage) -> dict[str, Any]:
-        """What an approval prompt shows: the stage's allocation plan, the previous
-        stage's gate evidence and the diff summary of the run's branch."""
-        plan = plan_stage(
-            stage,
-            run.project_id,
-            self.ctx.config.limits,
-            self.live_slots(),
-            lambda name: self.ctx.profiles.get(name).installed(),
-        )
-        index = [s.id for s in book.stages].index(stage.id)
-        previous = book.stages[index - 1].id if index else None
-        gates = (
-            [
-                {"gate": g.type, "state": g.state, "why": g.why}
-                for g in self.ctx.runs.gate_results(run.id, previous)
-            ]
-            if previous
-            else []
-        )
-        return {
-            "run": run.id,
-            "task": run.task,
-            "stage": stage.id,
-            "automation": stage.automation,
-            "merge": stage.merge,
-            "plan": [
-                {
-                    "role": a.role,
-                    "count": a.count,
-                    "profile": a.profile,
-                    "worktree": a.worktree,
-                    "note": a.reason,
-                }
-                for a in plan.assignments
-            ],
-            "previous_stage": previous,
-            "previous_gates": gates,
-            "diff": self.diff_summary(run),
-        }
-
-    def diff_summary(self, run: Run) -> str:
-        wt = self.run_worktree(run)
-        if wt is None or not Path(wt.path).is_dir():
-            return "no changes yet"
-        repo = GitRepo(Path(wt.path))
-        return repo.repo.git.diff("--stat", f"{wt.base}...HEAD") or "no changes yet"
 
     def run_worktree(self, run: Run) -> Worktree | None:
         """The run's shared worktree, once its first agent has created it."""
@@ -324,38 +272,11 @@ class RunDriver:
             self.engine.add_marker(session.id, stage.completion_marker)
         self.ctx.ledger.enqueue(
             session.id,
-            self.prompt(run, stage, role, feedback),
+            stage_prompt(self.ctx, run, self.playbook(run), stage, role, feedback, self.run_worktree(run)),
             actor=tag,
             cause=f"run {run.id}: stage {stage.id}, attempt {run.attempt}",
         )
         self.ctx.wake_engine(f"run {run.id}")
-
-    def prompt(self, run: Run, stage: Stage, role: Role, feedback: str | None) -> str:
-        wt = self.run_worktree(run)
-        artifacts = self.ctx.runs.artifacts(run.id)
-        ids = [s.id for s in self.playbook(run).stages]
-        previous = ids[ids.index(stage.id) - 1] if ids.index(stage.id) else None
-        memory = "\n\n".join(v for k, v in artifacts.items() if k.startswith("memory:"))
-        values = {
-            "task": run.task,
-            "stage": stage.id,
-            "role": role.role,
-            "attempt": str(run.attempt),
-            "branch": wt.branch if wt else "",
-            "base": wt.base if wt else "",
-            "run": run.id,
-            "previous": artifacts.get(f"stage:{previous}", "") if previous else "",
-            "memory": memory[-FEEDBACK_LIMIT:],
-        }
-        parts = [f"[orchtui run {run.id} · stage {stage.id} · role {role.role} · attempt {run.attempt}]"]
-        if role.skill:
-            parts.append(skill_instructions(role.skill))
-        if role.prompt:
-            parts.append(role.prompt.format_map(_Missing(values)))
-        parts.append(f"Task: {run.task}. Work in this directory, on branch {values['branch']}.")
-        if feedback:
-            parts.append("The stage's gates failed last time; fix this:\n" + feedback[-FEEDBACK_LIMIT:])
-        return "\n\n".join(parts)
 
     def stage_commands(self, run: Run, stage: Stage) -> list[Command]:
         tag = run_tag(run, stage.id, run.attempt)
@@ -400,7 +321,7 @@ class RunDriver:
                 gate = gate.model_copy(
                     update={
                         "run": gate.run.format_map(
-                            _Missing({"base": wt.base, "branch": wt.branch, "task": run.task})
+                            Missing({"base": wt.base, "branch": wt.branch, "task": run.task})
                         )
                     }
                 )
@@ -562,10 +483,3 @@ class RunDriver:
             )
         )
         self.event(run, "run.merged", f"{wt.branch} merged into {wt.base} as {commit[:10]}", commit=commit)
-
-
-class _Missing(dict[str, str]):
-    """format_map that leaves unknown {placeholders} as they are."""
-
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"

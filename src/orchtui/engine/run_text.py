@@ -1,0 +1,116 @@
+"""The words a run gives: the prompt each role receives (skill, template, feedback,
+memory) and what an approval prompt shows a person (plan, previous gates, diff)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from orchtui.engine.allocation import plan_stage
+from orchtui.engine.capacity import Slot
+from orchtui.engine.context import Context
+from orchtui.paths import shipped
+from orchtui.playbook import Playbook, Role, Stage
+from orchtui.runtime.git import GitRepo
+from orchtui.store.tables import Run, Worktree
+
+FEEDBACK_LIMIT = 4000
+
+
+def skill_instructions(name: str) -> str:
+    """The body of skills/<name>/SKILL.md (front matter removed)."""
+    path = shipped("skills") / name / "SKILL.md"
+    text = path.read_text(encoding="utf-8")
+    return re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S).strip()
+
+
+def stage_prompt(
+    ctx: Context,
+    run: Run,
+    book: Playbook,
+    stage: Stage,
+    role: Role,
+    feedback: str | None,
+    wt: Worktree | None,
+) -> str:
+    artifacts = ctx.runs.artifacts(run.id)
+    ids = [s.id for s in book.stages]
+    previous = ids[ids.index(stage.id) - 1] if ids.index(stage.id) else None
+    memory = "\n\n".join(v for k, v in artifacts.items() if k.startswith("memory:"))
+    values = {
+        "task": run.task,
+        "stage": stage.id,
+        "role": role.role,
+        "attempt": str(run.attempt),
+        "branch": wt.branch if wt else "",
+        "base": wt.base if wt else "",
+        "run": run.id,
+        "previous": artifacts.get(f"stage:{previous}", "") if previous else "",
+        "memory": memory[-FEEDBACK_LIMIT:],
+    }
+    parts = [f"[orchtui run {run.id} · stage {stage.id} · role {role.role} · attempt {run.attempt}]"]
+    if role.skill:
+        parts.append(skill_instructions(role.skill))
+    if role.prompt:
+        parts.append(role.prompt.format_map(Missing(values)))
+    parts.append(f"Task: {run.task}. Work in this directory, on branch {values['branch']}.")
+    if feedback:
+        parts.append("The stage's gates failed last time; fix this:\n" + feedback[-FEEDBACK_LIMIT:])
+    return "\n\n".join(parts)
+
+
+def approval_shown(
+    ctx: Context, run: Run, book: Playbook, stage: Stage, live: list[Slot], wt: Worktree | None
+) -> dict[str, Any]:
+    """What an approval prompt shows: the stage's allocation plan, the previous
+    stage's gate evidence and the diff summary of the run's branch."""
+    plan = plan_stage(
+        stage,
+        run.project_id,
+        ctx.config.limits,
+        live,
+        lambda name: ctx.profiles.get(name).installed(),
+    )
+    index = [s.id for s in book.stages].index(stage.id)
+    previous = book.stages[index - 1].id if index else None
+    gates = (
+        [{"gate": g.type, "state": g.state, "why": g.why} for g in ctx.runs.gate_results(run.id, previous)]
+        if previous
+        else []
+    )
+    return {
+        "run": run.id,
+        "task": run.task,
+        "stage": stage.id,
+        "automation": stage.automation,
+        "merge": stage.merge,
+        "plan": [
+            {
+                "role": a.role,
+                "count": a.count,
+                "profile": a.profile,
+                "worktree": a.worktree,
+                "note": a.reason,
+            }
+            for a in plan.assignments
+        ],
+        "previous_stage": previous,
+        "previous_gates": gates,
+        "diff": diff_summary(wt),
+    }
+
+
+def diff_summary(wt: Worktree | None) -> str:
+    """`git diff --stat` of the run's branch against its base."""
+    if wt is None or not Path(wt.path).is_dir():
+        return "no changes yet"
+    repo = GitRepo(Path(wt.path))
+    return repo.repo.git.diff("--stat", f"{wt.base}...HEAD") or "no changes yet"
+
+
+class Missing(dict[str, str]):
+    """format_map that leaves unknown {placeholders} as they are."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
