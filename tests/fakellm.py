@@ -5,6 +5,7 @@ Codex, OpenAI Chat Completions (streaming, and plain for aider's commit messages
 The real clients talk to it through their own SDKs; nothing of theirs is faked.
 
 What it answers is steered by words in the last user prompt:
+- `FAKE_DELAY=N`   wait N seconds before the reply starts (the agent shows its spinner);
 - `FAKE_SLEEP=N`   stream the first words, then hold the reply open N seconds;
 - `FAKE_ERROR=400` answer with that HTTP status and an error body;
 - `FAKE_BASH cmd`  call the agent's shell tool (Bash / exec_command);
@@ -79,6 +80,11 @@ class FakeLLM:
 
 def _sleep_for(prompt: str) -> float:
     m = re.search(r"FAKE_SLEEP=(\d+(?:\.\d+)?)", prompt)
+    return float(m.group(1)) if m else 0.0
+
+
+def _delay_for(prompt: str) -> float:
+    m = re.search(r"FAKE_DELAY=(\d+(?:\.\d+)?)", prompt)
     return float(m.group(1)) if m else 0.0
 
 
@@ -199,6 +205,8 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
                     body, Reply("anthropic", "title", prompt), text='{"title": "Fake title"}'
                 )
                 return
+            if not after_tool:
+                time.sleep(_delay_for(prompt))
             if not after_tool and (status := _error_for(prompt)):
                 self._error("anthropic", prompt, status)
                 return
@@ -317,6 +325,8 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
             if not body.get("tools"):  # Codex asks for a session title without tools
                 self._responses_reply(body, Reply("responses", "title", prompt), text="Fake session title")
                 return
+            if not after_tool:
+                time.sleep(_delay_for(prompt))
             if not after_tool and (status := _error_for(prompt)):
                 self._error("responses", prompt, status)
                 return
@@ -477,6 +487,7 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
                     },
                 )
                 return
+            time.sleep(_delay_for(prompt))
             if status := _error_for(prompt):
                 self._error("chat", prompt, status)
                 return

@@ -23,6 +23,7 @@ from conftest import Orch, pane_text, wait_for
 from fakellm import FakeLLM
 from orchtui.engine.context import project_slug
 from orchtui.pricing import Price, PriceTable
+from orchtui.store.records import Records
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENTS = Path(os.environ.get("ORCHTUI_CLIENTS", ROOT / ".clients"))
@@ -64,7 +65,13 @@ class RealAgent:
         return str(out["id"])
 
     def screen(self, sid: str) -> str:
-        return pane_text(self.orch.server, self.orch.show(sid)["tmux_pane"])
+        """The agent's pane as tmux shows it now (read from the store, no CLI process)."""
+        store = self.orch.store
+        try:
+            pane = Records(store).session(sid).tmux_pane
+        finally:
+            store.close()
+        return pane_text(self.orch.server, pane or "")
 
     def wait(self, sid: str, predicate: Callable[[], object], timeout: float = 60.0) -> None:
         """wait_for, with the agent's screen in the failure message."""
