@@ -51,6 +51,8 @@ CONFIGS = [
     ('[tmux]\nsockt = "x"', "tmux.sockt"),
     ("[limits]\nmax_sessions = 0", "limits.max_sessions"),
     ("[tmux]\nwidth = 5", "tmux.width"),
+    ('[budgets]\nday = "lots"', "budgets.day"),
+    ('[pricing."gpt-x"]\ninput = -1\noutput = 2', "pricing.gpt-x.input"),
 ]
 
 
@@ -82,6 +84,7 @@ PROFILES = [
     ('command = ["x"]\n[[patterns]]\nstate = "sleepy"\nregex = "z"\n', "patterns.0.state"),
     ('command = ["x"]\nbogus = 1\n', "bogus"),
     ('command = ["x"\n', "invalid TOML"),
+    ('command = ["x"]\ndriver = "nope"\n', "driver"),
 ]
 
 
