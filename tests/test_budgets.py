@@ -47,6 +47,11 @@ def test_run_over_budget_pauses_new_prompts_and_raises_the_event(orch: Orch, tmp
     time.sleep(3)
     rows = orch.json("ledger", sid)
     assert rows[-1]["state"] == "queued", rows[-1]
+    # Resuming the run does not lift the budget: the prompt still waits.
+    orch.run("resume", orch.json("runs")[0]["id"])
+    assert orch.json("runs")[0]["state"] in ("running", "gating")  # its one prompt is done: gates next
+    time.sleep(2)
+    assert orch.json("ledger", sid)[-1]["state"] == "queued"
     # ...unless the operator sends it anyway, at once.
     orch.run("session", "send", sid, "urgent one", "--now")
     wait_for(lambda: orch.json("ledger", sid)[-1]["state"] in ("delivered", "running", "done"), timeout=30)

@@ -59,7 +59,7 @@ def test_status_follows_the_agent_idle_working_waiting_working_idle(orch: Orch) 
 
     def observe_until(target: str) -> None:
         def step() -> bool:
-            status = orch.show(sid)["status"]
+            status = orch.status(sid)  # the store itself: a CLI process per look could miss a step
             if status != seen[-1]:
                 seen.append(status)
             return status == target

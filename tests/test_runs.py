@@ -159,6 +159,16 @@ def test_rejecting_an_approval_pauses_the_run_with_the_reason(orch: Orch, tmp_pa
     assert "plan is too vague" in orch.json("runs")[0]["detail"]
     again = orch.run("approve", str(pending[0]["id"]), check=False)
     assert again.returncode == 2 and "already rejected" in again.stderr
+    # Resumed, the stage asks again (a new approval, the old one stays rejected on record).
+    run_id = orch.json("runs")[0]["id"]
+    not_paused = orch.run("resume", "nope00", check=False)
+    assert not_paused.returncode == 3
+    orch.run("resume", run_id)
+    fresh = wait_for(lambda: [a for a in orch.json("approvals") if a["id"] != pending[0]["id"]], timeout=20)
+    assert fresh[0]["stage"] == pending[0]["stage"]
+    assert orch.json("runs")[0]["state"] == "waiting_approval"
+    assert any(e["kind"] == "run.resumed" for e in run_events(orch, run_id))
+    assert orch.run("resume", run_id, check=False).returncode == 2  # not paused any more
 
 
 AUTOMATION = st.sampled_from(["fully_auto", "auto_notify", "human_approval", "manual"])

@@ -174,6 +174,7 @@ for verb in (
     runs_cli.approvals,
     runs_cli.approve,
     runs_cli.reject,
+    runs_cli.resume,
     runs_cli.runs,
 ):
     cli.add_command(verb)

@@ -9,6 +9,7 @@ import click
 
 from orchtui.cli.app import App, json_option, pass_app
 from orchtui.cli.output import emit_json, iso, one_line, table
+from orchtui.domain import ApprovalState, RunState
 from orchtui.engine.sessions import operator
 from orchtui.errors import OrchtuiError, Refused, UsageError
 
@@ -99,7 +100,6 @@ def run_playbook(app: App, playbook: Path, task: str, headless: bool, timeout: f
     stage by stage (approvals with `orchtui approvals` / `approve` / `reject`)."""
     import secrets
 
-    from orchtui.domain import RunState
     from orchtui.engine.run_text import skill_instructions
     from orchtui.names import validate_task
     from orchtui.playbook import load_playbook
@@ -215,6 +215,44 @@ def reject(app: App, approval_id: int, reason: str) -> None:
     row = app.ctx.runs.decide(approval_id, False, operator(), reason)
     app.ctx.wake_engine(f"approval {approval_id}")
     click.echo(f"rejected {row.id} ({row.run_id} {row.stage}: {row.action})")
+
+
+@click.command()
+@click.argument("run_id")
+@pass_app
+def resume(app: App, run_id: str) -> None:
+    """Resume a paused run. A stage that had started goes on (its gates are checked
+    again once its agents are done; prompts held by a budget go out when it allows);
+    a stage whose start was rejected asks for approval again."""
+    import json
+
+    from orchtui.engine.events import emit
+    from orchtui.engine.runs import run_tag
+
+    ctx = app.ctx
+    run = ctx.runs.get(run_id)
+    if run.state != RunState.PAUSED.value:
+        raise UsageError(f"run {run_id} is {run.state}, not paused")
+    stage = run.stage or ""
+    latest = ctx.runs.approval_for(run.id, stage, "start")
+    tag = run_tag(run, stage, run.attempt)
+    started = any(
+        cmd.actor.startswith(tag)
+        for s in ctx.records.sessions()
+        if s.run_id == run.id
+        for cmd in ctx.ledger.rows(s.id)
+    )
+    if latest is not None and latest.state == ApprovalState.REJECTED.value:
+        ctx.runs.request_approval(run.id, stage, "start", json.loads(latest.shown), again=True)
+        started = False
+    state = RunState.RUNNING if started else RunState.PENDING
+    ctx.runs.update(run.id, state=state.value, detail=f"resumed by {operator()}")
+    emit(
+        ctx, "run.resumed", f"run {run.id}: resumed by {operator()} at stage {stage}", run=run.id, stage=stage
+    )
+    app.engine()
+    ctx.wake_engine(f"resume {run.id}")
+    click.echo(f"resumed {run.id} at stage {stage} ({state.value})")
 
 
 @click.command()

@@ -363,7 +363,10 @@ class Engine:
             fields["ended_at"] = now()
         if exit_code is not None:
             fields["exit_code"] = exit_code
-        self.ctx.records.change_status(monitor.session_id, old, status, detail, **fields)
+        if not self.ctx.records.change_status(monitor.session_id, old, status, detail, **fields):
+            monitor.status = self.ctx.records.session(monitor.session_id).status  # killed meanwhile
+            monitor.notify()
+            return
         log.info("%s: %s -> %s (%s)", monitor.session_id, old, status, detail)
         monitor.notify()
         if status == SessionStatus.ERROR.value and monitor.last_error is None:

@@ -350,13 +350,15 @@ class SessionService:
         ctx = self.ctx
         row = ctx.records.session(session_id)
         window_killed = False
-        if row.tmux_window and SessionStatus(row.status) is not SessionStatus.LOST:
-            ctx.tmux.kill_window(row.tmux_window)
-            window_killed = True
         if SessionStatus(row.status).live:
+            # Recorded before the window goes: the agent's end that follows (reported by its
+            # launcher) is then the consequence of the kill, never an "exited" of its own.
             ctx.records.update_session(
                 session_id, status=SessionStatus.KILLED.value, status_detail=cause, ended_at=now()
             )
+        if row.tmux_window and SessionStatus(row.status) is not SessionStatus.LOST:
+            ctx.tmux.kill_window(row.tmux_window)
+            window_killed = True
         cancelled = []
         for cmd in ctx.ledger.open_rows(session_id):
             if cmd.kind == CommandKind.TAKEOVER.value:

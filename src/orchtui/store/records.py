@@ -13,6 +13,8 @@ from orchtui.redact import redact
 from orchtui.store.db import Store, now
 from orchtui.store.tables import AgentSession, Event, Project, Worktree
 
+ENDED_BY_ORCHTUI = (SessionStatus.KILLED.value, SessionStatus.LOST.value)
+
 
 class Records:
     def __init__(self, store: Store) -> None:
@@ -83,12 +85,15 @@ class Records:
             db.commit()
             return row
 
-    def change_status(self, session_id: str, old: str, new: str, detail: str, **fields: Any) -> None:
-        """The session's new status and its event, in one transaction."""
+    def change_status(self, session_id: str, old: str, new: str, detail: str, **fields: Any) -> bool:
+        """The session's new status and its event, in one transaction. False (nothing
+        written) when the session was killed or lost meanwhile by someone else."""
         with self.store.session() as db:
             row = db.get(AgentSession, session_id)
             if row is None:
                 raise NotFound(f"no session {session_id!r}")
+            if row.status in ENDED_BY_ORCHTUI and row.status != old:
+                return False  # killed or lost meanwhile (by another process): that stands
             at = now()
             row.status, row.status_detail, row.status_at, row.updated_at = new, detail, at, at
             for key, value in fields.items():
@@ -97,6 +102,7 @@ class Records:
             data = json.dumps({"old": old, "new": new, "detail": detail})
             db.add(Event(at=at, session_id=session_id, kind="status", message=f"{old} -> {new}", data=data))
             db.commit()
+            return True
 
     # worktrees ------------------------------------------------------------
     def add_worktree(self, row: Worktree) -> Worktree:

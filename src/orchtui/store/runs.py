@@ -49,15 +49,18 @@ class Runs:
             return run
 
     # approvals --------------------------------------------------------------
-    def request_approval(self, run_id: str, stage: str, action: str, shown: dict[str, Any]) -> Approval:
-        """The pending approval for (run, stage, action), created once."""
+    def request_approval(
+        self, run_id: str, stage: str, action: str, shown: dict[str, Any], again: bool = False
+    ) -> Approval:
+        """The approval for (run, stage, action), created once; `again` asks anew after
+        a rejection (a resumed run)."""
         with self.store.session() as db:
             found = db.exec(
-                select(Approval).where(
-                    Approval.run_id == run_id, Approval.stage == stage, Approval.action == action
-                )
+                select(Approval)
+                .where(Approval.run_id == run_id, Approval.stage == stage, Approval.action == action)
+                .order_by(col(Approval.id).desc())
             ).first()
-            if found is not None:
+            if found is not None and not (again and found.state == ApprovalState.REJECTED.value):
                 return found
             row = Approval(
                 run_id=run_id,
@@ -74,9 +77,9 @@ class Runs:
     def approval_for(self, run_id: str, stage: str, action: str) -> Approval | None:
         with self.store.session() as db:
             return db.exec(
-                select(Approval).where(
-                    Approval.run_id == run_id, Approval.stage == stage, Approval.action == action
-                )
+                select(Approval)
+                .where(Approval.run_id == run_id, Approval.stage == stage, Approval.action == action)
+                .order_by(col(Approval.id).desc())
             ).first()
 
     def approvals(self, pending_only: bool = False) -> list[Approval]:
