@@ -160,17 +160,7 @@ class SessionService:
                 status_at=at,
             )
         )
-        try:
-            window_id, pane_id = self._launch(profile, row, Path(wt.path), project.tmux_session)
-        except OrchtuiError as exc:
-            ctx.records.update_session(
-                row.id,
-                status=SessionStatus.EXITED.value,
-                status_detail=f"launch failed: {exc}",
-                ended_at=now(),
-            )
-            raise
-        row = ctx.records.update_session(row.id, tmux_window=window_id, tmux_pane=pane_id)
+        row = self._launch(profile, row, Path(wt.path), project.tmux_session)
         ctx.records.event(
             "session.created",
             row.id,
@@ -197,7 +187,9 @@ class SessionService:
         path: Path,
         tmux_session: str,
         resume: str | None = None,
-    ) -> tuple[str, str]:
+    ) -> AgentSession:
+        """Open the agent's tmux window; the row gets its window and pane, or, when tmux
+        refuses, ends as exited with the reason (and the error is raised)."""
         state = self.ctx.config.state
         session_dir = state.session_dir(row.id)
         session_dir.mkdir(parents=True, exist_ok=True)
@@ -217,9 +209,19 @@ class SessionService:
             if name in os.environ:
                 env[name] = os.environ[name]
         env.update({"ORCHTUI_SESSION_ID": row.id, "ORCHTUI_HOME": str(state.home)})
-        return self.ctx.tmux.create_window(
-            tmux_session, row.task, path, argv, env, row.id, state.log_file(row.id)
-        )
+        try:
+            window_id, pane_id = self.ctx.tmux.create_window(
+                tmux_session, row.task, path, argv, env, row.id, state.log_file(row.id)
+            )
+        except OrchtuiError as exc:
+            self.ctx.records.update_session(
+                row.id,
+                status=SessionStatus.EXITED.value,
+                status_detail=f"launch failed: {exc}",
+                ended_at=now(),
+            )
+            raise
+        return self.ctx.records.update_session(row.id, tmux_window=window_id, tmux_pane=pane_id)
 
     @staticmethod
     def _undo_worktree(repo: GitRepo, path: Path, branch: str, base: str) -> None:
@@ -323,17 +325,7 @@ class SessionService:
                 tmux_pane=None,
                 taken_over=False,
             )
-            try:
-                window_id, pane_id = self._launch(profile, row, Path(wt.path), project.tmux_session, resume)
-            except OrchtuiError as exc:
-                ctx.records.update_session(
-                    row.id,
-                    status=SessionStatus.EXITED.value,
-                    status_detail=f"restart failed: {exc}",
-                    ended_at=now(),
-                )
-                raise
-            row = ctx.records.update_session(row.id, tmux_window=window_id, tmux_pane=pane_id)
+            row = self._launch(profile, row, Path(wt.path), project.tmux_session, resume)
         ctx.records.event(
             "session.restarted",
             row.id,

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from sqlalchemy import func
 from sqlmodel import col, select
 
 from orchtui.store.db import Store
 from orchtui.store.tables import Usage
+
+SelectT = TypeVar("SelectT", bound=Any)
 
 
 class UsageBook:
@@ -41,26 +44,14 @@ class UsageBook:
         self, session_id: str | None = None, run_id: str | None = None, since: float | None = None
     ) -> list[Usage]:
         with self.store.session() as db:
-            query = select(Usage).order_by(col(Usage.at), col(Usage.id))
-            if session_id is not None:
-                query = query.where(Usage.session_id == session_id)
-            if run_id is not None:
-                query = query.where(Usage.run_id == run_id)
-            if since is not None:
-                query = query.where(col(Usage.at) >= since)
+            query = _scoped(select(Usage), session_id, run_id, since).order_by(col(Usage.at), col(Usage.id))
             return list(db.exec(query).all())
 
     def spent(
         self, session_id: str | None = None, run_id: str | None = None, since: float | None = None
     ) -> float:
         with self.store.session() as db:
-            query = select(func.coalesce(func.sum(Usage.cost), 0.0))
-            if session_id is not None:
-                query = query.where(Usage.session_id == session_id)
-            if run_id is not None:
-                query = query.where(Usage.run_id == run_id)
-            if since is not None:
-                query = query.where(col(Usage.at) >= since)
+            query = _scoped(select(func.coalesce(func.sum(Usage.cost), 0.0)), session_id, run_id, since)
             return float(db.exec(query).one())
 
     def per_session(self) -> dict[str, tuple[int, int, float, str]]:
@@ -88,3 +79,14 @@ class UsageBook:
             if since is not None:
                 query = query.where(col(Usage.at) >= since)
             return [(float(at), float(cost)) for at, cost in db.exec(query).all()]
+
+
+def _scoped(query: SelectT, session_id: str | None, run_id: str | None, since: float | None) -> SelectT:
+    """Narrow a usage query to a session, a run, and calls since a time."""
+    if session_id is not None:
+        query = query.where(Usage.session_id == session_id)
+    if run_id is not None:
+        query = query.where(Usage.run_id == run_id)
+    if since is not None:
+        query = query.where(col(Usage.at) >= since)
+    return query
