@@ -32,7 +32,7 @@ from orchtui.runtime.git import GitRepo
 from orchtui.screen.vt import VirtualScreen
 from orchtui.tail import read_from
 from orchtui.ui.modals import ConfirmScreen, NewSessionRequest, NewSessionScreen, PromptScreen, TextScreen
-from orchtui.ui.render import screen_lines
+from orchtui.ui.render import screen_lines, seed_screen
 from orchtui.ui.theme import LoadedTheme, load_theme
 from orchtui.ui.widgets import (
     ApprovalBar,
@@ -46,7 +46,6 @@ from orchtui.ui.widgets import (
 )
 
 NARROW = 120  # columns below which the panes stack in one column
-TAIL_BYTES = 256 * 1024  # how much of a log seeds the view of a session without a live pane
 SELECTION_SETTLE = 0.12  # seconds the cursor rests before the selected session's data loads
 
 
@@ -293,7 +292,8 @@ class OrchtuiApp(App[None]):
         if view is None:
             return
         if view.id != self._vt_session or self._vt is None:
-            self._vt, self._vt_session = self._seed_screen(view.pane, view.status, view.log_file)
+            self._vt = seed_screen(self.ctx, view.pane, view.status, view.log_file)
+            self._vt_session = view.id
             try:
                 self._vt_offset = view.log_file.stat().st_size
             except FileNotFoundError:
@@ -304,23 +304,6 @@ class OrchtuiApp(App[None]):
             self._vt.feed(data)
         lines = screen_lines(self._vt)
         self.call_from_thread(self.query_one(ScreenView).show_lines, lines)
-
-    def _seed_screen(self, pane: str | None, status: str, log_file: Path) -> tuple[VirtualScreen, str | None]:
-        cols, rows = self.ctx.config.tmux.width, self.ctx.config.tmux.height
-        if pane and SessionStatus(status).live:
-            try:
-                cap = self.ctx.tmux.capture(pane)
-                vt = VirtualScreen(cap.width, cap.height)
-                vt.seed(cap.lines, cap.cursor_x, cap.cursor_y)
-                return vt, self.selected
-            except OrchtuiError:
-                pass
-        vt = VirtualScreen(cols, rows)
-        try:
-            vt.feed(read_from(log_file, max(0, log_file.stat().st_size - TAIL_BYTES)))
-        except FileNotFoundError:
-            pass
-        return vt, self.selected
 
     # actions --------------------------------------------------------------
     def _selected_view(self) -> SessionView | None:

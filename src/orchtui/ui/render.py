@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from rich.style import Style
 from rich.text import Text
 from wcwidth import wcwidth
 
+from orchtui.domain import SessionStatus
+from orchtui.engine.context import Context
+from orchtui.errors import OrchtuiError
 from orchtui.screen.vt import VirtualScreen
+from orchtui.tail import read_from
+
+TAIL_BYTES = 256 * 1024  # how much of a log seeds the view of a session without a live pane
 
 _NAMES = {"brown": "yellow", "brightbrown": "bright_yellow"}
 _HEX = frozenset("0123456789abcdefABCDEF")
@@ -63,3 +70,22 @@ def screen_lines(vt: VirtualScreen) -> list[Text]:
             text.append("".join(run), run_style)
         rows.append(text)
     return rows
+
+
+def seed_screen(ctx: Context, pane: str | None, status: str, log_file: Path) -> VirtualScreen:
+    """A terminal emulator showing a session now: one capture of its live pane, else the
+    tail of its output log."""
+    if pane and SessionStatus(status).live:
+        try:
+            cap = ctx.tmux.capture(pane)
+            vt = VirtualScreen(cap.width, cap.height)
+            vt.seed(cap.lines, cap.cursor_x, cap.cursor_y)
+            return vt
+        except OrchtuiError:
+            pass
+    vt = VirtualScreen(ctx.config.tmux.width, ctx.config.tmux.height)
+    try:
+        vt.feed(read_from(log_file, max(0, log_file.stat().st_size - TAIL_BYTES)))
+    except FileNotFoundError:
+        pass
+    return vt
