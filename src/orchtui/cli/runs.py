@@ -227,7 +227,7 @@ def resume(app: App, run_id: str) -> None:
     import json
 
     from orchtui.engine.events import emit
-    from orchtui.engine.runs import run_tag
+    from orchtui.engine.runs import stage_commands
 
     ctx = app.ctx
     run = ctx.runs.get(run_id)
@@ -235,13 +235,7 @@ def resume(app: App, run_id: str) -> None:
         raise UsageError(f"run {run_id} is {run.state}, not paused")
     stage = run.stage or ""
     latest = ctx.runs.approval_for(run.id, stage, "start")
-    tag = run_tag(run, stage, run.attempt)
-    started = any(
-        cmd.actor.startswith(tag)
-        for s in ctx.records.sessions()
-        if s.run_id == run.id
-        for cmd in ctx.ledger.rows(s.id)
-    )
+    started = bool(stage_commands(ctx, run, stage))
     if latest is not None and latest.state == ApprovalState.REJECTED.value:
         ctx.runs.request_approval(run.id, stage, "start", json.loads(latest.shown), again=True)
         started = False

@@ -72,10 +72,6 @@ class Budgets:
             out.append(Verdict("day", stamp, usage.spent(since=today), cfg.day))
         return out
 
-    def blocked(self, session: AgentSession) -> Verdict | None:
-        """The first budget this session's next prompt would overrun, if any."""
-        return next((v for v in self.verdicts(session) if v.share >= 1.0), None)
-
     def check(self, session: AgentSession) -> Verdict | None:
         """After new spending: announce crossings once; return an exhausted budget."""
         exhausted: Verdict | None = None

@@ -405,8 +405,6 @@ class Engine:
             return  # the session was restarted in another window meanwhile
         if row.status == SessionStatus.EXITED.value and (row.exit_code == code or code is None):
             return
-        if row.status != SessionStatus.EXITED.value and not SessionStatus(row.status).live:
-            return  # killed or lost by orchtui: the agent's end is the consequence, not news
         self.set_status(monitor, SessionStatus.EXITED.value, detail, ended=True, exit_code=code)
 
     def _close_commands(self, session_id: str, cause: str) -> None:
@@ -487,11 +485,9 @@ class Engine:
         row = self.ctx.records.session(sid)
         if row.taken_over:
             return
-        if pick[0].kind == CommandKind.PROMPT.value and not pick[0].urgent:
-            over = self.signals.budgets.blocked(row)
-            if over is not None:
-                self.signals.budgets.check(row)  # announces the pause once
-                return
+        held = pick[0].kind == CommandKind.PROMPT.value and not pick[0].urgent
+        if held and self.signals.budgets.check(row) is not None:
+            return  # a spent budget holds prompts back (the pause is announced once)
         self.delivering.add(sid)
         task = asyncio.get_running_loop().create_task(self._deliver(monitor, pick[0]))
         self.tasks.add(task)

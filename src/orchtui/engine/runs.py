@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from orchtui.domain import ApprovalState, CommandState, RunState
 from orchtui.engine.allocation import plan_stage
 from orchtui.engine.capacity import Slot
+from orchtui.engine.context import Context
 from orchtui.engine.events import emit
 from orchtui.engine.gates import GateOutcome, evaluate
 from orchtui.engine.revive import revive
@@ -43,6 +44,16 @@ log = logging.getLogger("orchtui.runs")
 def run_tag(run: Run, stage: str, attempt: int, role: str = "", index: int | None = None) -> str:
     tag = f"run:{run.id}:{stage}:{attempt}:"
     return tag if not role else f"{tag}{role}:{index}"
+
+
+def stage_commands(ctx: Context, run: Run, stage: str) -> list[Command]:
+    """The ledger rows a run sent for `stage` in its current attempt."""
+    tag = run_tag(run, stage, run.attempt)
+    rows: list[Command] = []
+    for session in ctx.records.sessions():
+        if session.run_id == run.id:
+            rows += [c for c in ctx.ledger.rows(session.id) if c.actor.startswith(tag)]
+    return rows
 
 
 class RunDriver:
@@ -90,7 +101,7 @@ class RunDriver:
                 return
             self.start_stage(run, book, stage)
         elif state is RunState.RUNNING:
-            rows = self.stage_commands(run, stage)
+            rows = stage_commands(self.ctx, run, stage.id)
             started = min((r.queued_at for r in rows), default=None)
             open_rows = [r for r in rows if r.state not in ("done", "failed", "cancelled")]
             if started is not None and open_rows and now() - started > stage.timeout:
@@ -277,14 +288,6 @@ class RunDriver:
             cause=f"run {run.id}: stage {stage.id}, attempt {run.attempt}",
         )
         self.ctx.wake_engine(f"run {run.id}")
-
-    def stage_commands(self, run: Run, stage: Stage) -> list[Command]:
-        tag = run_tag(run, stage.id, run.attempt)
-        rows = []
-        for session in self.ctx.records.sessions():
-            if session.run_id == run.id:
-                rows += [c for c in self.ctx.ledger.rows(session.id) if c.actor.startswith(tag)]
-        return rows
 
     # gates ------------------------------------------------------------------
     def begin_gates(self, run: Run, book: Playbook, stage: Stage) -> None:

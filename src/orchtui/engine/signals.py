@@ -66,8 +66,9 @@ class Signals:
         self.collect(monitor)
 
     def on_hooks(self, monitor: Monitor) -> None:
-        path = self.ctx.config.state.hook_file(monitor.session_id)
-        data = complete_lines(read_from(path, monitor.hook_offset))
+        if monitor.files is None:
+            return
+        data = complete_lines(read_from(monitor.files.hook_file, monitor.hook_offset))
         monitor.hook_offset += len(data)
         drv = self.driver_of(monitor)
         for event in _events(data):

@@ -54,14 +54,10 @@ class Runs:
     ) -> Approval:
         """The approval for (run, stage, action), created once; `again` asks anew after
         a rejection (a resumed run)."""
+        found = self.approval_for(run_id, stage, action)
+        if found is not None and not (again and found.state == ApprovalState.REJECTED.value):
+            return found
         with self.store.session() as db:
-            found = db.exec(
-                select(Approval)
-                .where(Approval.run_id == run_id, Approval.stage == stage, Approval.action == action)
-                .order_by(col(Approval.id).desc())
-            ).first()
-            if found is not None and not (again and found.state == ApprovalState.REJECTED.value):
-                return found
             row = Approval(
                 run_id=run_id,
                 stage=stage,
@@ -75,6 +71,7 @@ class Runs:
             return row
 
     def approval_for(self, run_id: str, stage: str, action: str) -> Approval | None:
+        """The latest approval asked for (run, stage, action)."""
         with self.store.session() as db:
             return db.exec(
                 select(Approval)
