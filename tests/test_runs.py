@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from conftest import FIXTURES, Orch, engine_context, git, wait_for
 from orchtui.config import load_config
 from orchtui.domain import RunState
+from orchtui.engine import daemon
 from orchtui.engine.context import Context
 from orchtui.engine.engine import Engine
 from orchtui.store import Store
@@ -115,11 +116,17 @@ def test_kill9_mid_stage_then_restart_continues_without_repeats(orch: Orch, tmp_
     use_playbook_agents(orch)
     run_id = orch.run("run", str(playbook_copy(tmp_path)), "--task", "crashy").stdout.strip()
     approve(orch, "build")
-    wait_for(
-        lambda: orch.json("runs")[0]["stage"] == "build" and orch.json("runs")[0]["state"] == "running",
-        timeout=30,
-    )
-    pid = orch.engine_pid()
+    config = load_config(orch.repo, orch.env)
+
+    def build_prompt_out() -> bool:
+        # read the store, not a CLI process: the kill must land while the build stage is live
+        return any(
+            r.actor.startswith(f"run:{run_id}:build:") and r.state in ("delivered", "running")
+            for r in orch.ledger_rows()
+        )
+
+    wait_for(build_prompt_out, timeout=30, interval=0.02)
+    pid = daemon.engine_pid(config)
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: orch.engine_pid() is None, timeout=10)
