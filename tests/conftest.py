@@ -124,8 +124,8 @@ class Orch:
             raise AssertionError(f"orchtui {' '.join(args)} exited {proc.returncode}: {proc.stderr}")
         return proc
 
-    def json(self, *args: str) -> Any:
-        return json.loads(self.run(*args, "--json").stdout)
+    def json(self, *args: str, env: dict[str, str] | None = None) -> Any:
+        return json.loads(self.run(*args, "--json", env=env).stdout)
 
     def new(self, task: str, agent: str = "scripted", *extra: str) -> str:
         return self.run("session", "new", "--agent", agent, "--task", task, *extra).stdout.strip()

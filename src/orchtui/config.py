@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orchtui import paths
 from orchtui.errors import ConfigError
+from orchtui.gitpolicy import GitPolicy
 from orchtui.pricing import Price
 
 
@@ -93,6 +94,7 @@ class Config(_Section):
     ui: UiConfig = Field(default_factory=UiConfig)
     events: EventsConfig = Field(default_factory=EventsConfig)
     budgets: BudgetConfig = Field(default_factory=BudgetConfig)
+    git: GitPolicy = Field(default_factory=GitPolicy)
     pricing: dict[str, Price] = Field(default_factory=dict)
     # dashboard key remapping: binding id -> key(s), e.g. {new_session = "ctrl+n"}
     keys: dict[str, str] = Field(default_factory=dict)
@@ -232,3 +234,9 @@ def _source_of(field: str, prov: dict[str, str]) -> str:
             return hit
         parts.pop()
     return "config"
+
+
+def policy_for(repo_root: Path) -> GitPolicy:
+    """The `[git]` policy of one repository: the user file, that repository's own
+    `.orchtui.toml`, then `ORCHTUI_GIT__*` variables (one engine serves many repositories)."""
+    return load_config(repo_root).git

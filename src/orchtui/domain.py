@@ -56,12 +56,15 @@ class CommandKind(StrEnum):
     PROMPT = "prompt"  # text for the agent, pasted and submitted
     ANSWER = "answer"  # a key answering a permission prompt (delivered while waiting)
     TAKEOVER = "takeover"  # the operator attached; rows record start and end
+    COMMIT = "commit"  # orchtui committed the worktree (hash and files in the text)
+    MERGE = "merge"  # the branch landed on its target, or a merge began/ended
 
 
 class WorktreeState(StrEnum):
     ACTIVE = "active"
     KEPT = "kept"  # session ended, worktree left in place
-    REMOVED = "removed"  # worktree removed, branch kept
+    REMOVED = "removed"  # worktree removed (archived), branch kept
+    DELETED = "deleted"  # worktree and branch removed (its commits were on the target, or confirmed)
 
 
 class RunState(StrEnum):
@@ -83,3 +86,10 @@ class ApprovalState(StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
     REJECTED = "rejected"
+
+
+class MergeState(StrEnum):
+    RESOLVING = "resolving"  # conflicts: a resolver works in a worktree with the merge in progress
+    VERIFYING = "verifying"  # the resolver is done; markers and checks are being verified
+    MERGED = "merged"
+    ABORTED = "aborted"

@@ -211,6 +211,12 @@ class Agent:
             self.clear_line()
             self.write(f"● Commit {'made' if proc.returncode == 0 else 'skipped'}: {step.commit}\n")
             self.spin()
+        if step.git is not None:
+            done = subprocess.run(["git", *step.git], check=False, capture_output=True, text=True)
+            first = (done.stderr.strip() or done.stdout.strip()).splitlines()[:1] or [""]
+            self.clear_line()
+            self.write(f"● git {' '.join(step.git)}: exit {done.returncode} {first[0]}\n")
+            self.spin()
         if step.ask is not None:
             return self.ask(step.ask)
         if step.fail is not None:

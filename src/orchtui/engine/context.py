@@ -14,6 +14,7 @@ from orchtui.profiles import ProfileRegistry, user_profile_dirs
 from orchtui.runtime.tmux import Tmux
 from orchtui.store import Store
 from orchtui.store.ledger import Ledger
+from orchtui.store.merges import Merges
 from orchtui.store.records import Records
 from orchtui.store.runs import Runs
 from orchtui.store.usage import UsageBook
@@ -39,6 +40,10 @@ class Context:
     @cached_property
     def runs(self) -> Runs:
         return Runs(self.store)
+
+    @cached_property
+    def merges(self) -> Merges:
+        return Merges(self.store)
 
     @cached_property
     def usage(self) -> UsageBook:

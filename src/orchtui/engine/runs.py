@@ -15,7 +15,6 @@ so after a crash the same step finds its rows instead of sending them again.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,12 +25,16 @@ from orchtui.engine.capacity import Slot
 from orchtui.engine.context import Context
 from orchtui.engine.events import emit
 from orchtui.engine.gates import GateOutcome, evaluate
+from orchtui.engine.memory import remember
+from orchtui.engine.merge_stage import check_merge_stage, start_merge_stage
+from orchtui.engine.merging import MergeService
 from orchtui.engine.revive import revive
 from orchtui.engine.run_text import Missing, approval_shown, stage_prompt
 from orchtui.engine.sessions import SessionService
 from orchtui.errors import OrchtuiError
 from orchtui.playbook import Playbook, Role, Stage, load_playbook
 from orchtui.runtime.git import GitRepo
+from orchtui.runtime.git_merge import merge_into
 from orchtui.store.db import now
 from orchtui.store.tables import AgentSession, Artifact, Command, GateResult, Run, Worktree
 
@@ -71,6 +74,8 @@ class RunDriver:
 
     def poke(self, session_id: str) -> None:
         """A ledger row of this session became final, or the session ended."""
+        if MergeService(self.ctx).after_resolver_turn(session_id) is not None:
+            return
         row = self.ctx.records.find_session(session_id)
         if row is not None and row.run_id:
             self.safely(self.ctx.runs.get(row.run_id))
@@ -100,6 +105,8 @@ class RunDriver:
             ):
                 return
             self.start_stage(run, book, stage)
+        elif state is RunState.RUNNING and stage.merge:
+            check_merge_stage(self, run, book, stage)
         elif state is RunState.RUNNING:
             rows = stage_commands(self.ctx, run, stage.id)
             started = min((r.queued_at for r in rows), default=None)
@@ -182,8 +189,7 @@ class RunDriver:
 
     def start_stage(self, run: Run, book: Playbook, stage: Stage) -> None:
         if stage.merge:
-            self.merge(run)
-            self.begin_gates(self.set(run, RunState.GATING), book, stage)
+            start_merge_stage(self, run, book, stage)
             return
         mine = [s for s in self.ctx.records.sessions(live_only=True) if s.run_id == run.id]
         others = [
@@ -397,12 +403,12 @@ class RunDriver:
         self.ctx.runs.add_artifact(
             Artifact(run_id=run.id, stage=stage.id, name=f"stage:{stage.id}", content=summary, at=now())
         )
-        self.remember(run, stage, summary)
+        remember(self.ctx, run, stage, summary, self.run_worktree(run))
         if stage.worktree == "own" and run.worktree_id is not None and (own := self.worktree_id(run, stage)):
             run_wt, stage_wt = self.ctx.records.worktree(run.worktree_id), self.ctx.records.worktree(own)
             repo = GitRepo(Path(self.ctx.records.project(run.project_id).path))
             if repo.ahead_behind(stage_wt.branch, run_wt.branch)[0]:
-                repo.merge_into(run_wt.branch, stage_wt.branch, f"Merge stage {stage.id} of run {run.id}")
+                merge_into(repo, run_wt.branch, stage_wt.branch, f"Merge stage {stage.id} of run {run.id}")
         self.event(run, "stage.completed", f"{stage.id} complete (attempt {run.attempt})", stage=stage.id)
         ids = [s.id for s in book.stages]
         following = ids[ids.index(stage.id) + 1 :]
@@ -430,59 +436,3 @@ class RunDriver:
             severity="warning",
             ref=ref,
         )
-
-    def remember(self, run: Run, stage: Stage, summary: str) -> None:
-        """Project memory: the stage's summary, and the plan or review it produced, as
-        Markdown under ORCHTUI_HOME/memory/<project>/<run>/, indexed as artifacts."""
-        project = self.ctx.records.project(run.project_id)
-        folder = self.ctx.config.home / "memory" / project.tmux_session.removeprefix("orchtui-") / run.id
-        folder.mkdir(parents=True, exist_ok=True)
-        wt = self.run_worktree(run)
-        known = self.ctx.runs.artifacts(run.id)
-        for name in ("PLAN.md", "REVIEW.md"):
-            source = Path(wt.path) / name if wt else None
-            if source is not None and source.is_file() and f"memory:{name}" not in known:
-                text = source.read_text(encoding="utf-8", errors="replace")
-                (folder / name).write_text(text, encoding="utf-8")
-                self.ctx.runs.add_artifact(
-                    Artifact(
-                        run_id=run.id,
-                        stage=stage.id,
-                        name=f"memory:{name}",
-                        path=str(folder / name),
-                        content=text,
-                        at=now(),
-                    )
-                )
-        body = (
-            f"# {stage.id} · run {run.id} · {run.task}\n\nattempts: {run.attempt}\n\n"
-            f"## Gates\n\n{summary or '(none)'}\n"
-        )
-        (folder / f"{stage.id}.md").write_text(body, encoding="utf-8")
-        self.ctx.runs.add_artifact(
-            Artifact(
-                run_id=run.id,
-                stage=stage.id,
-                name=f"memory:{stage.id}",
-                path=str(folder / f"{stage.id}.md"),
-                content=body,
-                at=now(),
-            )
-        )
-
-    def merge(self, run: Run) -> None:
-        wt = self.run_worktree(run)
-        if wt is None:
-            raise OrchtuiError("nothing to merge: the run has no worktree")
-        repo = GitRepo(Path(self.ctx.records.project(run.project_id).path))
-        commit = repo.merge_into(wt.base, wt.branch, f"Merge {wt.branch} (orchtui run {run.id}: {run.task})")
-        self.ctx.runs.add_artifact(
-            Artifact(
-                run_id=run.id,
-                stage=run.stage or "",
-                name="merge",
-                content=json.dumps({"into": wt.base, "commit": commit}),
-                at=now(),
-            )
-        )
-        self.event(run, "run.merged", f"{wt.branch} merged into {wt.base} as {commit[:10]}", commit=commit)

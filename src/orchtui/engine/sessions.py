@@ -10,6 +10,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orchtui.config import policy_for
 from orchtui.domain import CommandKind, CommandState, SessionStatus, WorktreeState
 from orchtui.drivers import driver
 from orchtui.engine.capacity import Slot, refusal
@@ -19,6 +20,7 @@ from orchtui.errors import OrchtuiError, Refused, UsageError
 from orchtui.locks import file_lock
 from orchtui.names import validate_branch, validate_task
 from orchtui.profiles import AgentProfile
+from orchtui.runtime import refguard
 from orchtui.runtime.git import GitRepo
 from orchtui.store.db import now
 from orchtui.store.tables import AgentSession, Command, Project, Worktree
@@ -208,6 +210,8 @@ class SessionService:
         for name in profile.pass_env:
             if name in os.environ:
                 env[name] = os.environ[name]
+        protected = policy_for(Path(self.ctx.records.project(row.project_id).path)).protected
+        env.update(refguard.agent_env(refguard.install(state.home / "githooks"), protected))
         env.update({"ORCHTUI_SESSION_ID": row.id, "ORCHTUI_HOME": str(state.home)})
         try:
             window_id, pane_id = self.ctx.tmux.create_window(

@@ -113,11 +113,12 @@ class GitRepo:
             raise GitError(f"setup command failed (exit {proc.returncode}): {tail[0]}")
 
     @staticmethod
-    def dirty_files(worktree: Path) -> list[str]:
-        """Uncommitted changes, untracked files included (porcelain lines)."""
+    def dirty_files(worktree: Path, untracked: bool = True) -> list[str]:
+        """Uncommitted changes, untracked files included unless told not to (porcelain lines)."""
         if not worktree.exists():
             return []
-        out = git.Repo(worktree).git.status("--porcelain", "--untracked-files=all", env=READ_ONLY)
+        which = "--untracked-files=all" if untracked else "--untracked-files=no"
+        out = git.Repo(worktree).git.status("--porcelain", which, env=READ_ONLY)
         return [line for line in out.splitlines() if line.strip()]
 
     @staticmethod
@@ -162,30 +163,3 @@ class GitRepo:
             elif line == f"branch refs/heads/{branch}":
                 return current
         return None
-
-    def merge_into(self, target: str, branch: str, message: str) -> str:
-        """Merge `branch` into `target` with a merge commit; returns the new commit.
-
-        Where `target` is checked out (and clean) the merge runs there; elsewhere the
-        merge is computed without a checkout (`merge-tree`) and the branch moved with a
-        compare-and-swap, so nobody's working tree is touched. A conflict changes
-        nothing and raises."""
-        where = self.checked_out_at(target)
-        if where is not None:
-            if GitRepo.dirty_files(where):
-                raise GitError(f"{target} is checked out at {where} with uncommitted changes; not merging")
-            checkout = git.Repo(where)
-            try:
-                checkout.git.merge("--no-ff", "-m", message, branch)
-            except GitCommandError as exc:
-                checkout.git.merge("--abort")
-                raise GitError(f"merge of {branch} into {target} conflicts: {_err(exc)}") from None
-            return str(checkout.head.commit.hexsha)
-        old = self.repo.git.rev_parse(f"refs/heads/{target}")
-        try:
-            tree = self.repo.git.merge_tree("--write-tree", target, branch).splitlines()[0]
-        except GitCommandError as exc:
-            raise GitError(f"merge of {branch} into {target} conflicts: {_err(exc)}") from None
-        commit = self.repo.git.commit_tree(tree, "-p", old, "-p", branch, "-m", message)
-        self.repo.git.update_ref(f"refs/heads/{target}", commit, old)
-        return str(commit)

@@ -17,7 +17,7 @@ from orchtui.errors import OrchtuiError
 from orchtui.locks import file_lock
 from orchtui.store import tables
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def _v2_urgent_commands(engine: Engine) -> None:
@@ -41,12 +41,17 @@ def _v5_usage(engine: Engine) -> None:
     SQLModel.metadata.create_all(engine, tables=[SQLModel.metadata.tables["usage"]])
 
 
+def _v6_merges(engine: Engine) -> None:
+    SQLModel.metadata.create_all(engine, tables=[SQLModel.metadata.tables["merge"]])
+
+
 # version -> function that upgrades a database from version-1 to version.
 MIGRATIONS: dict[int, Callable[[Engine], None]] = {
     2: _v2_urgent_commands,
     3: _v3_session_roles,
     4: _v4_runs,
     5: _v5_usage,
+    6: _v6_merges,
 }
 
 

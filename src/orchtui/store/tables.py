@@ -179,3 +179,27 @@ class Usage(SQLModel, table=True):
     cache_write: int = 0
     cost: float = 0.0  # US dollars, priced when recorded
     priced: bool = True  # False: the price table did not know the model
+
+
+class Merge(SQLModel, table=True):
+    """A branch landing on its target; with conflicts, the resolution loop's state."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    worktree_id: int = Field(foreign_key="worktree.id")  # the branch's worktree
+    session_id: str | None = None  # the session whose work it is
+    run_id: str | None = Field(default=None, index=True)
+    source: str  # branch
+    target: str
+    strategy: str
+    state: str = Field(index=True)  # see orchtui.domain.MergeState
+    old_tip: str  # the target's tip when the merge began (it lands only onto that)
+    source_tip: str
+    conflicts: str = "[]"  # JSON list of paths
+    resolver_session_id: str | None = None
+    resolver_worktree_id: int | None = None
+    attempts: int = 0
+    commit: str | None = None
+    detail: str | None = None
+    created_at: float
+    ended_at: float | None = None

@@ -1,0 +1,50 @@
+"""Project memory: what each stage of a run recorded, as Markdown under
+ORCHTUI_HOME/memory/<project>/<run>/, indexed as artifacts (later prompts quote it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orchtui.engine.context import Context
+from orchtui.playbook import Stage
+from orchtui.store.db import now
+from orchtui.store.tables import Artifact, Run, Worktree
+
+
+def remember(ctx: Context, run: Run, stage: Stage, summary: str, wt: Worktree | None) -> None:
+    """Project memory: the stage's summary, and the plan or review it produced, as
+    Markdown under ORCHTUI_HOME/memory/<project>/<run>/, indexed as artifacts."""
+    project = ctx.records.project(run.project_id)
+    folder = ctx.config.home / "memory" / project.tmux_session.removeprefix("orchtui-") / run.id
+    folder.mkdir(parents=True, exist_ok=True)
+    known = ctx.runs.artifacts(run.id)
+    for name in ("PLAN.md", "REVIEW.md"):
+        source = Path(wt.path) / name if wt else None
+        if source is not None and source.is_file() and f"memory:{name}" not in known:
+            text = source.read_text(encoding="utf-8", errors="replace")
+            (folder / name).write_text(text, encoding="utf-8")
+            ctx.runs.add_artifact(
+                Artifact(
+                    run_id=run.id,
+                    stage=stage.id,
+                    name=f"memory:{name}",
+                    path=str(folder / name),
+                    content=text,
+                    at=now(),
+                )
+            )
+    body = (
+        f"# {stage.id} · run {run.id} · {run.task}\n\nattempts: {run.attempt}\n\n"
+        f"## Gates\n\n{summary or '(none)'}\n"
+    )
+    (folder / f"{stage.id}.md").write_text(body, encoding="utf-8")
+    ctx.runs.add_artifact(
+        Artifact(
+            run_id=run.id,
+            stage=stage.id,
+            name=f"memory:{stage.id}",
+            path=str(folder / f"{stage.id}.md"),
+            content=body,
+            at=now(),
+        )
+    )
