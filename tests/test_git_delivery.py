@@ -247,3 +247,35 @@ def test_markers_left_block_continue(gorch: Orch) -> None:
     assert landed["state"] == "merged"
     assert (gorch.repo / "shared.txt").read_text() == "one\nresolved by hand\nthree\n"
     assert landed["conflicts"] == ["shared.txt"]
+
+
+def test_a_run_merge_stage_conflict_is_resolved_by_the_playbook_resolver(gorch: Orch, tmp_path: Path) -> None:
+    book = tmp_path / "conflict.yaml"
+    book.write_text(
+        "name: conflict\n"
+        "stages:\n"
+        "  - id: build\n"
+        "    automation: fully_auto\n"
+        "    roles: [{role: implementer, agents: [scripted], prompt: 'edit-b now'}]\n"
+        "  - id: merge\n"
+        "    automation: human_approval\n"
+        "    merge: true\n"
+        "    roles: [{role: resolver, agents: [scripted], skill: resolve-conflict}]\n"
+    )
+    run_id = gorch.run("run", str(book), "--task", "clash").stdout.strip()
+    pending = wait_for(
+        lambda: [a for a in gorch.json("approvals") if a["stage"] == "merge"], timeout=60, interval=0.3
+    )
+    (gorch.repo / "shared.txt").write_text("one\nchanged on main\nthree\n")  # meanwhile, on main
+    git(gorch.repo, "commit", "-qam", "fix: main changes line two")
+    main_before = tip(gorch.repo, "main")
+    gorch.run("approve", str(pending[0]["id"]))
+    wait_for(lambda: gorch.json("runs")[0]["state"] == "done", timeout=90, interval=0.3)
+    merges = gorch.json("merge", "list", "--all")
+    assert [(m["run"], m["state"], m["conflicts"], m["attempts"]) for m in merges] == [
+        (run_id, "merged", ["shared.txt"], 1)
+    ]
+    assert git(gorch.repo, "rev-parse", "main^1") == main_before
+    assert (gorch.repo / "shared.txt").read_text() == "one\nchanged by A and B\nthree\n"
+    resolver = next(s for s in gorch.json("session", "list", "--all") if s["role"] == "resolver")
+    assert resolver["run"] == run_id and resolver["id"] == merges[0]["resolver_session"]

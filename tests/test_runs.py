@@ -88,7 +88,9 @@ def test_default_playbook_headless_with_cli_approvals(orch: Orch, tmp_path: Path
     assert run["state"] == "done" and run["id"] == out.splitlines()[0]
 
     # the merge landed on the target branch (checked out and clean here: merged in place)
-    assert git(orch.repo, "log", "-1", "--format=%s", "main").startswith("Merge orchtui/feature")
+    # under the default [git] policy: a Conventional Commit subject and orchtui's trailers
+    assert git(orch.repo, "log", "-1", "--format=%s", "main") == "feat: merge orchtui/feature"
+    assert f"Orchtui-Run: {run['id']}" in git(orch.repo, "log", "-1", "--format=%B", "main")
     assert "return a + b" in (orch.repo / "calc.py").read_text()
     assert git(orch.repo, "status", "--porcelain") == ""
 
@@ -267,7 +269,7 @@ async def test_run_with_approvals_answered_in_the_dashboard(
             lambda: app.snap is not None and app.snap.run is not None and app.snap.run.state == "done",
             timeout=60,
         )
-    assert git(orch.repo, "log", "-1", "--format=%s", "main").startswith("Merge orchtui/from-keys")
+    assert git(orch.repo, "log", "-1", "--format=%s", "main") == "feat: merge orchtui/from-keys"
     approvals = orch.json("approvals", "--all")
     assert [(a["stage"], a["state"]) for a in approvals] == [("build", "approved"), ("merge", "approved")]
     assert all(a["run"] == run_id and a["who"] for a in approvals)

@@ -31,6 +31,7 @@ from orchtui.errors import OrchtuiError, Refused, UsageError
 from orchtui.runtime.git import GitRepo
 from orchtui.screen.vt import VirtualScreen
 from orchtui.tail import read_from
+from orchtui.ui.diff import DiffScreen
 from orchtui.ui.modals import ConfirmScreen, NewSessionRequest, NewSessionScreen, PromptScreen, TextScreen
 from orchtui.ui.render import screen_lines, seed_screen
 from orchtui.ui.theme import LoadedTheme, load_theme
@@ -67,6 +68,7 @@ class OrchtuiApp(App[None]):
         Binding("x", "reject_run", "Reject stage", id="reject_run"),
         Binding("o", "approval_details", "Approval details", id="approval_details"),
         Binding("m", "memory", "Memory", id="memory"),
+        Binding("v", "diff", "Diff", id="diff", show=False),
         Binding("q", "quit", "Quit", id="quit"),
     ]
 
@@ -477,12 +479,25 @@ class OrchtuiApp(App[None]):
 
     # approvals ------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The approval keys exist only while an approval waits."""
+        """The approval keys exist only while an approval waits; the diff view has its own keys."""
+        if isinstance(self.screen, DiffScreen) and action in {b.action for b in self.BINDINGS}:
+            return action == "quit"
         if action in ("approve_run", "reject_run", "approval_details"):
             return bool(self.snap and self.snap.approvals)
         if action == "memory":
             return bool(self.snap and self.snap.run)
         return True
+
+    def action_diff(self) -> None:
+        """The selected session's changes against its base (files, hunks, comments)."""
+        view = self._selected_view()
+        if view is None or not view.worktree or not view.base or not Path(view.worktree).is_dir():
+            self.notify("The selected session has no worktree to diff.", severity="warning")
+            return
+        self.push_screen(DiffScreen(view.id, Path(view.worktree), view.base, self._diff_comment))
+
+    def _diff_comment(self, sid: str, text: str) -> None:
+        self._queue(sid, text, CommandKind.PROMPT, False, "comment from the diff view")
 
     @work(thread=True, group="memory")
     def action_memory(self) -> None:
