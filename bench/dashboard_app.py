@@ -1,9 +1,11 @@
-"""The real dashboard with two timestamps added, for bench/dashboard.py: when a key
-event reaches the app and when each frame has been written to the terminal."""
+"""The real dashboard with timestamps added, for bench/dashboard.py and bench/diff.py:
+when a key event reaches the app, when each frame has been written to the terminal, and
+when the diff view first shows its complete file list and its first file's diff."""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -13,6 +15,7 @@ from textual import events
 from orchtui.config import load_config
 from orchtui.engine.context import Context
 from orchtui.ui.app import OrchtuiApp
+from orchtui.ui.diff import DiffScreen
 
 
 class TimedApp(OrchtuiApp):
@@ -21,29 +24,64 @@ class TimedApp(OrchtuiApp):
         self.out = out
         self.marks: list[tuple[str, float]] = []
         self._seen: set[float] = set()
+        self._diff_marks: set[str] = set()
+        self.key_names: list[str] = []
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key) and event.time not in self._seen:  # a key bubbles up once more
             self._seen.add(event.time)
             self.marks.append(("key", time.perf_counter()))
+            self.key_names.append(event.key)
         await super().on_event(event)
 
     def post_display_hook(self) -> None:
-        self.marks.append(("frame", time.perf_counter()))
+        now = time.perf_counter()
+        self.marks.append(("frame", now))
+        screen = self.screen
+        if isinstance(screen, DiffScreen):  # bench/diff.py: when the view had its list and first diff
+            if screen.loaded and "diff-list" not in self._diff_marks:
+                self._diff_marks.add("diff-list")
+                self.marks.append(("diff-list", now))
+            if screen.diffs and "diff-first" not in self._diff_marks:
+                self._diff_marks.add("diff-first")
+                self.marks.append(("diff-first", now))
 
     def on_mount(self) -> None:
         super().on_mount()
         self.set_timer(0.5, lambda: (self.out.with_suffix(".ready")).write_text("ready"))
 
+    def on_load(self) -> None:
+        if os.environ.get("BENCH_DEBUG"):  # garbage collections of the oldest generation, timed
+            import gc
+
+            started: list[float] = []
+
+            def timed(phase: str, info: dict[str, int]) -> None:
+                if info.get("generation") != 2:
+                    return
+                if phase == "start":
+                    started.append(time.perf_counter())
+                elif started:
+                    self.marks.append(("gc2", time.perf_counter() - started.pop()))
+
+            gc.callbacks.append(timed)
+
     def on_unmount(self) -> None:
         self.out.write_text(json.dumps(self.marks))
+        self.out.with_suffix(".keys").write_text(json.dumps(self.key_names))
 
 
 def main() -> None:
     out = Path(sys.argv[1])
     repo = Path.cwd()
     ctx = Context(load_config(repo))
-    TimedApp(ctx, repo, out=out).run()
+    app = TimedApp(ctx, repo, out=out)
+    if os.environ.get("BENCH_PROFILE"):  # cProfile of the UI thread, for finding a slow key
+        import cProfile
+
+        cProfile.runctx("app.run()", globals(), {"app": app}, os.environ["BENCH_PROFILE"])
+    else:
+        app.run()
 
 
 if __name__ == "__main__":

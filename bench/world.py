@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,7 +74,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 @contextmanager
-def world(n: int, tag: str) -> Iterator[World]:
+def world(n: int, tag: str, populate: Callable[[Path], None] | None = None) -> Iterator[World]:
     root = Path(tempfile.mkdtemp(prefix=f"orchtui-{tag}-{n}-"))
     os.environ.update(
         {
@@ -85,6 +85,8 @@ def world(n: int, tag: str) -> Iterator[World]:
         }
     )
     repo = make_repo(root)
+    if populate is not None:
+        populate(repo)
     config = load_config(repo)
     ctx = Context(config)
     try:

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable
 
 from conftest import Orch, engine_context, git, wait_for
 from dashboard_fixture import world  # noqa: F401 - the fixture
 from dashboard_helpers import type_text, until
 from orchtui.engine.context import Context
 from orchtui.ui.app import OrchtuiApp
-from orchtui.ui.diff import DiffScreen, hunks_of
+from orchtui.ui.diff import DiffScreen, StatusLine, hunks_of
 from orchtui.ui.modals import PromptScreen
 from test_dashboard_snapshots import loaded, make_app
 
@@ -26,7 +26,7 @@ def ctx(orch: Orch, monkeypatch: pytest.MonkeyPatch) -> Context:
 
 
 def status(app: OrchtuiApp) -> str:
-    return str(app.screen.query_one("#diff-status", Static).render())
+    return app.screen.query_one(StatusLine).text
 
 
 async def test_navigate_files_and_hunks_and_comment_on_a_hunk(orch: Orch, ctx: Context) -> None:
@@ -48,9 +48,10 @@ async def test_navigate_files_and_hunks_and_comment_on_a_hunk(orch: Orch, ctx: C
     app = OrchtuiApp(ctx, orch.repo)
     async with app.run_test(size=(160, 45)) as pilot:
         await until(pilot, lambda: app.selected == sid)
-        await pilot.press("v")
+        await pilot.press("v", "up", "down", "n", "p")  # keys before the list arrived are harmless
         await until(pilot, lambda: isinstance(app.screen, DiffScreen) and app.screen.loaded)
         screen = app.screen
+        await pilot.press("left_square_bracket", "left_square_bracket")  # back to the first file
         assert isinstance(screen, DiffScreen)
         assert [(f.path, f.added, f.deleted, f.status) for f in screen.files] == [
             ("a_new.py", 1, 0, "added"),
@@ -58,7 +59,7 @@ async def test_navigate_files_and_hunks_and_comment_on_a_hunk(orch: Orch, ctx: C
             ("z_untracked.txt", 1, 0, "untracked"),
         ]
         assert screen.query_one("#diff-files", DataTable).row_count == 3
-        await until(pilot, lambda: "a_new.py" in screen.diffs and "hunk 1/1" in status(app))
+        await until(pilot, lambda: screen.current == "a_new.py" and "hunk 1/1" in status(app))
         await pilot.press("right_square_bracket")  # next file
         await until(pilot, lambda: screen.current == "long.txt" and "hunk 1/2" in status(app))
         await pilot.press("n")

@@ -16,6 +16,7 @@ from pathlib import Path
 from orchtui.runtime.git import READ_ONLY, GitError
 
 UNTRACKED_LIMIT = 1024 * 1024  # bytes of an untracked file shown in a diff
+PATCH_LIMIT = 32 * 1024 * 1024  # characters of a whole-worktree patch fetched in one go
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,37 @@ def file_diff(worktree: Path, base: str, change: FileChange) -> str:
         return proc.stdout[: UNTRACKED_LIMIT * 2]
     since = merge_base(worktree, base)
     return git(worktree, "diff", "-M", since, "--", change.path)
+
+
+def all_diffs(worktree: Path, base: str, limit: int = PATCH_LIMIT) -> dict[str, str]:
+    """Every tracked file's diff from one `git diff`, keyed by path (git lists files in the
+    same order for --numstat and for the patch). Empty when the patch is over `limit`
+    characters or cannot be split safely: callers then fetch files one by one."""
+    since = merge_base(worktree, base)
+    names: list[str] = []
+    fields = git(worktree, "diff", "--numstat", "-z", "-M", since).split("\0")
+    i = 0
+    while i < len(fields) - 1:
+        if not fields[i]:
+            i += 1
+            continue
+        path = fields[i].split("\t", 2)[2]
+        if not path:
+            path, i = fields[i + 2], i + 3
+        else:
+            i += 1
+        names.append(path)
+    patch = git(worktree, "diff", "-M", since)
+    if len(patch) > limit:
+        return {}
+    chunks = ["diff --git " + c for c in patch.split("\ndiff --git ")]
+    chunks[0] = chunks[0].removeprefix("diff --git ")
+    if not patch or len(chunks) != len(names):
+        return {}
+    return {
+        name: chunk if chunk.endswith("\n") else chunk + "\n"
+        for name, chunk in zip(names, chunks, strict=True)
+    }
 
 
 def commits_since(worktree: Path, base: str) -> list[AgentCommit]:

@@ -7,6 +7,7 @@ agent's log), not by a polling loop; a 1 s timer only re-renders the elapsed col
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import time
@@ -47,6 +48,7 @@ from orchtui.ui.widgets import (
 )
 
 NARROW = 120  # columns below which the panes stack in one column
+BEHIND_DIFF = 2.0  # seconds between data refreshes while the diff view covers the dashboard
 SELECTION_SETTLE = 0.12  # seconds the cursor rests before the selected session's data loads
 
 
@@ -90,6 +92,7 @@ class OrchtuiApp(App[None]):
         self.source = DashboardSource(ctx, clock)
         self.snap: Snapshot | None = None
         self.selected: str | None = None
+        self._offered: tuple[bool, bool] | None = None
         self.loaded_theme: LoadedTheme = load_theme(ctx.config.ui.theme)
         self._refresh_pending = False
         self._screen_pending = False
@@ -184,7 +187,8 @@ class OrchtuiApp(App[None]):
     def request_refresh(self) -> None:
         if not self._refresh_pending:
             self._refresh_pending = True
-            self.set_timer(0.05, self._start_refresh)
+            # under the diff view only alerts matter: refresh less often, keep its keys quick
+            self.set_timer(BEHIND_DIFF if isinstance(self.screen, DiffScreen) else 0.05, self._start_refresh)
 
     def _start_refresh(self) -> None:
         self._refresh_pending = False
@@ -195,6 +199,10 @@ class OrchtuiApp(App[None]):
         self.call_from_thread(self._apply, snap)
 
     def _apply(self, snap: Snapshot) -> None:
+        if self.snap is None:
+            # What is alive once the UI is up (Textual, widgets, caches) lives as long as the
+            # app: keep it out of the collector, whose full passes stalled keys by 100+ ms.
+            gc.freeze()
         self.snap = snap
         self.refresh_count += 1
         now = self.clock()
@@ -214,7 +222,10 @@ class OrchtuiApp(App[None]):
             self.query_one(GatesPanel).show(snap)
         self.query_one(ApprovalBar).show(snap)
         self._announce(snap)
-        self.refresh_bindings()
+        offered = (bool(snap.approvals), bool(snap.run))  # what check_action looks at
+        if offered != self._offered:  # a refresh recomposes the footer: only when it changes
+            self._offered = offered
+            self.refresh_bindings()
         if self.snap_usage != snap.usage_points:
             self.snap_usage = list(snap.usage_points)
             self.query_one(CostPanel).show(snap)
@@ -480,7 +491,9 @@ class OrchtuiApp(App[None]):
     # approvals ------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The approval keys exist only while an approval waits; the diff view has its own keys."""
-        if isinstance(self.screen, DiffScreen) and action in {b.action for b in self.BINDINGS}:
+        if isinstance(self.screen, DiffScreen) and action in {
+            b.action for b in self.BINDINGS if isinstance(b, Binding)
+        }:
             return action == "quit"
         if action in ("approve_run", "reject_run", "approval_details"):
             return bool(self.snap and self.snap.approvals)

@@ -10,26 +10,37 @@ a prompt), Esc back.
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.console import Console
+from rich.style import Style
 from rich.syntax import Syntax
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal
+from textual.geometry import Size
+from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.timer import Timer
+from textual.widget import Widget
+from textual.widgets import DataTable, Footer
 
 from orchtui.errors import OrchtuiError
-from orchtui.runtime.git_changes import FileChange, changed_files, file_diff
+from orchtui.runtime.git_changes import FileChange, all_diffs, changed_files, file_diff
 from orchtui.ui.modals import PromptScreen
 
-BATCH = 50  # file rows added per UI update while the list loads
+BATCH = 500  # file rows added per UI update while the list loads (each batch repaints the table)
 SHOWN_LINES = 4000  # a file's diff lines rendered (the rest is summarised)
+MARK = Style(reverse=True)
+SETTLE = 0.08  # seconds the cursor rests on a file not fetched yet before it is fetched alone
 HUNK = re.compile(r"^@@ .* @@", re.MULTILINE)
 
 
@@ -60,6 +71,70 @@ def comment_prompt(path: str, hunk: Hunk, comment: str) -> str:
     )
 
 
+def render(diff: str, theme: str) -> list[Strip]:
+    """A diff as highlighted lines, rendered to strips (run in a worker thread: the UI
+    thread only crops the visible ones)."""
+    lines = diff.splitlines()
+    shown = "\n".join(lines[:SHOWN_LINES])
+    text = Syntax(shown, "diff", theme=theme).highlight(shown) if shown else Text("(binary or empty)")
+    out = list(text.split("\n", allow_blank=True))
+    if len(lines) > SHOWN_LINES:
+        out.append(Text(f"… {len(lines) - SHOWN_LINES} more lines", style="dim"))
+    return strips(out)
+
+
+def strips(lines: list[Text]) -> list[Strip]:
+    console = Console(width=max((line.cell_len for line in lines), default=1) + 1, color_system=None)
+    return [Strip(list(line.render(console)), line.cell_len) for line in lines]
+
+
+class DiffBody(ScrollView, can_focus=False):
+    """A file's diff through the line API: each frame crops only the visible lines."""
+
+    def __init__(self, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.lines: list[Strip] = []
+        self.marked: int | None = None  # the current hunk's @@ line, drawn reversed
+
+    def show(self, lines: list[Strip]) -> None:
+        self.lines = lines
+        self.marked = None
+        self.virtual_size = Size(max((line.cell_length for line in lines), default=0), len(lines))
+        self.scroll_to(0, 0, animate=False)
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        x, top = self.scroll_offset
+        index = top + y
+        if index >= len(self.lines):
+            return Strip.blank(self.size.width)
+        strip = self.lines[index].crop_extend(x, x + self.size.width, None)
+        return strip.apply_style(MARK) if index == self.marked else strip
+
+    def mark(self, line: int, span: int) -> None:
+        """Make `line` the current hunk; scroll only when its first `span` lines are not all
+        in view (a repaint of two lines is all a hunk jump within the view costs)."""
+        old, self.marked = self.marked, line
+        top, height = self.scroll_offset.y, self.size.height
+        if line < top or line + min(span, height) > top + height:
+            self.scroll_to(y=line, animate=False, immediate=True)
+            self.refresh()
+            return
+        for index in (old, line):
+            if index is not None and top <= index < top + height:
+                self.refresh_line(index - top)
+
+
+class StatusLine(Widget):
+    """One line of text; changing it repaints the line only (a Static's update re-lays out
+    the whole screen, which cost every key ~20 ms here)."""
+
+    text: reactive[str] = reactive("")
+
+    def render(self) -> str:
+        return self.text
+
+
 class DiffScreen(Screen[None]):
     BINDINGS = [
         Binding("escape,q", "close", "Back"),
@@ -71,7 +146,7 @@ class DiffScreen(Screen[None]):
     ]
     DEFAULT_CSS = """
     DiffScreen #diff-files { width: 48; height: 1fr; border: round $primary 60%; }
-    DiffScreen #diff-scroll { width: 1fr; border: round $secondary 60%; }
+    DiffScreen #diff-body { width: 1fr; height: 1fr; border: round $secondary 60%; }
     DiffScreen #diff-status { height: 1; padding: 0 1; background: $primary 20%; }
     """
 
@@ -91,22 +166,24 @@ class DiffScreen(Screen[None]):
         self.syntax_theme = syntax_theme
         self.files: list[FileChange] = []
         self.diffs: dict[str, str] = {}
+        self.rendered: dict[str, list[Strip]] = {}
         self.hunks: list[Hunk] = []
         self.hunk_index = -1
         self.current: str | None = None
         self.loaded = False
         self._pending_hunk: int | None = None  # after a cross-file jump: 0 (first) or -1 (last)
+        self._settle: Timer | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(f"Diff · {self.session_id} · against {self.base} · loading…", id="diff-status")
+        yield StatusLine(id="diff-status")
         with Horizontal():
             table: DataTable[str | Text] = DataTable(id="diff-files", cursor_type="row", zebra_stripes=False)
             yield table
-            with VerticalScroll(id="diff-scroll"):
-                yield Static("", id="diff-body")
+            yield DiffBody(id="diff-body")
         yield Footer()
 
     def on_mount(self) -> None:
+        self._status(f"Diff · {self.session_id} vs {self.base} · loading…")
         table = self.query_one("#diff-files", DataTable)
         table.add_column("file", key="file", width=30)
         table.add_column("+", key="added", width=5)
@@ -140,58 +217,92 @@ class DiffScreen(Screen[None]):
 
     def _files_done(self) -> None:
         self.loaded = True
+        self._prefetch()
         if not self.files:
             self._status("no changes against the base")
-            self.query_one("#diff-body", Static).update("Nothing changed.")
+            self.query_one(DiffBody).show(strips([Text("Nothing changed.")]))
         else:
             self._update_status()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.row_key.value is not None and event.row_key.value != self.current:
-            self._select(str(event.row_key.value))
+        key = event.row_key.value if event.row_key is not None else None  # None: the list is still empty
+        if key is not None and key != self.current:
+            self._select(str(key))
+
+    @work(thread=True, exclusive=True, group="diff-all")
+    def _prefetch(self) -> None:
+        """Every tracked file's diff in one git call, so moving through files needs no git."""
+        try:
+            diffs = all_diffs(self.worktree, self.base)
+        except OrchtuiError:
+            return
+        self.app.call_from_thread(self._prefetched, diffs)
+
+    def _prefetched(self, diffs: dict[str, str]) -> None:
+        for path, text in diffs.items():
+            self.diffs.setdefault(path, text)
+        gc.freeze()  # the file list and diffs live as long as the view: no full GC passes over them
+        if self.current in diffs and self.current not in self.rendered:
+            self._select(self.current)
 
     def _select(self, path: str) -> None:
         self.current = path
-        if path in self.diffs:
+        if self._settle is not None:
+            self._settle.stop()
+            self._settle = None
+        if path in self.rendered:
             self._show(path)
-        else:
-            self.query_one("#diff-body", Static).update(Text(f"loading {path} …", style="dim"))
-            self._load_diff(path)
+            return
+        self.query_one(DiffBody).show(strips([Text(f"loading {path} …", style="dim")]))
+        if path in self.diffs:
+            self._render_one(path)
+        else:  # not prefetched yet: fetch it alone once the cursor rests
+            self._settle = self.set_timer(SETTLE, lambda: self._render_one(path))
 
     @work(thread=True, exclusive=True, group="diff-one")
-    def _load_diff(self, path: str) -> None:
+    def _render_one(self, path: str) -> None:
+        self._render_now(path)
+
+    @work(thread=True, exclusive=True, group="diff-near")
+    def _render_near(self, paths: list[str]) -> None:
+        """The files next to the current one, rendered ahead so ] [ n p find them ready."""
+        for path in paths:
+            if path not in self.rendered and path in self.diffs:
+                self._render_now(path)
+
+    def _render_now(self, path: str) -> None:
         change = next(f for f in self.files if f.path == path)
+        text = self.diffs.get(path)
         try:
-            text = file_diff(self.worktree, self.base, change)
+            text = text if text is not None else file_diff(self.worktree, self.base, change)
         except OrchtuiError as exc:
             text = f"cannot read the diff of {path}: {exc}"
-        self.app.call_from_thread(self._diff_loaded, path, text)
+        lines = render(text, self.syntax_theme)
+        self.app.call_from_thread(self._rendered, path, text, lines)
 
-    def _diff_loaded(self, path: str, text: str) -> None:
+    def _rendered(self, path: str, text: str, lines: list[Strip]) -> None:
         self.diffs[path] = text
+        self.rendered[path] = lines
         if path == self.current:
             self._show(path)
 
     def _show(self, path: str) -> None:
-        text = self.diffs[path]
-        self.hunks = hunks_of(text)
-        lines = text.splitlines()
-        shown = "\n".join(lines[:SHOWN_LINES])
-        if len(lines) > SHOWN_LINES:
-            shown += f"\n… {len(lines) - SHOWN_LINES} more lines (orchtui diff {self.session_id})"
-        body = self.query_one("#diff-body", Static)
-        body.update(Syntax(shown or "(binary or empty)", "diff", theme=self.syntax_theme, word_wrap=False))
+        self.hunks = [h for h in hunks_of(self.diffs[path]) if h.line < SHOWN_LINES]
+        self.query_one(DiffBody).show(self.rendered[path])
+        index = next((i for i, f in enumerate(self.files) if f.path == path), 0)
+        self._render_near(
+            [f.path for f in self.files[index + 1 : index + 3] + self.files[max(0, index - 1) : index]]
+        )
         pending, self._pending_hunk = self._pending_hunk, None
-        if pending is not None and self.hunks:
-            self._go_hunk(pending % len(self.hunks))
+        if self.hunks:
+            self._go_hunk((pending or 0) % len(self.hunks))
         else:
-            self.hunk_index = 0 if self.hunks else -1
-            self.query_one("#diff-scroll", VerticalScroll).scroll_home(animate=False)
+            self.hunk_index = -1
             self._update_status()
 
     # status -----------------------------------------------------------------
     def _status(self, text: str) -> None:
-        self.query_one("#diff-status", Static).update(text)
+        self.query_one(StatusLine).text = text
 
     def _update_status(self) -> None:
         if self.current is None:
@@ -227,8 +338,8 @@ class DiffScreen(Screen[None]):
 
     def _go_hunk(self, index: int) -> None:
         self.hunk_index = index
-        scroll = self.query_one("#diff-scroll", VerticalScroll)
-        scroll.scroll_to(y=self.hunks[index].line, animate=False)
+        hunk = self.hunks[index]
+        self.query_one(DiffBody).mark(hunk.line, hunk.text.count("\n") + 1)
         self._update_status()
 
     def action_next_hunk(self) -> None:
