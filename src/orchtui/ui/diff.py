@@ -108,8 +108,8 @@ class DiffBody(ScrollView, can_focus=False):
         index = top + y
         if index >= len(self.lines):
             return Strip.blank(self.size.width)
-        strip = self.lines[index].crop_extend(x, x + self.size.width, None)
-        return strip.apply_style(MARK) if index == self.marked else strip
+        line = self.lines[index].apply_style(MARK) if index == self.marked else self.lines[index]
+        return line.crop_extend(x, x + self.size.width, None)
 
     def mark(self, line: int, span: int) -> None:
         """Make `line` the current hunk; scroll only when its first `span` lines are not all
