@@ -111,6 +111,8 @@ class Stage(_Model):
     wait_for_capacity: bool = False  # when agents are busy elsewhere: wait instead of pausing
     completion_marker: str | None = None
     restart_agents: int = Field(default=0, ge=0, le=5)  # restarts (resuming) of an agent that dies mid-stage
+    # in a run over several repositories (`orchtui run --repos`): the ones this stage runs in (default: all)
+    repos: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,100}$")]] | None = None
 
     @field_validator("id")
     @classmethod

@@ -90,76 +90,54 @@ def _playbook_path(playbook: Path) -> Path:
 @click.command("run")
 @click.argument("playbook", type=click.Path(path_type=Path))
 @click.option("--task", "-t", required=True, help="Task name; the run's branch is orchtui/<task>.")
+@click.option(
+    "--repos",
+    "repos",
+    multiple=True,
+    help="More repositories the run spans (comma-separated or repeated); one run per repository.",
+)
 @click.option("--headless", is_flag=True, help="Follow the run here until it ends or needs a person.")
 @click.option(
     "--timeout", default=3600.0, show_default=True, help="With --headless: give up after this long."
 )
 @pass_app
-def run_playbook(app: App, playbook: Path, task: str, headless: bool, timeout: float) -> None:
+def run_playbook(
+    app: App, playbook: Path, task: str, repos: tuple[str, ...], headless: bool, timeout: float
+) -> None:
     """Run PLAYBOOK for a task: validated and planned first, then advanced by the engine
-    stage by stage (approvals with `orchtui approvals` / `approve` / `reject`)."""
-    import secrets
-
-    from orchtui.engine.run_text import skill_instructions
-    from orchtui.names import validate_task
-    from orchtui.playbook import load_playbook
-    from orchtui.runtime.git import GitRepo
-    from orchtui.store.tables import Run
+    stage by stage (approvals with `orchtui approvals` / `approve` / `reject`). With
+    --repos, the current repository and each one given get a run of their own."""
+    from orchtui.engine.run_start import start_runs
 
     ctx = app.ctx
-    validate_task(task)
+    extra = [Path(part).expanduser() for value in repos for part in value.split(",") if part.strip()]
     path = _playbook_path(playbook)
-    book = load_playbook(path, {p.name for p in ctx.profiles.all()})
-    for stage in book.stages:
-        for role in stage.roles:
-            if role.skill:
-                try:
-                    skill_instructions(role.skill)
-                except OSError:
-                    raise UsageError(
-                        f"{path}: stages.{stage.id}.roles.{role.role}.skill: "
-                        f"no skill {role.skill!r} in skills/"
-                    ) from None
-    repo = GitRepo(Path.cwd())
-    branch = f"{ctx.config.worktrees.branch_prefix}{task}"
-    if repo.branch_exists(branch):
-        raise UsageError(f"branch {branch!r} already exists; choose another task name")
-    from orchtui.engine.context import project_slug
+    runs = start_runs(ctx, path, task, Path.cwd(), extra)  # everything validated first
+    app.engine()  # picks the new runs up as it starts, or at once when it runs already
+    for run in runs:
+        click.echo(run.id)
+    if headless:
+        _follow(app, [r.id for r in runs], timeout)
 
-    project = ctx.records.project_for(str(repo.root), repo.root.name, f"orchtui-{project_slug(repo.root)}")
-    assert project.id is not None
-    app.engine()
-    at = time.time()
-    run = ctx.runs.add(
-        Run(
-            id=secrets.token_hex(3),
-            project_id=project.id,
-            playbook=book.name,
-            playbook_path=str(path.resolve()),
-            task=task,
-            state=RunState.PENDING.value,
-            created_at=at,
-            updated_at=at,
-        )
-    )
-    ctx.wake_engine(f"run {run.id}")
-    click.echo(run.id)
-    if not headless:
-        return
+
+def _follow(app: App, run_ids: list[str], timeout: float) -> None:
+    ctx = app.ctx
     seen = 0
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        events = [e for e in ctx.records.events() if f'"run": "{run.id}"' in e.data]
+        events = [e for e in ctx.records.events() if any(f'"run": "{rid}"' in e.data for rid in run_ids)]
         for ev in events[seen:]:
             click.echo(f"{iso(ev.at)}  {ev.kind:18} {ev.message}")
         seen = len(events)
-        current = ctx.runs.get(run.id)
-        if current.state == RunState.DONE.value:
+        current = [ctx.runs.get(rid) for rid in run_ids]
+        if all(r.state == RunState.DONE.value for r in current):
             return
-        if current.state in (RunState.FAILED.value, RunState.CANCELLED.value, RunState.PAUSED.value):
-            raise OrchtuiError(f"run {run.id} {current.state}: {current.detail}")
+        for r in current:
+            if r.state in (RunState.FAILED.value, RunState.CANCELLED.value, RunState.PAUSED.value):
+                raise OrchtuiError(f"run {r.id} {r.state}: {r.detail}")
         time.sleep(0.2)
-    raise OrchtuiError(f"run {run.id} still {ctx.runs.get(run.id).state} after {timeout:.0f}s")
+    states = ", ".join(f"{rid} {ctx.runs.get(rid).state}" for rid in run_ids)
+    raise OrchtuiError(f"runs still going after {timeout:.0f}s: {states}")
 
 
 @click.command()

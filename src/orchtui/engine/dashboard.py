@@ -57,6 +57,7 @@ class SessionView:
     log_file: Path
     cost: float = 0.0  # US dollars
     model: str | None = None
+    repo: str = ""  # the repository's name (sessions are grouped by it when there are several)
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,7 @@ class DashboardSource:
         self.clock = clock
         self._spend: dict[str, tuple[int, int, float, str]] = {}
         self._git: dict[str, tuple[float, GitFacts]] = {}
+        self._repos: dict[int, str] = {}
 
     def git_facts(self, worktree: str | None, branch: str | None, base: str | None) -> GitFacts:
         if not worktree or not branch or not base or not Path(worktree).is_dir():
@@ -223,7 +225,13 @@ class DashboardSource:
             git=facts,
             pane=row.tmux_pane,
             log_file=log_file,
+            repo=self._repo_name(row.project_id),
         )
+
+    def _repo_name(self, project_id: int) -> str:
+        if project_id not in self._repos:
+            self._repos[project_id] = self.ctx.records.project(project_id).name
+        return self._repos[project_id]
 
     def snapshot(self, selected_id: str | None, include_ended: bool = True) -> Snapshot:
         ctx = self.ctx
@@ -231,6 +239,9 @@ class DashboardSource:
         queued = ctx.ledger.queued_counts()
         self._spend = ctx.usage.per_session()
         views = [self._view(r, queued.get(r.id, 0)) for r in rows]
+        if len({v.repo for v in views}) > 1:  # several repositories: grouped, in order of appearance
+            first = {repo: i for i, repo in reversed(list(enumerate(v.repo for v in views)))}
+            views.sort(key=lambda v: first[v.repo])
         selected = next((v for v in views if v.id == selected_id), views[0] if views else None)
         ledger: list[CommandView] = []
         gates: list[GateView] = []

@@ -4,12 +4,14 @@ resolution loop (the stage's first role names the resolver agents) and wait for 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchtui.domain import MergeState, RunState
 from orchtui.engine.merging import MergeService
-from orchtui.errors import OrchtuiError
 from orchtui.playbook import Playbook, Stage
+from orchtui.runtime import git_merge
+from orchtui.runtime.git import GitRepo
 from orchtui.store.db import now
 from orchtui.store.tables import Artifact, Merge, Run
 
@@ -28,8 +30,12 @@ def resolver_for(driver: RunDriver, stage: Stage) -> str | None:
 
 def start_merge_stage(driver: RunDriver, run: Run, book: Playbook, stage: Stage) -> None:
     wt = driver.run_worktree(run)
-    if wt is None or wt.id is None:
-        raise OrchtuiError("nothing to merge: the run has no worktree")
+    repo = GitRepo(Path(driver.ctx.records.project(run.project_id).path))
+    if wt is None or wt.id is None or not git_merge.unmerged_commits(repo, wt.branch, wt.base):
+        # e.g. a repository of a multi-repository run whose stages made no commit here
+        driver.event(run, "run.merged", f"{stage.id}: nothing to merge in {repo.root.name}")
+        driver.begin_gates(driver.set(run, RunState.GATING), book, stage)
+        return
     row = MergeService(driver.ctx).start(
         wt.id, run_id=run.id, resolver=resolver_for(driver, stage), actor=f"run:{run.id}"
     )

@@ -99,6 +99,14 @@ class RunDriver:
             run = self.set(run, RunState.PENDING, stage=book.stages[0].id, attempt=1)
         stage = book.stage(run.stage or "")
         state = RunState(run.state)
+        if state is RunState.PENDING and stage.repos is not None:
+            repo = self.ctx.records.project(run.project_id).name
+            if repo not in stage.repos:  # a multi-repository run: this stage is for the others
+                self.event(
+                    run, "stage.skipped", f"{stage.id} skipped in {repo} (repos: {', '.join(stage.repos)})"
+                )
+                self.next_stage(run, book, stage)
+                return
         if state in (RunState.PENDING, RunState.WAITING_APPROVAL):
             if stage.automation in ("human_approval", "manual") and not self.approved_to_start(
                 run, book, stage
@@ -410,6 +418,9 @@ class RunDriver:
             if repo.ahead_behind(stage_wt.branch, run_wt.branch)[0]:
                 merge_into(repo, run_wt.branch, stage_wt.branch, f"Merge stage {stage.id} of run {run.id}")
         self.event(run, "stage.completed", f"{stage.id} complete (attempt {run.attempt})", stage=stage.id)
+        self.next_stage(run, book, stage)
+
+    def next_stage(self, run: Run, book: Playbook, stage: Stage) -> None:
         ids = [s.id for s in book.stages]
         following = ids[ids.index(stage.id) + 1 :]
         if not following:

@@ -8,14 +8,13 @@ agent's log), not by a polling loop; a 1 s timer only re-renders the elapsed col
 from __future__ import annotations
 
 import gc
-import json
 import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from textual import work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
@@ -26,17 +25,19 @@ from watchfiles import awatch
 from orchtui.domain import CommandKind, SessionStatus
 from orchtui.engine import daemon
 from orchtui.engine.context import Context
-from orchtui.engine.dashboard import ApprovalView, DashboardSource, SessionView, Snapshot
-from orchtui.engine.sessions import SessionService, operator
+from orchtui.engine.dashboard import DashboardSource, SessionView, Snapshot
+from orchtui.engine.sessions import SessionService
 from orchtui.errors import OrchtuiError, Refused, UsageError
 from orchtui.runtime.git import GitRepo
 from orchtui.screen.vt import VirtualScreen
 from orchtui.tail import read_from
 from orchtui.ui.diff import DiffScreen
-from orchtui.ui.modals import ConfirmScreen, NewSessionRequest, NewSessionScreen, PromptScreen, TextScreen
+from orchtui.ui.modals import ConfirmScreen, NewSessionRequest, NewSessionScreen, PromptScreen
 from orchtui.ui.render import screen_lines, seed_screen
+from orchtui.ui.run_actions import RunActions
 from orchtui.ui.theme import LoadedTheme, load_theme
 from orchtui.ui.widgets import (
+    GROUP,
     ApprovalBar,
     CostPanel,
     GatesPanel,
@@ -52,7 +53,7 @@ BEHIND_DIFF = 2.0  # seconds between data refreshes while the diff view covers t
 SELECTION_SETTLE = 0.12  # seconds the cursor rests before the selected session's data loads
 
 
-class OrchtuiApp(App[None]):
+class OrchtuiApp(RunActions):
     CSS_PATH = Path(__file__).parent / "app.tcss"
     TITLE = "orchtui"
     BINDINGS = [
@@ -274,9 +275,11 @@ class OrchtuiApp(App[None]):
             self.query_one(SessionsTable).show(self.snap, self.loaded_theme, self.clock())
 
     def on_data_table_row_highlighted(self, event: SessionsTable.RowHighlighted) -> None:
-        if event.data_table.id != "sessions" or event.row_key.value is None:
+        if event.data_table.id != "sessions" or event.row_key is None or event.row_key.value is None:
             return
         key = str(event.row_key.value)
+        if key.startswith(GROUP):  # a repository's header row
+            return
         if key != self.selected:
             self.selected = key
             # load the new session's screen and ledger once the cursor rests, so moving
@@ -511,59 +514,6 @@ class OrchtuiApp(App[None]):
 
     def _diff_comment(self, sid: str, text: str) -> None:
         self._queue(sid, text, CommandKind.PROMPT, False, "comment from the diff view")
-
-    @work(thread=True, group="memory")
-    def action_memory(self) -> None:
-        """The focused run's project memory: plans, reviews and stage summaries."""
-        run = self.snap.run if self.snap else None
-        if run is None:
-            return
-        memory = {
-            k.removeprefix("memory:"): v
-            for k, v in self.ctx.runs.artifacts(run.id).items()
-            if k.startswith("memory:")
-        }
-        text = "\n\n".join(f"━━ {name}\n{body}" for name, body in memory.items()) or "Nothing recorded yet."
-        self.call_from_thread(self.push_screen, TextScreen(f"Memory · run {run.id} · {run.task}", text))
-
-    def _pending(self) -> ApprovalView | None:
-        return self.snap.approvals[0] if self.snap and self.snap.approvals else None
-
-    def action_approve_run(self) -> None:
-        approval = self._pending()
-        if approval is not None:
-            self._decide(approval.id, True, None)
-
-    def action_reject_run(self) -> None:
-        approval = self._pending()
-        if approval is None:
-            return
-
-        def done(reason: str | None) -> None:
-            if reason is not None:
-                self._decide(approval.id, False, reason.strip())
-
-        self.push_screen(PromptScreen(f"Reject approval #{approval.id}: why?"), done)
-
-    def action_approval_details(self) -> None:
-        approval = self._pending()
-        if approval is None:
-            return
-        body = json.dumps(json.loads(approval.shown), indent=2)
-        self.push_screen(
-            TextScreen(f"Approval #{approval.id} · run {approval.run_id} (y in the bar approves)", body)
-        )
-
-    @work(thread=True, group="decide")
-    def _decide(self, approval_id: int, approve: bool, reason: str | None) -> None:
-        try:
-            row = self.ctx.runs.decide(approval_id, approve, operator(), reason)
-        except OrchtuiError as exc:
-            self.call_from_thread(self.notify, str(exc), severity="error")
-            return
-        self.ctx.wake_engine(f"approval {approval_id}")
-        self.call_from_thread(self.notify, f"{row.state} #{row.id}: {row.stage} {row.action}")
-        self.call_from_thread(self.request_refresh)
 
     def action_details(self) -> None:
         """Small terminals: swap the output view for the queue/worktrees/gates/cost tabs."""

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from rich.text import Text
 from textual.widgets import DataTable, Sparkline, Static
 
-from orchtui.engine.dashboard import Snapshot
+from orchtui.engine.dashboard import SessionView, Snapshot
 from orchtui.ui.format import ago, money, one_line, tokens
 from orchtui.ui.theme import LoadedTheme
 
@@ -62,6 +62,27 @@ class SyncedTable(DataTable[Cell]):
         return False
 
 
+GROUP = "repo:"  # key prefix of a repository's header row
+
+
+def grouped(
+    views: list[SessionView],
+    row: Callable[[SessionView], tuple[Cell, ...]],
+    header: Callable[[str], tuple[Cell, ...]],
+) -> list[tuple[str, tuple[Cell, ...]]]:
+    """Rows per session; with several repositories (the snapshot keeps each together),
+    each repository's sessions under a header row."""
+    several = len({v.repo for v in views}) > 1
+    rows: list[tuple[str, tuple[Cell, ...]]] = []
+    previous: str | None = None
+    for view in views:
+        if several and view.repo != previous:
+            rows.append((f"{GROUP}{view.repo}", header(view.repo)))
+            previous = view.repo
+        rows.append((view.id, row(view)))
+    return rows
+
+
 class SessionsTable(SyncedTable):
     COLUMNS = (
         ("", "glyph", 1),
@@ -79,28 +100,28 @@ class SessionsTable(SyncedTable):
 
     def show(self, snap: Snapshot, theme: LoadedTheme, now: float) -> None:
         keep = self.selected_key()
-        rows: list[tuple[str, tuple[Cell, ...]]] = []
-        for view in snap.sessions:
+
+        def row(view: SessionView) -> tuple[Cell, ...]:
             glyph, color = theme.glyph(view.status)
             status = view.status + (f" {view.exit_code}" if view.exit_code is not None else "")
             if view.taken_over:
                 status += " (you)"
             active = ago(now - view.last_output_at) if view.last_output_at else "-"
-            rows.append(
-                (
-                    view.id,
-                    (
-                        Text(glyph, style=color),
-                        view.id,
-                        view.agent,
-                        view.task,
-                        Text(status, style=color),
-                        ago(now - view.created_at),
-                        active,
-                        str(view.queued) if view.queued else "",
-                    ),
-                )
+            return (
+                Text(glyph, style=color),
+                view.id,
+                view.agent,
+                view.task,
+                Text(status, style=color),
+                ago(now - view.created_at),
+                active,
+                str(view.queued) if view.queued else "",
             )
+
+        def header(repo: str) -> tuple[Cell, ...]:
+            return (Text("▾", style="bold"), "", Text(repo, style="bold"), "", "", "", "", "")
+
+        rows = grouped(snap.sessions, row, header)
         if self.sync(rows):
             self.select_key(keep or (snap.selected.id if snap.selected else None))
 
@@ -111,7 +132,7 @@ class SessionsTable(SyncedTable):
             key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
         except Exception:  # an empty or just-cleared table has no cell under the cursor
             return None
-        return str(key) if key is not None else None
+        return str(key) if key is not None and not str(key).startswith(GROUP) else None
 
     def select_key(self, key: str | None) -> None:
         if key is None:
@@ -165,22 +186,21 @@ class WorktreesTable(SyncedTable):
     )
 
     def show(self, snap: Snapshot) -> None:
+        def row(view: SessionView) -> tuple[Cell, ...]:
+            return (
+                view.id,
+                view.branch or "-",
+                view.base or "-",
+                _num(view.git.ahead),
+                _num(view.git.behind),
+                Text(_num(view.git.dirty), style="yellow" if view.git.dirty else ""),
+                view.worktree_state or "-",
+            )
+
         self.sync(
-            [
-                (
-                    view.id,
-                    (
-                        view.id,
-                        view.branch or "-",
-                        view.base or "-",
-                        _num(view.git.ahead),
-                        _num(view.git.behind),
-                        Text(_num(view.git.dirty), style="yellow" if view.git.dirty else ""),
-                        view.worktree_state or "-",
-                    ),
-                )
-                for view in snap.sessions
-            ]
+            grouped(
+                snap.sessions, row, lambda repo: ("", Text(f"▾ {repo}", style="bold"), "", "", "", "", "")
+            )
         )
 
 

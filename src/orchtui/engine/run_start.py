@@ -1,0 +1,100 @@
+"""Starting a playbook run: validated first, then one run per repository of the project.
+
+A run spans the repository it is started in and any `--repos` given (the seeds'
+multi-repository projects). Each repository gets its own run (worktree, branch, gates,
+approvals, merge), advanced by the engine on its own; the runs share a group artifact
+naming every repository, and a stage with `repos: [names]` runs only in those.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from pathlib import Path
+
+from orchtui.domain import RunState
+from orchtui.engine.context import Context, project_slug
+from orchtui.engine.run_text import skill_instructions
+from orchtui.errors import UsageError
+from orchtui.names import validate_task
+from orchtui.playbook import Playbook, load_playbook
+from orchtui.runtime.git import GitRepo
+from orchtui.store.tables import Artifact, Run
+
+GROUP = "group"  # artifact on every run of a multi-repository start: {"runs": [...], "repos": {name: path}}
+
+
+def check_skills(book: Playbook, path: Path) -> None:
+    for stage in book.stages:
+        for role in stage.roles:
+            if role.skill:
+                try:
+                    skill_instructions(role.skill)
+                except OSError:
+                    where = f"stages.{stage.id}.roles.{role.role}.skill"
+                    raise UsageError(f"{path}: {where}: no skill {role.skill!r} in skills/") from None
+
+
+def repositories(start: Path, extra: list[Path]) -> list[GitRepo]:
+    """The repository at `start`, then each of `extra` (each once); names must differ."""
+    repos: list[GitRepo] = []
+    for where in [start, *extra]:
+        repo = GitRepo(where)
+        repo.resolve_base(None)  # has commits
+        if all(r.root != repo.root for r in repos):
+            repos.append(repo)
+    names = [r.root.name for r in repos]
+    for name in names:
+        if names.count(name) > 1:
+            raise UsageError(
+                f"--repos: two repositories are named {name!r}; a stage's `repos` could not tell them apart"
+            )
+    return repos
+
+
+def start_runs(ctx: Context, playbook: Path, task: str, cwd: Path, extra: list[Path]) -> list[Run]:
+    validate_task(task)
+    book = load_playbook(playbook, {p.name for p in ctx.profiles.all()})
+    check_skills(book, playbook)
+    repos = repositories(cwd, extra)
+    names = {r.root.name for r in repos}
+    for index, stage in enumerate(book.stages):
+        unknown = sorted(set(stage.repos or []) - names)
+        if unknown:
+            raise UsageError(
+                f"{playbook}: stages.{index}.repos: no repository named {', '.join(map(repr, unknown))} "
+                f"in this run ({', '.join(sorted(names))})"
+            )
+    branch = f"{ctx.config.worktrees.branch_prefix}{task}"
+    for repo in repos:
+        if repo.branch_exists(branch):
+            raise UsageError(f"branch {branch!r} already exists in {repo.root}; choose another task name")
+    runs: list[Run] = []
+    at = time.time()
+    for repo in repos:
+        project = ctx.records.project_for(
+            str(repo.root), repo.root.name, f"orchtui-{project_slug(repo.root)}"
+        )
+        assert project.id is not None
+        runs.append(
+            ctx.runs.add(
+                Run(
+                    id=secrets.token_hex(3),
+                    project_id=project.id,
+                    playbook=book.name,
+                    playbook_path=str(playbook.resolve()),
+                    task=task,
+                    state=RunState.PENDING.value,
+                    created_at=at,
+                    updated_at=at,
+                )
+            )
+        )
+    if len(runs) > 1:
+        group = json.dumps({"runs": [r.id for r in runs], "repos": {r.root.name: str(r.root) for r in repos}})
+        for run in runs:
+            ctx.runs.add_artifact(Artifact(run_id=run.id, stage="", name=GROUP, content=group, at=at))
+    for run in runs:
+        ctx.wake_engine(f"run {run.id}")
+    return runs
