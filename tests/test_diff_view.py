@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable
 
 from conftest import Orch, engine_context, git, wait_for
 from dashboard_fixture import world  # noqa: F401 - the fixture
 from dashboard_helpers import type_text, until
 from orchtui.engine.context import Context
 from orchtui.ui.app import OrchtuiApp
-from orchtui.ui.diff import DiffScreen, StatusLine, hunks_of
+from orchtui.ui.diff import DiffScreen, hunks_of
+from orchtui.ui.diff_widgets import FileList, StatusLine
 from orchtui.ui.modals import PromptScreen
 from test_dashboard_snapshots import loaded, make_app
 
@@ -58,7 +58,7 @@ async def test_navigate_files_and_hunks_and_comment_on_a_hunk(orch: Orch, ctx: C
             ("long.txt", 2, 2, "modified"),
             ("z_untracked.txt", 1, 0, "untracked"),
         ]
-        assert screen.query_one("#diff-files", DataTable).row_count == 3
+        assert [f.path for f in screen.query_one(FileList).files] == [f.path for f in screen.files]
         await until(pilot, lambda: screen.current == "a_new.py" and "hunk 1/1" in status(app))
         await pilot.press("right_square_bracket")  # next file
         await until(pilot, lambda: screen.current == "long.txt" and "hunk 1/2" in status(app))

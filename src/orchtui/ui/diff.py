@@ -1,11 +1,13 @@
 """The diff view: a worktree's changes against its base.
 
 Files (with +/- counts) on the left, the selected file's syntax-highlighted unified diff
-on the right. Everything git does runs in worker threads: the file list arrives in
-batches, and a file's diff is computed when it is selected (then cached), so opening the
-view on thousands of changed lines never blocks a key. Keys: ↑/↓ or [ ] files, n/p
-hunks (across files), c comments on the current hunk (queued to the session's agent as
-a prompt), Esc back.
+on the right. git runs only in worker threads: the file list first, then one `git diff`
+for every tracked file (split per file), so moving through files needs no more git; a
+file's diff is highlighted and rendered in a worker (the selected one, then its
+neighbours) and shown through the line API. Opening the view on thousands of changed
+lines never blocks a key (bench/diff.py). Keys: ↑/↓ or [ ] files, n/p hunks (across
+files), c comments on the current hunk (queued to the session's agent as a prompt), Esc
+back.
 """
 
 from __future__ import annotations
@@ -16,30 +18,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rich.console import Console
-from rich.style import Style
-from rich.syntax import Syntax
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.geometry import Size
-from textual.reactive import reactive
 from textual.screen import Screen
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.timer import Timer
-from textual.widget import Widget
-from textual.widgets import DataTable, Footer
+from textual.widgets import Footer
 
 from orchtui.errors import OrchtuiError
 from orchtui.runtime.git_changes import FileChange, all_diffs, changed_files, file_diff
+from orchtui.ui.diff_widgets import SHOWN_LINES, DiffBody, FileList, StatusLine, render, strips
 from orchtui.ui.modals import PromptScreen
 
-BATCH = 500  # file rows added per UI update while the list loads (each batch repaints the table)
-SHOWN_LINES = 4000  # a file's diff lines rendered (the rest is summarised)
-MARK = Style(reverse=True)
+BATCH = 2000  # file rows added per UI update while the list loads
 SETTLE = 0.08  # seconds the cursor rests on a file not fetched yet before it is fetched alone
 HUNK = re.compile(r"^@@ .* @@", re.MULTILINE)
 
@@ -69,70 +63,6 @@ def comment_prompt(path: str, hunk: Hunk, comment: str) -> str:
         f"Review comment on {path}, at `{hunk.header}`:\n\n```diff\n{hunk.text}\n```\n\n{comment.strip()}\n\n"
         "Address it in this worktree and commit."
     )
-
-
-def render(diff: str, theme: str) -> list[Strip]:
-    """A diff as highlighted lines, rendered to strips (run in a worker thread: the UI
-    thread only crops the visible ones)."""
-    lines = diff.splitlines()
-    shown = "\n".join(lines[:SHOWN_LINES])
-    text = Syntax(shown, "diff", theme=theme).highlight(shown) if shown else Text("(binary or empty)")
-    out = list(text.split("\n", allow_blank=True))
-    if len(lines) > SHOWN_LINES:
-        out.append(Text(f"… {len(lines) - SHOWN_LINES} more lines", style="dim"))
-    return strips(out)
-
-
-def strips(lines: list[Text]) -> list[Strip]:
-    console = Console(width=max((line.cell_len for line in lines), default=1) + 1, color_system=None)
-    return [Strip(list(line.render(console)), line.cell_len) for line in lines]
-
-
-class DiffBody(ScrollView, can_focus=False):
-    """A file's diff through the line API: each frame crops only the visible lines."""
-
-    def __init__(self, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.lines: list[Strip] = []
-        self.marked: int | None = None  # the current hunk's @@ line, drawn reversed
-
-    def show(self, lines: list[Strip]) -> None:
-        self.lines = lines
-        self.marked = None
-        self.virtual_size = Size(max((line.cell_length for line in lines), default=0), len(lines))
-        self.scroll_to(0, 0, animate=False)
-        self.refresh()
-
-    def render_line(self, y: int) -> Strip:
-        x, top = self.scroll_offset
-        index = top + y
-        if index >= len(self.lines):
-            return Strip.blank(self.size.width)
-        line = self.lines[index].apply_style(MARK) if index == self.marked else self.lines[index]
-        return line.crop_extend(x, x + self.size.width, None)
-
-    def mark(self, line: int, span: int) -> None:
-        """Make `line` the current hunk; scroll only when its first `span` lines are not all
-        in view (a repaint of two lines is all a hunk jump within the view costs)."""
-        old, self.marked = self.marked, line
-        top, height = self.scroll_offset.y, self.size.height
-        if line < top or line + min(span, height) > top + height:
-            self.scroll_to(y=line, animate=False, immediate=True)
-            self.refresh()
-            return
-        for index in (old, line):
-            if index is not None and top <= index < top + height:
-                self.refresh_line(index - top)
-
-
-class StatusLine(Widget):
-    """One line of text; changing it repaints the line only (a Static's update re-lays out
-    the whole screen, which cost every key ~20 ms here)."""
-
-    text: reactive[str] = reactive("")
-
-    def render(self) -> str:
-        return self.text
 
 
 class DiffScreen(Screen[None]):
@@ -177,18 +107,15 @@ class DiffScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield StatusLine(id="diff-status")
         with Horizontal():
-            table: DataTable[str | Text] = DataTable(id="diff-files", cursor_type="row", zebra_stripes=False)
-            yield table
+            yield FileList(id="diff-files")
             yield DiffBody(id="diff-body")
         yield Footer()
 
     def on_mount(self) -> None:
         self._status(f"Diff · {self.session_id} vs {self.base} · loading…")
-        table = self.query_one("#diff-files", DataTable)
-        table.add_column("file", key="file", width=30)
-        table.add_column("+", key="added", width=5)
-        table.add_column("-", key="deleted", width=5)
-        table.focus()
+        files = self.query_one(FileList)
+        files.border_title = "files"
+        files.focus()
         self._load_files()
 
     # loading ----------------------------------------------------------------
@@ -204,16 +131,8 @@ class DiffScreen(Screen[None]):
         self.app.call_from_thread(self._files_done)
 
     def _add_rows(self, batch: list[FileChange]) -> None:
-        table = self.query_one("#diff-files", DataTable)
-        first = not self.files
-        for f in batch:
-            name = f.path if len(f.path) <= 30 else "…" + f.path[-29:]
-            table.add_row(
-                name, Text(f"+{f.added}", style="green"), Text(f"-{f.deleted}", style="red"), key=f.path
-            )
         self.files.extend(batch)
-        if first and self.files:
-            self._select(self.files[0].path)
+        self.query_one(FileList).add(batch)
 
     def _files_done(self) -> None:
         self.loaded = True
@@ -224,10 +143,9 @@ class DiffScreen(Screen[None]):
         else:
             self._update_status()
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        key = event.row_key.value if event.row_key is not None else None  # None: the list is still empty
-        if key is not None and key != self.current:
-            self._select(str(key))
+    def on_file_list_highlighted(self, event: FileList.Highlighted) -> None:
+        if event.change.path != self.current:
+            self._select(event.change.path)
 
     @work(thread=True, exclusive=True, group="diff-all")
     def _prefetch(self) -> None:
@@ -322,13 +240,12 @@ class DiffScreen(Screen[None]):
 
     # navigation -------------------------------------------------------------
     def _move_file(self, step: int, hunk: int | None = None) -> bool:
-        table = self.query_one("#diff-files", DataTable)
-        target = table.cursor_row + step
-        if not 0 <= target < table.row_count:
+        files = self.query_one(FileList)
+        target = files.cursor + step
+        if not 0 <= target < len(files.files):
             return False
         self._pending_hunk = hunk
-        table.move_cursor(row=target)
-        return True
+        return files.move_to(target)
 
     def action_next_file(self) -> None:
         self._move_file(1)
