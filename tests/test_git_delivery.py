@@ -192,17 +192,21 @@ def test_conflicting_merge_goes_through_the_resolver_loop(gorch: Orch) -> None:
     assert gorch.status(resolver) == "killed"  # stopped once its merge landed
 
 
+def repo_state(repo: Path, *worktrees: Path) -> dict[str, object]:
+    """Everything an aborted merge must leave as it was: refs, checkouts and their files."""
+    return {
+        "branches": git(repo, "for-each-ref", "refs/heads", "--format=%(refname) %(objectname)"),
+        "checkouts": [
+            (tip(where, "HEAD"), git(where, "status", "--porcelain"), (where / "shared.txt").read_text())
+            for where in (repo, *worktrees)
+        ],
+    }
+
+
 def test_aborted_loop_leaves_target_and_worktrees_unchanged(gorch: Orch) -> None:
     a, b = two_conflicting_sessions(gorch)
     wt_a, wt_b = worktree(gorch, a), worktree(gorch, b)
-    before = {
-        "main": tip(gorch.repo, "main"),
-        "branches": git(gorch.repo, "for-each-ref", "refs/heads", "--format=%(refname) %(objectname)"),
-        "status_main": git(gorch.repo, "status", "--porcelain"),
-        "a": (tip(wt_a, "HEAD"), git(wt_a, "status", "--porcelain"), (wt_a / "shared.txt").read_text()),
-        "b": (tip(wt_b, "HEAD"), git(wt_b, "status", "--porcelain"), (wt_b / "shared.txt").read_text()),
-        "shared_main": (gorch.repo / "shared.txt").read_text(),
-    }
+    before = repo_state(gorch.repo, wt_a, wt_b)
     out = gorch.json("merge", "start", b)  # no resolver configured: the operator resolves
     assert out["state"] == "resolving" and out["resolver_session"] is None
     resolver_wt = Path(_resolver_path(gorch, out["id"]))
@@ -210,14 +214,7 @@ def test_aborted_loop_leaves_target_and_worktrees_unchanged(gorch: Orch) -> None
     (resolver_wt / "shared.txt").write_text("half done\n")  # the operator's partial work
     aborted = gorch.json("merge", "abort", str(out["id"]))
     assert aborted["state"] == "aborted" and "refs/orchtui/rescue/merge-" in aborted["detail"]
-    after = {
-        "main": tip(gorch.repo, "main"),
-        "branches": git(gorch.repo, "for-each-ref", "refs/heads", "--format=%(refname) %(objectname)"),
-        "status_main": git(gorch.repo, "status", "--porcelain"),
-        "a": (tip(wt_a, "HEAD"), git(wt_a, "status", "--porcelain"), (wt_a / "shared.txt").read_text()),
-        "b": (tip(wt_b, "HEAD"), git(wt_b, "status", "--porcelain"), (wt_b / "shared.txt").read_text()),
-        "shared_main": (gorch.repo / "shared.txt").read_text(),
-    }
+    after = repo_state(gorch.repo, wt_a, wt_b)
     assert after == before
     assert not resolver_wt.exists()
     rescue = f"refs/orchtui/rescue/merge-{out['id']}"

@@ -84,26 +84,32 @@ class Cleanup:
         if live:
             raise Refused(f"{wt.path}: session(s) {', '.join(live)} still run in it; kill them first")
 
-    def archive(self, session_id: str, confirmed: bool = False) -> CleanupReport:
-        """Remove the worktree, keep the branch."""
+    def _checked(self, session_id: str, confirmed: bool, deleting: bool) -> tuple[Worktree, Loss]:
+        """The session's worktree and what removing it would lose; refused while an agent
+        runs in it, and, unless confirmed, when anything would be lost."""
         wt = self.worktree_for(session_id)
-        if wt.state in (WorktreeState.REMOVED.value, WorktreeState.DELETED.value):
+        if wt.state == WorktreeState.DELETED.value or (
+            not deleting and wt.state == WorktreeState.REMOVED.value
+        ):
             raise UsageError(f"worktree {wt.path} is already {wt.state}")
         self._refuse_live(wt)
         loss = self.loss(wt)
         if not loss.empty and not confirmed:
             raise Refused(
-                f"archiving {wt.path} would leave {loss.describe(wt.base)}; "
-                "the branch keeps its commits, uncommitted changes go to a rescue ref — confirm with --yes"
+                f"deleting {wt.branch} would lose {loss.describe(wt.base)}; confirm with --yes "
+                "(orchtui still keeps them under refs/orchtui/rescue/)"
+                if deleting
+                else f"archiving {wt.path} would leave {loss.describe(wt.base)}; the branch keeps its "
+                "commits, uncommitted changes go to a rescue ref — confirm with --yes"
             )
+        return wt, loss
+
+    def archive(self, session_id: str, confirmed: bool = False) -> CleanupReport:
+        """Remove the worktree, keep the branch."""
+        wt, loss = self._checked(session_id, confirmed, deleting=False)
         report = CleanupReport(wt.path, wt.branch, WorktreeState.REMOVED.value)
         self._remove_worktree(wt, loss, report, session_id)
-        self.ctx.records.update_worktree(
-            wt.id or 0,
-            state=WorktreeState.REMOVED.value,
-            removed_at=now(),
-            rescue_ref=_first(report.rescue_refs),
-        )
+        self._record(wt, report)
         self.ctx.records.event(
             "worktree.archived", session_id, f"archived {wt.path}; branch {wt.branch} kept"
         )
@@ -111,17 +117,8 @@ class Cleanup:
 
     def delete(self, session_id: str, confirmed: bool = False) -> CleanupReport:
         """Remove the worktree and its branch."""
-        wt = self.worktree_for(session_id)
-        if wt.state == WorktreeState.DELETED.value:
-            raise UsageError(f"worktree {wt.path} and its branch are already deleted")
-        self._refuse_live(wt)
+        wt, loss = self._checked(session_id, confirmed, deleting=True)
         repo = GitRepo(Path(self.ctx.records.project(wt.project_id).path))
-        loss = self.loss(wt)
-        if not loss.empty and not confirmed:
-            raise Refused(
-                f"deleting {wt.branch} would lose {loss.describe(wt.base)}; confirm with --yes "
-                "(orchtui still keeps them under refs/orchtui/rescue/)"
-            )
         report = CleanupReport(wt.path, wt.branch, WorktreeState.DELETED.value)
         self._remove_worktree(wt, loss, report, session_id)
         if repo.branch_exists(wt.branch):
@@ -130,12 +127,7 @@ class Cleanup:
                 repo.repo.git.update_ref(ref, git_merge.tip(repo, wt.branch))
                 report.rescue_refs.append(ref)
             repo.repo.git.branch("-D", wt.branch)
-        self.ctx.records.update_worktree(
-            wt.id or 0,
-            state=WorktreeState.DELETED.value,
-            removed_at=now(),
-            rescue_ref=_first(report.rescue_refs),
-        )
+        self._record(wt, report)
         self.ctx.records.event(
             "worktree.deleted",
             session_id,
@@ -144,6 +136,10 @@ class Cleanup:
             "warning" if report.rescue_refs else "info",
         )
         return report
+
+    def _record(self, wt: Worktree, report: CleanupReport) -> None:
+        rescue = report.rescue_refs[0] if report.rescue_refs else None
+        self.ctx.records.update_worktree(wt.id or 0, state=report.state, removed_at=now(), rescue_ref=rescue)
 
     def _remove_worktree(self, wt: Worktree, loss: Loss, report: CleanupReport, session_id: str) -> None:
         path = Path(wt.path)
@@ -156,7 +152,3 @@ class Cleanup:
         GitRepo(Path(self.ctx.records.project(wt.project_id).path)).remove_worktree(
             path, force=bool(loss.uncommitted)
         )
-
-
-def _first(refs: list[str]) -> str | None:
-    return refs[0] if refs else None
