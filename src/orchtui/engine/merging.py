@@ -237,7 +237,7 @@ class MergeService:
         row = ctx.merges.update(
             merge_id, state=MergeState.MERGED.value, commit=new, ended_at=now(), detail=None
         )
-        self._close_resolver(row, keep_branch_if_unmerged=True)
+        self._close_resolver(row)
         self._landed(row, None)
         return row
 
@@ -283,7 +283,7 @@ class MergeService:
         row = ctx.merges.get(merge_id)
         if row.state != MergeState.RESOLVING.value:
             raise Refused(f"merge {merge_id} is {row.state}; only a merge being resolved can be aborted")
-        rescue = self._close_resolver(row, keep_branch_if_unmerged=True, aborting=True)
+        rescue = self._close_resolver(row, aborting=True)
         row = ctx.merges.update(
             merge_id,
             state=MergeState.ABORTED.value,
@@ -302,9 +302,7 @@ class MergeService:
             ctx.wake_engine(f"merge {merge_id} aborted")
         return row
 
-    def _close_resolver(
-        self, row: Merge, keep_branch_if_unmerged: bool, aborting: bool = False
-    ) -> str | None:
+    def _close_resolver(self, row: Merge, aborting: bool = False) -> str | None:
         """Stop the resolver, remove its worktree (its state kept under a rescue ref when
         aborting with changes), and drop its branch only when it holds nothing new."""
         ctx = self.ctx
