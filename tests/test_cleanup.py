@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import Orch, git
+from libtmux import Server
+
+from conftest import Orch, git, pane_text, run_in_terminal, wait_for
 
 
 def ended_session(orch: Orch, task: str) -> tuple[str, Path]:
@@ -94,3 +96,16 @@ def test_cleanup_refuses_while_a_session_runs_in_the_worktree(orch: Orch) -> Non
     assert [(w["session"], w["branch"], w["uncommitted"], w["unmerged"]) for w in listed] == [
         (sid, "orchtui/live", 0, 0)
     ]
+
+
+def test_on_a_terminal_delete_says_what_would_be_lost_and_asks(orch: Orch, terminal: Server) -> None:
+    sid, wt = ended_session(orch, "asked")
+    head = commit_file(wt, "work.txt", "work\n")
+    (wt / "wip.txt").write_text("wip\n")
+    run_in_terminal(terminal, orch, "worktree", "delete", sid)
+    question = wait_for(lambda: "Go ahead?" in (text := pane_text(terminal)) and text, timeout=30)
+    assert "Deleting orchtui/asked would lose 1 uncommitted change(s) (wip.txt)" in question.replace("\n", "")
+    assert "1 commit(s) not on main" in question.replace("\n", "")
+    terminal.cmd("send-keys", "-t", "term", "n", "Enter")  # no: nothing happens, the command ends
+    wait_for(lambda: not terminal.has_session("term"), timeout=30)
+    assert wt.exists() and (wt / "wip.txt").exists() and git(orch.repo, "rev-parse", "orchtui/asked") == head
