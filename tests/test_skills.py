@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from conftest import Orch, wait_for
 from orchtui.paths import shipped
 from orchtui.skills import MAX_BYTES, load_catalog
 
@@ -73,3 +74,37 @@ def test_a_later_source_overrides_an_earlier_one(tmp_path: Path) -> None:
     skill(user, "same", GOOD.format(name="same").replace("1.2.0", "2.0.0"))
     catalog = load_catalog([("builtin", builtin), ("user", user), ("project", tmp_path / "missing")])
     assert catalog.skills["same"].source == "user" and catalog.skills["same"].meta.version == "2.0.0"
+
+
+def test_a_fully_auto_stage_runs_only_vetted_skills(orch: Orch, tmp_path: Path) -> None:
+    path = skill(orch.repo / ".orchtui" / "skills", "lint-fix", GOOD.format(name="lint-fix"))
+    book = tmp_path / "auto.yaml"
+    book.write_text(
+        "name: auto\nstages:\n  - id: tidy\n    automation: fully_auto\n"
+        "    roles: [{role: tidier, agents: [scripted], skill: lint-fix}]\n"
+    )
+    refused = orch.run("run", str(book), "--task", "tidy", check=False)
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == (
+        f"orchtui: error: {book}: stages.0.roles.0.skill: 'lint-fix' is community; a fully_auto stage runs "
+        "only vetted skills (vet it with `orchtui skills vet lint-fix`, or lower the stage's automation)"
+    )
+    assert orch.json("runs") == []
+    listed = {s["name"]: s for s in orch.json("skills", "list")["skills"]}
+    assert listed["lint-fix"]["trust"] == "community" and listed["lint-fix"]["source"] == "project"
+    vet = orch.json("skills", "vet", "lint-fix")
+    assert vet["version"] == "1.2.0" and len(vet["digest"]) == 64
+    assert orch.json("skills", "show", "lint-fix")["trust"] == "vetted"
+    run_id = orch.run("run", str(book), "--task", "tidy").stdout.strip()
+    wait_for(lambda: orch.json("runs")[0]["state"] == "done", timeout=60, interval=0.3)
+    prompts = [r for r in orch.ledger_rows() if r.actor.startswith(f"run:{run_id}:")]
+    assert prompts and "# Do it" in prompts[0].text  # the skill's instructions were the prompt
+    assert any(e["kind"] == "skill.vetted" for e in orch.json("events"))
+    # a changed SKILL.md is a different text: it needs vetting again
+    path.write_text(GOOD.format(name="lint-fix").replace("Steps.", "Other steps."))
+    again = orch.run("run", str(book), "--task", "tidy-2", check=False)
+    assert again.returncode == 2 and "'lint-fix' is community" in again.stderr
+    unknown = book.read_text().replace("skill: lint-fix", "skill: nowhere")
+    book.write_text(unknown)
+    missing = orch.run("run", str(book), "--task", "tidy-3", check=False)
+    assert missing.returncode == 2 and "stages.0.roles.0.skill: no skill 'nowhere'" in missing.stderr

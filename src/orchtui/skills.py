@@ -10,6 +10,7 @@ and never stops the others from loading.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,8 @@ from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from orchtui import paths
 
 Trust = Literal["vetted", "community", "experimental"]
 TRUST_LEVELS: tuple[Trust, ...] = ("vetted", "community", "experimental")
@@ -42,6 +45,7 @@ class Skill:
     body: str
     folder: Path
     source: str  # builtin | user | project
+    digest: str  # sha256 of the SKILL.md: a vetting holds for exactly this text
 
     @property
     def name(self) -> str:
@@ -98,7 +102,8 @@ def parse(path: Path, source: str) -> Skill:
         script = (path.parent / meta.script).resolve()
         if not script.is_relative_to(path.parent.resolve()) or not script.is_file():
             raise ValueError(f"script: {meta.script!r} is not a file inside the skill's folder")
-    return Skill(meta, text[match.end() :].strip(), path.parent, source)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return Skill(meta, text[match.end() :].strip(), path.parent, source, digest)
 
 
 def load_catalog(sources: list[tuple[str, Path]]) -> Catalog:
@@ -115,3 +120,22 @@ def load_catalog(sources: list[tuple[str, Path]]) -> Catalog:
                 continue
             catalog.skills[skill.name] = skill
     return catalog
+
+
+def sources(repo_root: Path | None) -> list[tuple[str, Path]]:
+    """Where skills come from, in override order: orchtui's own, the user's, the project's."""
+    found = [("builtin", paths.shipped("skills")), ("user", paths.user_config_file().parent / "skills")]
+    if repo_root is not None:
+        found.append(("project", repo_root / ".orchtui" / "skills"))
+    return found
+
+
+def catalog_for(repo_root: Path | None) -> Catalog:
+    return load_catalog(sources(repo_root))
+
+
+def effective_trust(skill: Skill, vetted: set[tuple[str, str]]) -> Trust:
+    """`vetted` when the skill says so or an operator vetted this exact text."""
+    return (
+        "vetted" if skill.meta.trust == "vetted" or (skill.name, skill.digest) in vetted else skill.meta.trust
+    )

@@ -112,7 +112,9 @@ def run_playbook(
     ctx = app.ctx
     extra = [Path(part).expanduser() for value in repos for part in value.split(",") if part.strip()]
     path = _playbook_path(playbook)
-    runs = start_runs(ctx, path, task, Path.cwd(), extra)  # everything validated first
+    runs, warnings = start_runs(ctx, path, task, Path.cwd(), extra)  # everything validated first
+    for warning in warnings:
+        click.echo(f"orchtui: warning: {warning}", err=True)
     app.engine()  # picks the new runs up as it starts, or at once when it runs already
     for run in runs:
         click.echo(run.id)

@@ -172,7 +172,7 @@ class MergeService:
         files = json.loads(row.conflicts)
         head = (
             f"Merge {row.source} into {row.target}: conflicts in {', '.join(files)}.\n\n"
-            + skill_instructions("resolve-conflict")
+            + skill_instructions("resolve-conflict", Path(self.ctx.records.project(row.project_id).path))
         )
         if left is None and why is None:
             return head

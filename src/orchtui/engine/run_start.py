@@ -15,25 +15,40 @@ from pathlib import Path
 
 from orchtui.domain import RunState
 from orchtui.engine.context import Context, project_slug
-from orchtui.engine.run_text import skill_instructions
 from orchtui.errors import UsageError
 from orchtui.names import validate_task
 from orchtui.playbook import Playbook, load_playbook
 from orchtui.runtime.git import GitRepo
+from orchtui.skills import catalog_for, effective_trust
 from orchtui.store.tables import Artifact, Run
+from orchtui.store.vetting import Vettings
 
 GROUP = "group"  # artifact on every run of a multi-repository start: {"runs": [...], "repos": {name: path}}
 
 
-def check_skills(book: Playbook, path: Path) -> None:
-    for stage in book.stages:
-        for role in stage.roles:
-            if role.skill:
-                try:
-                    skill_instructions(role.skill)
-                except OSError:
-                    where = f"stages.{stage.id}.roles.{role.role}.skill"
-                    raise UsageError(f"{path}: {where}: no skill {role.skill!r} in skills/") from None
+def check_skills(ctx: Context, book: Playbook, path: Path, repo_root: Path) -> list[str]:
+    """Every referenced skill exists, and a fully_auto stage uses only vetted ones (errors
+    block); experimental skills elsewhere are warnings. Returns the warnings."""
+    catalog = catalog_for(repo_root)
+    vetted = Vettings(ctx.store).vetted_digests()
+    warnings: list[str] = []
+    for i, stage in enumerate(book.stages):
+        for j, role in enumerate(stage.roles):
+            if not role.skill:
+                continue
+            where = f"{path}: stages.{i}.roles.{j}.skill"
+            skill = catalog.get(role.skill)
+            if skill is None:
+                raise UsageError(f"{where}: no skill {role.skill!r} (orchtui skills list)")
+            trust = effective_trust(skill, vetted)
+            if stage.automation == "fully_auto" and trust != "vetted":
+                raise UsageError(
+                    f"{where}: {role.skill!r} is {trust}; a fully_auto stage runs only vetted skills "
+                    f"(vet it with `orchtui skills vet {role.skill}`, or lower the stage's automation)"
+                )
+            if trust == "experimental":
+                warnings.append(f"{where}: {role.skill!r} is experimental")
+    return warnings
 
 
 def repositories(start: Path, extra: list[Path]) -> list[GitRepo]:
@@ -53,11 +68,14 @@ def repositories(start: Path, extra: list[Path]) -> list[GitRepo]:
     return repos
 
 
-def start_runs(ctx: Context, playbook: Path, task: str, cwd: Path, extra: list[Path]) -> list[Run]:
+def start_runs(
+    ctx: Context, playbook: Path, task: str, cwd: Path, extra: list[Path]
+) -> tuple[list[Run], list[str]]:
+    """The new runs, and the playbook's warnings."""
     validate_task(task)
     book = load_playbook(playbook, {p.name for p in ctx.profiles.all()})
-    check_skills(book, playbook)
     repos = repositories(cwd, extra)
+    warnings = check_skills(ctx, book, playbook, repos[0].root)
     names = {r.root.name for r in repos}
     for index, stage in enumerate(book.stages):
         unknown = sorted(set(stage.repos or []) - names)
@@ -97,4 +115,4 @@ def start_runs(ctx: Context, playbook: Path, task: str, cwd: Path, extra: list[P
             ctx.runs.add_artifact(Artifact(run_id=run.id, stage="", name=GROUP, content=group, at=at))
     for run in runs:
         ctx.wake_engine(f"run {run.id}")
-    return runs
+    return runs, warnings

@@ -3,26 +3,27 @@ memory) and what an approval prompt shows a person (plan, previous gates, diff).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 from orchtui.engine.allocation import plan_stage
 from orchtui.engine.capacity import Slot
 from orchtui.engine.context import Context
-from orchtui.paths import shipped
+from orchtui.errors import UsageError
 from orchtui.playbook import Playbook, Role, Stage
 from orchtui.runtime.git import GitRepo
+from orchtui.skills import catalog_for
 from orchtui.store.tables import Run, Worktree
 
 FEEDBACK_LIMIT = 4000
 
 
-def skill_instructions(name: str) -> str:
-    """The body of skills/<name>/SKILL.md (front matter removed)."""
-    path = shipped("skills") / name / "SKILL.md"
-    text = path.read_text(encoding="utf-8")
-    return re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S).strip()
+def skill_instructions(name: str, repo_root: Path | None) -> str:
+    """A skill's instructions (its SKILL.md body) from the catalog of that repository."""
+    skill = catalog_for(repo_root).get(name)
+    if skill is None:
+        raise UsageError(f"no skill {name!r} (orchtui skills list)")
+    return skill.body
 
 
 def stage_prompt(
@@ -51,7 +52,7 @@ def stage_prompt(
     }
     parts = [f"[orchtui run {run.id} · stage {stage.id} · role {role.role} · attempt {run.attempt}]"]
     if role.skill:
-        parts.append(skill_instructions(role.skill))
+        parts.append(skill_instructions(role.skill, Path(ctx.records.project(run.project_id).path)))
     if role.prompt:
         parts.append(role.prompt.format_map(Missing(values)))
     parts.append(f"Task: {run.task}. Work in this directory, on branch {values['branch']}.")

@@ -17,7 +17,7 @@ from orchtui.errors import OrchtuiError
 from orchtui.locks import file_lock
 from orchtui.store import tables
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 def _v2_urgent_commands(engine: Engine) -> None:
@@ -45,6 +45,10 @@ def _v6_merges(engine: Engine) -> None:
     SQLModel.metadata.create_all(engine, tables=[SQLModel.metadata.tables["merge"]])
 
 
+def _v7_skill_vetting(engine: Engine) -> None:
+    SQLModel.metadata.create_all(engine, tables=[SQLModel.metadata.tables["skill_vetting"]])
+
+
 # version -> function that upgrades a database from version-1 to version.
 MIGRATIONS: dict[int, Callable[[Engine], None]] = {
     2: _v2_urgent_commands,
@@ -52,6 +56,7 @@ MIGRATIONS: dict[int, Callable[[Engine], None]] = {
     4: _v4_runs,
     5: _v5_usage,
     6: _v6_merges,
+    7: _v7_skill_vetting,
 }
 
 

@@ -203,3 +203,15 @@ class Merge(SQLModel, table=True):
     detail: str | None = None
     created_at: float
     ended_at: float | None = None
+
+
+class SkillVetting(SQLModel, table=True):
+    """An operator vetted this exact text of a skill (its SKILL.md's sha256)."""
+
+    __tablename__ = "skill_vetting"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True)
+    version: str
+    digest: str
+    who: str
+    at: float

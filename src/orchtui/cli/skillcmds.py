@@ -1,0 +1,144 @@
+"""`orchtui skills …`: the catalog (source, version, trust, where used), one skill, vetting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from orchtui import paths
+from orchtui.cli.app import App, json_option, pass_app
+from orchtui.cli.output import emit_json, iso, table
+from orchtui.engine.sessions import operator
+from orchtui.errors import NotFound, OrchtuiError
+from orchtui.playbook import load_playbook
+from orchtui.runtime.git import GitRepo
+from orchtui.skills import Catalog, Skill, catalog_for, effective_trust
+from orchtui.store.vetting import Vettings
+
+
+def repo_root() -> Path | None:
+    try:
+        return GitRepo(Path.cwd()).root
+    except OrchtuiError:
+        return None
+
+
+def uses(root: Path | None, profiles: set[str]) -> dict[str, list[str]]:
+    """skill -> ["playbook:stage", …] over the playbooks orchtui would find from here."""
+    folders = [paths.shipped("playbooks"), paths.user_config_file().parent / "playbooks"]
+    if root is not None:
+        folders.append(root / ".orchtui" / "playbooks")
+    found: dict[str, list[str]] = {}
+    for folder in folders:
+        for path in sorted(folder.glob("*.y*ml")) if folder.is_dir() else []:
+            try:
+                book = load_playbook(path, profiles)
+            except OrchtuiError:  # a broken playbook: not this command's business
+                continue
+            for stage in book.stages:
+                for role in stage.roles:
+                    if role.skill:
+                        found.setdefault(role.skill, []).append(f"{book.name}:{stage.id}")
+    return found
+
+
+def skill_json(skill: Skill, trust: str, used: list[str]) -> dict[str, object]:
+    return {
+        "name": skill.name,
+        "description": skill.meta.description,
+        "version": skill.meta.version,
+        "trust": trust,
+        "declared_trust": skill.meta.trust,
+        "source": skill.source,
+        "path": str(skill.path),
+        "used_by": used,
+        "script": skill.meta.script,
+        "digest": skill.digest,
+    }
+
+
+@click.group("skills")
+def skills() -> None:
+    """The skills catalog: orchtui's own skills/, yours, and the project's .orchtui/skills/."""
+
+
+def _catalog(app: App) -> tuple[Catalog, set[tuple[str, str]], Path | None]:
+    root = repo_root()
+    return catalog_for(root), Vettings(app.ctx.store).vetted_digests(), root
+
+
+@skills.command("list")
+@json_option
+@pass_app
+def skills_list(app: App, as_json: bool) -> None:
+    """Every skill with its source, version, trust and where it is used; broken ones too."""
+    catalog, vetted, root = _catalog(app)
+    used = uses(root, {p.name for p in app.ctx.profiles.all()})
+    rows = [skill_json(s, effective_trust(s, vetted), used.get(s.name, [])) for s in catalog.skills.values()]
+    if as_json:
+        emit_json({"skills": rows, "problems": [str(p) for p in catalog.problems]})
+        return
+    table(
+        [
+            [s.name, s.meta.version, effective_trust(s, vetted), s.source, ", ".join(used.get(s.name, []))]
+            for s in catalog.skills.values()
+        ],
+        ["name", "version", "trust", "source", "used by"],
+    )
+    for problem in catalog.problems:
+        click.echo(f"orchtui: warning: {problem}", err=True)
+
+
+@skills.command("show")
+@click.argument("name")
+@json_option
+@pass_app
+def skills_show(app: App, name: str, as_json: bool) -> None:
+    catalog, vetted, root = _catalog(app)
+    skill = catalog.get(name)
+    if skill is None:
+        raise NotFound(f"no skill {name!r} (orchtui skills list)")
+    data = skill_json(
+        skill,
+        effective_trust(skill, vetted),
+        uses(root, {p.name for p in app.ctx.profiles.all()}).get(name, []),
+    )
+    if as_json:
+        emit_json({**data, "instructions": skill.body})
+        return
+    for key, value in data.items():
+        click.echo(f"{key:<15}{value}")
+    click.echo("\n" + skill.body)
+
+
+@skills.command("vet")
+@click.argument("name")
+@json_option
+@pass_app
+def skills_vet(app: App, name: str, as_json: bool) -> None:
+    """Record that you vetted this exact text of the skill (a changed SKILL.md needs vetting again)."""
+    skill = catalog_for(repo_root()).get(name)
+    if skill is None:
+        raise NotFound(f"no skill {name!r} (orchtui skills list)")
+    row = Vettings(app.ctx.store).add(skill.name, skill.meta.version, skill.digest, operator())
+    app.ctx.records.event(
+        "skill.vetted",
+        None,
+        f"{skill.name} {skill.meta.version} vetted by {row.who}",
+        skill=skill.name,
+        version=skill.meta.version,
+        digest=skill.digest,
+    )
+    if as_json:
+        emit_json(
+            {
+                "name": skill.name,
+                "version": row.version,
+                "digest": row.digest,
+                "who": row.who,
+                "at": iso(row.at),
+            }
+        )
+        return
+    click.echo(f"vetted {skill.name} {skill.meta.version} ({skill.digest[:12]}) as {row.who}")
