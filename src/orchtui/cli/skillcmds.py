@@ -6,12 +6,10 @@ from pathlib import Path
 
 import click
 
-from orchtui import paths
 from orchtui.cli.app import App, json_option, pass_app
 from orchtui.cli.output import emit_json, iso, table
-from orchtui.engine.sessions import operator
+from orchtui.engine.skill_catalog import uses, vet
 from orchtui.errors import NotFound, OrchtuiError
-from orchtui.playbook import load_playbook
 from orchtui.runtime.git import GitRepo
 from orchtui.skills import Catalog, Skill, catalog_for, effective_trust
 from orchtui.store.vetting import Vettings
@@ -22,25 +20,6 @@ def repo_root() -> Path | None:
         return GitRepo(Path.cwd()).root
     except OrchtuiError:
         return None
-
-
-def uses(root: Path | None, profiles: set[str]) -> dict[str, list[str]]:
-    """skill -> ["playbook:stage", …] over the playbooks orchtui would find from here."""
-    folders = [paths.shipped("playbooks"), paths.user_config_file().parent / "playbooks"]
-    if root is not None:
-        folders.append(root / ".orchtui" / "playbooks")
-    found: dict[str, list[str]] = {}
-    for folder in folders:
-        for path in sorted(folder.glob("*.y*ml")) if folder.is_dir() else []:
-            try:
-                book = load_playbook(path, profiles)
-            except OrchtuiError:  # a broken playbook: not this command's business
-                continue
-            for stage in book.stages:
-                for role in stage.roles:
-                    if role.skill:
-                        found.setdefault(role.skill, []).append(f"{book.name}:{stage.id}")
-    return found
 
 
 def skill_json(skill: Skill, trust: str, used: list[str]) -> dict[str, object]:
@@ -74,7 +53,7 @@ def _catalog(app: App) -> tuple[Catalog, set[tuple[str, str]], Path | None]:
 def skills_list(app: App, as_json: bool) -> None:
     """Every skill with its source, version, trust and where it is used; broken ones too."""
     catalog, vetted, root = _catalog(app)
-    used = uses(root, {p.name for p in app.ctx.profiles.all()})
+    used = uses(app.ctx, root)
     rows = [skill_json(s, effective_trust(s, vetted), used.get(s.name, [])) for s in catalog.skills.values()]
     if as_json:
         emit_json({"skills": rows, "problems": [str(p) for p in catalog.problems]})
@@ -102,7 +81,7 @@ def skills_show(app: App, name: str, as_json: bool) -> None:
     data = skill_json(
         skill,
         effective_trust(skill, vetted),
-        uses(root, {p.name for p in app.ctx.profiles.all()}).get(name, []),
+        uses(app.ctx, root).get(name, []),
     )
     if as_json:
         emit_json({**data, "instructions": skill.body})
@@ -121,15 +100,7 @@ def skills_vet(app: App, name: str, as_json: bool) -> None:
     skill = catalog_for(repo_root()).get(name)
     if skill is None:
         raise NotFound(f"no skill {name!r} (orchtui skills list)")
-    row = Vettings(app.ctx.store).add(skill.name, skill.meta.version, skill.digest, operator())
-    app.ctx.records.event(
-        "skill.vetted",
-        None,
-        f"{skill.name} {skill.meta.version} vetted by {row.who}",
-        skill=skill.name,
-        version=skill.meta.version,
-        digest=skill.digest,
-    )
+    row = vet(app.ctx, skill)
     if as_json:
         emit_json(
             {

@@ -36,6 +36,7 @@ from orchtui.ui.diff import DiffScreen
 from orchtui.ui.modals import ConfirmScreen, NewSessionRequest, NewSessionScreen, PromptScreen
 from orchtui.ui.render import screen_lines, seed_screen
 from orchtui.ui.run_actions import RunActions
+from orchtui.ui.skills_screen import SkillsScreen
 from orchtui.ui.theme import LoadedTheme, load_theme
 from orchtui.ui.widgets import (
     GROUP,
@@ -73,6 +74,7 @@ class OrchtuiApp(RunActions):
         Binding("o", "approval_details", "Approval details", id="approval_details"),
         Binding("m", "memory", "Memory", id="memory"),
         Binding("v", "diff", "Diff", id="diff", show=False),
+        Binding("S", "skills", "Skills", id="skills", show=False),
         Binding("q", "quit", "Quit", id="quit"),
     ]
 
@@ -498,7 +500,7 @@ class OrchtuiApp(RunActions):
     # approvals ------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The approval keys exist only while an approval waits; the diff view has its own keys."""
-        if isinstance(self.screen, DiffScreen) and action in {
+        if isinstance(self.screen, (DiffScreen, SkillsScreen)) and action in {
             b.action for b in self.BINDINGS if isinstance(b, Binding)
         }:
             return action == "quit"

@@ -1,9 +1,11 @@
-"""The dashboard's run actions: a run's memory, and answering the approval in the bar
-(y approve, x reject with a reason, o what it shows). A mixin of OrchtuiApp."""
+"""The dashboard's run actions: a run's memory, answering the approval in the bar
+(y approve, x reject with a reason, o what it shows), and the skills its stages use
+(S: the skills screen). A mixin of OrchtuiApp."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from textual import work
 from textual.app import App
@@ -11,13 +13,22 @@ from textual.app import App
 from orchtui.engine.context import Context
 from orchtui.engine.dashboard import ApprovalView, Snapshot
 from orchtui.engine.sessions import operator
+from orchtui.engine.skill_catalog import uses
 from orchtui.errors import OrchtuiError
 from orchtui.ui.modals import PromptScreen, TextScreen
+from orchtui.ui.skills_screen import SkillsScreen
 
 
 class RunActions(App[None]):
     ctx: Context
     snap: Snapshot | None
+    repo: Path | None
+
+    @work(thread=True, group="skills")
+    def action_skills(self) -> None:
+        """The skills catalog: source, version, trust, where used; v vets one."""
+        used = uses(self.ctx, self.repo)
+        self.call_from_thread(self.push_screen, SkillsScreen(self.ctx, self.repo, used))
 
     def request_refresh(self) -> None:
         raise NotImplementedError  # the app's
