@@ -97,10 +97,54 @@ class Role(_Model):
         return self
 
 
+PARAM_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+PARAMS_LIMIT = 64 * 1024  # bytes of a skill call's context values, all together
+Param = str | int | float | bool
+
+
+class SkillCall(_Model):
+    """One skill run by a step: its instructions go to an agent (`agent`), or its script
+    runs in the worktree. Context values are data: given to the script as environment
+    variables and JSON on stdin, or to the agent as a JSON block; never part of a command."""
+
+    skill: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
+    params: dict[str, Param] = Field(default_factory=dict)
+    timeout: float = Field(default=300, gt=0, le=3600)
+    retries: int = Field(default=0, ge=0, le=5)
+    agent: str | None = None  # run in a session of this profile instead of as a script
+
+    @field_validator("params")
+    @classmethod
+    def _params(cls, value: dict[str, Param]) -> dict[str, Param]:
+        for key in value:
+            if not PARAM_KEY.match(key):
+                raise ValueError(f"{key!r} is not an identifier (letters, digits, _)")
+        size = sum(len(k) + len(str(v).encode()) for k, v in value.items())
+        if size > PARAMS_LIMIT:
+            raise ValueError(f"context values are {size} bytes; at most {PARAMS_LIMIT}")
+        return value
+
+
+class Step(_Model):
+    """Skills run together when the stage's agents are done; the stage's gates follow."""
+
+    id: str
+    skills: list[SkillCall] = Field(min_length=1)  # in parallel
+    policy: Literal["all", "any"] = "all"  # the step passes when all (or any) of its skills succeed
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not STAGE_ID.match(value):
+            raise ValueError("use 1-32 of a-z 0-9 _ - starting with a letter")
+        return value
+
+
 class Stage(_Model):
     id: str
     roles: list[Role] = Field(default_factory=list)
     gates: list[Gate] = Field(default_factory=list)
+    steps: list[Step] = Field(default_factory=list)  # skills run before the gates are checked
     automation: Automation = "human_approval"
     needs: list[str] | None = None  # stages that must finish first (default: the previous one)
     worktree: str = "shared"  # "shared" (the run's worktree), "own", or the id of a stage to share with
@@ -182,6 +226,14 @@ def check(playbook: Playbook, profiles: set[str]) -> list[tuple[str, str]]:
                     problems.append(
                         (f"stages.{index}.roles.{r_index}.agents", f"unknown agent profile {agent!r}")
                     )
+        step_ids = [step.id for step in stage.steps]
+        for s_index, step in enumerate(stage.steps):
+            if step_ids.index(step.id) != s_index:
+                problems.append((f"stages.{index}.steps.{s_index}.id", f"duplicate step id {step.id!r}"))
+            for c_index, call in enumerate(step.skills):
+                if call.agent is not None and call.agent not in profiles:
+                    where = f"stages.{index}.steps.{s_index}.skills.{c_index}.agent"
+                    problems.append((where, f"unknown agent profile {call.agent!r}"))
     if not problems and (cycle := _cycle(playbook.dependencies())):
         problems.append(("stages", "dependency cycle: " + " -> ".join(cycle)))
     return problems

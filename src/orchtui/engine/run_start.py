@@ -17,7 +17,7 @@ from orchtui.domain import RunState
 from orchtui.engine.context import Context, project_slug
 from orchtui.errors import UsageError
 from orchtui.names import validate_task
-from orchtui.playbook import Playbook, load_playbook
+from orchtui.playbook import Playbook, SkillCall, load_playbook
 from orchtui.runtime.git import GitRepo
 from orchtui.skills import catalog_for, effective_trust
 from orchtui.store.tables import Artifact, Run
@@ -27,27 +27,36 @@ GROUP = "group"  # artifact on every run of a multi-repository start: {"runs": [
 
 
 def check_skills(ctx: Context, book: Playbook, path: Path, repo_root: Path) -> list[str]:
-    """Every referenced skill exists, and a fully_auto stage uses only vetted ones (errors
-    block); experimental skills elsewhere are warnings. Returns the warnings."""
+    """Every referenced skill (roles and steps) exists, a fully_auto stage uses only vetted
+    ones, a step's skill can run (a script, or an agent named); these block. Experimental
+    skills elsewhere are warnings, returned."""
     catalog = catalog_for(repo_root)
     vetted = Vettings(ctx.store).vetted_digests()
     warnings: list[str] = []
     for i, stage in enumerate(book.stages):
-        for j, role in enumerate(stage.roles):
-            if not role.skill:
-                continue
-            where = f"{path}: stages.{i}.roles.{j}.skill"
-            skill = catalog.get(role.skill)
+        uses: list[tuple[str, str, SkillCall | None]] = [
+            (f"roles.{j}.skill", role.skill, None) for j, role in enumerate(stage.roles) if role.skill
+        ]
+        uses += [
+            (f"steps.{k}.skills.{c}.skill", call.skill, call)
+            for k, step in enumerate(stage.steps)
+            for c, call in enumerate(step.skills)
+        ]
+        for field, name, call in uses:
+            where = f"{path}: stages.{i}.{field}"
+            skill = catalog.get(name)
             if skill is None:
-                raise UsageError(f"{where}: no skill {role.skill!r} (orchtui skills list)")
+                raise UsageError(f"{where}: no skill {name!r} (orchtui skills list)")
             trust = effective_trust(skill, vetted)
             if stage.automation == "fully_auto" and trust != "vetted":
                 raise UsageError(
-                    f"{where}: {role.skill!r} is {trust}; a fully_auto stage runs only vetted skills "
-                    f"(vet it with `orchtui skills vet {role.skill}`, or lower the stage's automation)"
+                    f"{where}: {name!r} is {trust}; a fully_auto stage runs only vetted skills "
+                    f"(vet it with `orchtui skills vet {name}`, or lower the stage's automation)"
                 )
+            if call is not None and call.agent is None and skill.meta.script is None:
+                raise UsageError(f"{where}: {name!r} has no script; name an `agent` to run its instructions")
             if trust == "experimental":
-                warnings.append(f"{where}: {role.skill!r} is experimental")
+                warnings.append(f"{where}: {name!r} is experimental")
     return warnings
 
 

@@ -31,10 +31,12 @@ from orchtui.engine.merging import MergeService
 from orchtui.engine.revive import revive
 from orchtui.engine.run_text import Missing, approval_shown, stage_prompt
 from orchtui.engine.sessions import SessionService
+from orchtui.engine.skill_steps import STEP_INDEX, run_step
 from orchtui.errors import OrchtuiError
 from orchtui.playbook import Playbook, Role, Stage, load_playbook
 from orchtui.runtime.git import GitRepo
 from orchtui.runtime.git_merge import merge_into
+from orchtui.skills import catalog_for
 from orchtui.store.db import now
 from orchtui.store.tables import AgentSession, Artifact, Command, GateResult, Run, Worktree
 
@@ -327,6 +329,12 @@ class RunDriver:
         worktree = Path(wt.path) if wt else Path(self.ctx.records.project(run.project_id).path)
         artifacts = self.ctx.runs.artifacts(run.id)
         outcomes = []
+        catalog = catalog_for(Path(self.ctx.records.project(run.project_id).path)) if stage.steps else None
+        for index, step in enumerate(stage.steps):  # skills as steps, before the gates
+            assert catalog is not None
+            outcome = run_step(self.ctx, run, stage.id, step, catalog, worktree, wt_id)
+            self.record_outcome(run, stage, STEP_INDEX + index, "step", outcome)
+            outcomes.append(outcome)
         for index, gate in enumerate(stage.gates):
             approved = None
             if gate.type == "approval":
@@ -343,27 +351,31 @@ class RunDriver:
                     }
                 )
             outcome = evaluate(gate, worktree, artifacts=artifacts, approved=approved)
-            self.ctx.runs.record_gate(
-                GateResult(
-                    run_id=run.id,
-                    stage=stage.id,
-                    attempt=run.attempt,
-                    gate_index=index,
-                    type=gate.type,
-                    state=outcome.state,
-                    why=outcome.why,
-                    evidence=outcome.evidence,
-                    at=now(),
-                )
-            )
-            self.event(
-                run,
-                f"gate.{'passed' if outcome.state == 'pass' else outcome.state}",
-                f"{stage.id} gate {index} ({gate.type}) {outcome.state}: {outcome.why}",
-                severity="info" if outcome.state != "fail" else "warning",
-            )
+            self.record_outcome(run, stage, index, gate.type, outcome)
             outcomes.append(outcome)
         return outcomes
+
+    def record_outcome(self, run: Run, stage: Stage, index: int, kind: str, outcome: GateOutcome) -> None:
+        self.ctx.runs.record_gate(
+            GateResult(
+                run_id=run.id,
+                stage=stage.id,
+                attempt=run.attempt,
+                gate_index=index,
+                type=kind,
+                state=outcome.state,
+                why=outcome.why,
+                evidence=outcome.evidence,
+                at=now(),
+            )
+        )
+        what = "step" if kind == "step" else f"gate {index}"
+        self.event(
+            run,
+            f"gate.{'passed' if outcome.state == 'pass' else outcome.state}",
+            f"{stage.id} {what} ({kind}) {outcome.state}: {outcome.why}",
+            severity="info" if outcome.state != "fail" else "warning",
+        )
 
     def decide(self, run: Run, book: Playbook, stage: Stage, outcomes: list[GateOutcome]) -> None:
         states = {o.state for o in outcomes}
