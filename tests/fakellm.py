@@ -10,7 +10,10 @@ What it answers is steered by words in the last user prompt:
 - `FAKE_ERROR=400` answer with that HTTP status and an error body;
 - `FAKE_BASH cmd`  call the agent's shell tool (Bash / exec_command);
 - `FAKE_TOOL name {json}` call any tool with these arguments;
-- `FAKE_FILE path text` (chat completions) reply in aider's whole-file format.
+- `FAKE_FILE path text` (chat completions) reply in aider's whole-file format;
+- `FAKE_PLAN [{"name": …, "input": {…}}, …]` (Anthropic) call these tools one per turn,
+  then end the turn with `FAKE_DONE: plan finished`;
+- `FAKE_LOOP` (Anthropic) call `list_files` on every turn, never ending it.
 After a tool result it replies `FAKE_DONE: tool finished`. Every reply carries usage
 (deterministic, different per request) and `self.replies` records what was sent.
 """
@@ -104,6 +107,25 @@ def _tool_for(prompt: str, shell_tool: str) -> tuple[str, dict[str, Any]] | None
             return "Bash", {"command": cmd, "description": "fake bash call"}
         return shell_tool, {"cmd": cmd}
     return None
+
+
+def _plan_for(prompt: str) -> list[tuple[str, dict[str, Any]]] | None:
+    m = re.search(r"FAKE_PLAN (\[.*\])", prompt, re.S)
+    if m:
+        return [(step["name"], step.get("input", {})) for step in json.loads(m.group(1))]
+    if "FAKE_LOOP" in prompt:
+        return [("list_files", {})] * 10_000
+    return None
+
+
+def _tool_results(messages: list[dict[str, Any]]) -> int:
+    return sum(
+        1
+        for m in messages
+        if isinstance(m.get("content"), list)
+        for b in m["content"]
+        if isinstance(b, dict) and b.get("type") == "tool_result"
+    )
 
 
 def _text_of(content: Any) -> str:
@@ -204,6 +226,16 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
                 self._anthropic_reply(
                     body, Reply("anthropic", "title", prompt), text='{"title": "Fake title"}'
                 )
+                return
+            plan = _plan_for(prompt)
+            if plan is not None:  # a scripted sequence of tool calls, one per turn
+                done = _tool_results(messages)
+                if done < len(plan):
+                    self._anthropic_reply(body, Reply("anthropic", "turn", prompt), tool=plan[done])
+                else:
+                    self._anthropic_reply(
+                        body, Reply("anthropic", "turn", prompt), text="FAKE_DONE: plan finished"
+                    )
                 return
             if not after_tool:
                 time.sleep(_delay_for(prompt))

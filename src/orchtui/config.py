@@ -79,6 +79,15 @@ class BudgetConfig(_Section):
     warn_at: float = Field(default=0.8, gt=0, lt=1)
 
 
+class AgentConfig(_Section):
+    """orchtui's own agent (`orchtui agent`); ANTHROPIC_API_KEY/ANTHROPIC_BASE_URL also apply."""
+
+    model: str = Field(default="claude-sonnet-4-5", min_length=1)
+    base_url: str | None = None
+    max_iterations: int = Field(default=25, ge=1, le=500)
+    max_tokens: int = Field(default=4096, ge=1, le=200000)
+
+
 class UiConfig(_Section):
     theme: str = Field(default="orchtui", pattern=r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -95,6 +104,7 @@ class Config(_Section):
     events: EventsConfig = Field(default_factory=EventsConfig)
     budgets: BudgetConfig = Field(default_factory=BudgetConfig)
     git: GitPolicy = Field(default_factory=GitPolicy)
+    agent: AgentConfig = Field(default_factory=AgentConfig)
     pricing: dict[str, Price] = Field(default_factory=dict)
     # dashboard key remapping: binding id -> key(s), e.g. {new_session = "ctrl+n"}
     keys: dict[str, str] = Field(default_factory=dict)

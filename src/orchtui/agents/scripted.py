@@ -10,70 +10,24 @@ Driven by a scenario file (`--scenario` or `$ORCHTUI_SCRIPTED_SCENARIO`).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import select
 import subprocess
 import sys
-import termios
 import time
-import tty
 import uuid
 from pathlib import Path
-from typing import Any
 
 from orchtui.agents.scenario import Rule, Scenario, Step, load_scenario
-
-PASTE_START = b"\x1b[200~"
-PASTE_END = b"\x1b[201~"
-SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
-PROMPT = "» "
+from orchtui.agents.terminal import TerminalAgent, run_in_raw_mode
 
 
-class Agent:
+class Agent(TerminalAgent):
     def __init__(self, scenario: Scenario, transcript: Path | None) -> None:
+        super().__init__(transcript)
         self.scenario = scenario
-        self.transcript = transcript
         self.conversation = uuid.uuid4().hex[:12]
-        self.buffer = bytearray()
-        self.pending = b""
-        self.tick = 0
         self.total_in = 0
         self.total_out = 0
-        self.out = sys.stdout.buffer
-
-    # io -------------------------------------------------------------------
-    def write(self, text: str) -> None:
-        self.out.write(text.replace("\n", "\r\n").encode())
-        self.out.flush()
-
-    def record(self, kind: str, **data: Any) -> None:
-        if self.transcript is None:
-            return
-        self.transcript.parent.mkdir(parents=True, exist_ok=True)
-        with self.transcript.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"t": time.time(), "type": kind, **data}, ensure_ascii=False) + "\n")
-
-    def read(self, timeout: float | None) -> bytes:
-        ready, _, _ = select.select([sys.stdin.fileno()], [], [], timeout)
-        if not ready:
-            return b""
-        data = os.read(sys.stdin.fileno(), 65536)
-        if not data:
-            raise EOFError
-        return data
-
-    # screens --------------------------------------------------------------
-    def show_prompt(self) -> None:
-        self.write(PROMPT)
-        self.record("state", state="idle")
-
-    def spin(self, label: str = "Working… (esc to interrupt)") -> None:
-        self.tick += 1
-        self.write(f"\r\x1b[2K{SPINNER[self.tick % len(SPINNER)]} {label}")
-
-    def clear_line(self) -> None:
-        self.write("\r\x1b[2K")
 
     # main loop ------------------------------------------------------------
     def run(self) -> int:
@@ -93,40 +47,6 @@ class Agent:
             code = self.turn(prompt)
             if code is not None:
                 return code
-
-    def feed_input(self, data: bytes) -> str | None:
-        """Collect typed and pasted input; return the prompt when Enter is pressed."""
-        while data:
-            if data.startswith(PASTE_START):
-                rest = data[len(PASTE_START) :]
-                while PASTE_END not in rest:
-                    rest += self.read(None)
-                pasted, data = rest.split(PASTE_END, 1)
-                self.buffer += pasted
-                self.write(pasted.decode("utf-8", errors="replace").replace("\n", "\n  "))
-                continue
-            byte, data = data[:1], data[1:]
-            if byte == b"\r":
-                self.pending = data
-                text = self.buffer.decode("utf-8", errors="replace")
-                self.buffer.clear()
-                if not text.strip():
-                    self.write("\n")
-                    self.show_prompt()
-                    return None
-                return text
-            if byte == b"\x04":
-                raise EOFError
-            if byte in (b"\x7f", b"\x08"):
-                if self.buffer:
-                    self.buffer = bytearray(self.buffer.decode("utf-8", "replace")[:-1].encode())
-                    self.write("\b \b")
-                continue
-            if byte == b"\x1b":
-                continue
-            self.buffer += byte
-            self.write(byte.decode("utf-8", errors="ignore"))
-        return None
 
     def turn(self, prompt: str) -> int | None:
         self.write("\n")
@@ -229,22 +149,12 @@ class Agent:
         return None
 
     def ask(self, question: str) -> str | None:
-        self.clear_line()
-        self.write(f"? {question} [y/n] ")
-        self.record("state", state="waiting")
-        while True:
-            data = self.read(None)
-            for byte in data:
-                key = chr(byte).lower()
-                if key in "yn":
-                    self.write(key + "\n")
-                    self.record("answer", key=key)
-                    if key == "n":
-                        self.write("Stopped: permission denied.\n")
-                        return "stop"
-                    self.record("state", state="working")
-                    self.spin()
-                    return None
+        if not self.ask_yes(question):
+            self.write("Stopped: permission denied.\n")
+            return "stop"
+        self.record("state", state="working")
+        self.spin()
+        return None
 
     def leave(self, code: int) -> int:
         self.clear_line()
@@ -262,19 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(os.environ["ORCHTUI_SCRIPTED_SCENARIO"]) if os.environ.get("ORCHTUI_SCRIPTED_SCENARIO") else None
     )
     agent = Agent(load_scenario(scenario_path), args.transcript)
-    fd = sys.stdin.fileno()
-    saved = termios.tcgetattr(fd) if os.isatty(fd) else None
-    if saved is not None:
-        tty.setraw(fd)
-    try:
-        return agent.run()
-    except (EOFError, KeyboardInterrupt):
-        return agent.leave(0)
-    finally:
-        sys.stdout.buffer.write(b"\x1b[?2004l")
-        sys.stdout.flush()
-        if saved is not None:
-            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+    return run_in_raw_mode(agent.run, agent.leave)
 
 
 if __name__ == "__main__":

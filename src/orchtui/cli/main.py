@@ -166,6 +166,18 @@ def demo(keep: bool, feed: bool, seconds: float | None) -> None:
     run_demo(keep, seconds, feed)
 
 
+@cli.command(
+    "agent",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []},
+)
+@click.pass_context
+def agent(ctx: click.Context) -> None:
+    """orchtui's own agent on the Anthropic SDK (`orchtui agent --help`)."""
+    from orchtui.agents.builtin import main as agent_main
+
+    sys.exit(agent_main(list(ctx.args)))
+
+
 cli.add_command(sessions_cli.session)
 cli.add_command(engine_cli.engine)
 cli.add_command(report_cli.report)

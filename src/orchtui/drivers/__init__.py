@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from orchtui.drivers.aider import AiderDriver
 from orchtui.drivers.base import Driver, HookSignal, SessionFiles, TranscriptRead, UsageRecord
+from orchtui.drivers.builtin import BuiltinDriver
 from orchtui.drivers.claude import ClaudeDriver
 from orchtui.drivers.codex import CodexDriver
 from orchtui.drivers.gemini import GeminiDriver
@@ -17,6 +18,7 @@ DRIVERS: dict[str, type[Driver]] = {
     "codex": CodexDriver,
     "aider": AiderDriver,
     "gemini": GeminiDriver,
+    "orchtui": BuiltinDriver,
 }
 _instances: dict[str, Driver] = {}
 
