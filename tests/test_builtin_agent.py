@@ -173,3 +173,32 @@ def test_in_tmux_bash_waits_for_permission_and_usage_reaches_the_cost(
     rows = wait_for(lambda: len(recorded()) == len(billed) and recorded(), timeout=30)
     assert sum(r.input_tokens for r in rows) == sum(b.usage["input_tokens"] for b in billed)
     assert git(wt, "status", "--porcelain").strip() == "?? bash.txt"
+
+
+def test_a_command_that_outlives_30_seconds_is_killed(fake_llm: FakeLLM, repo: Path) -> None:  # noqa: F811
+    started = time.monotonic()
+    prompt = plan(("run_bash", {"command": "sleep 45; echo never"}))
+    proc = agent(fake_llm, repo, "--prompt", prompt, "--allow-bash")
+    assert proc.returncode == 0, proc.stderr
+    assert 29 < time.monotonic() - started < 44
+    (result,) = tool_results(fake_llm)
+    assert result["content"] == "[killed: the command ran longer than 30s]"
+
+
+def test_a_stage_that_allows_bash_runs_commands_without_asking(
+    orch: Orch,
+    fake_llm: FakeLLM,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    orch.env.update({"ANTHROPIC_BASE_URL": fake_llm.url, "ANTHROPIC_API_KEY": KEY})
+    book = tmp_path / "bash.yaml"
+    prompt = plan(("run_bash", {"command": "echo allowed > allowed.txt"}))
+    book.write_text(
+        "name: bash\nstages:\n  - id: work\n    automation: fully_auto\n    allow_bash: true\n"
+        f"    roles: [{{role: dev, agents: [orchtui], prompt: {json.dumps(prompt)}}}]\n"
+        "    gates: [{type: file_exists, path: allowed.txt}]\n"
+    )
+    orch.run("run", str(book), "--task", "allowed")  # the prompt's JSON braces stay as written
+    wait_for(lambda: orch.json("runs")[0]["state"] == "done", timeout=90, interval=0.3)
+    sid = next(s["id"] for s in orch.json("session", "list", "--all") if s["role"] == "dev")
+    assert "waiting" not in statuses(orch, sid)

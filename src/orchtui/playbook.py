@@ -145,6 +145,7 @@ class Stage(_Model):
     roles: list[Role] = Field(default_factory=list)
     gates: list[Gate] = Field(default_factory=list)
     steps: list[Step] = Field(default_factory=list)  # skills run before the gates are checked
+    allow_bash: bool = False  # orchtui's own agents in this stage run commands without asking
     automation: Automation = "human_approval"
     needs: list[str] | None = None  # stages that must finish first (default: the previous one)
     worktree: str = "shared"  # "shared" (the run's worktree), "own", or the id of a stage to share with

@@ -3,6 +3,7 @@ memory) and what an approval prompt shows a person (plan, previous gates, diff).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ def stage_prompt(
     if role.skill:
         parts.append(skill_instructions(role.skill, Path(ctx.records.project(run.project_id).path)))
     if role.prompt:
-        parts.append(role.prompt.format_map(Missing(values)))
+        parts.append(fill(role.prompt, values))
     parts.append(f"Task: {run.task}. Work in this directory, on branch {values['branch']}.")
     if feedback:
         parts.append("The stage's gates failed last time; fix this:\n" + feedback[-FEEDBACK_LIMIT:])
@@ -110,8 +111,10 @@ def diff_summary(wt: Worktree | None) -> str:
     return repo.repo.git.diff("--stat", f"{wt.base}...HEAD") or "no changes yet"
 
 
-class Missing(dict[str, str]):
-    """format_map that leaves unknown {placeholders} as they are."""
+PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
+
+def fill(template: str, values: dict[str, str]) -> str:
+    """`{name}` replaced by its value for the names given; every other brace (JSON, code,
+    shell) left exactly as written."""
+    return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)

@@ -29,7 +29,7 @@ from orchtui.engine.memory import remember
 from orchtui.engine.merge_stage import check_merge_stage, start_merge_stage
 from orchtui.engine.merging import MergeService
 from orchtui.engine.revive import revive
-from orchtui.engine.run_text import Missing, approval_shown, stage_prompt
+from orchtui.engine.run_text import approval_shown, fill, stage_prompt
 from orchtui.engine.sessions import SessionService
 from orchtui.engine.skill_steps import STEP_INDEX, run_step
 from orchtui.errors import OrchtuiError
@@ -242,6 +242,7 @@ class RunDriver:
                 return session
         service = SessionService(self.ctx)
         project = Path(self.ctx.records.project(run.project_id).path)
+        env = {"ORCHTUI_AGENT_ALLOW_BASH": "1"} if stage.allow_bash else None
         if stage.worktree == "own":
             key = f"worktree:{stage.id}"
             known = self.ctx.runs.artifacts(run.id).get(key)
@@ -255,6 +256,7 @@ class RunDriver:
                     base=run_wt.branch if run_wt else None,
                     role=role.role,
                     run_id=run.id,
+                    env=env,
                 )
                 self.ctx.runs.add_artifact(
                     Artifact(
@@ -262,14 +264,14 @@ class RunDriver:
                     )
                 )
                 return self.ctx.records.update_session(session.id, task=label)
-            return service.join(int(known), profile, label, role=role.role, run_id=run.id)
+            return service.join(int(known), profile, label, role=role.role, run_id=run.id, env=env)
         shared = self.worktree_id(run, stage)
         if shared is None:
-            session = service.create(project, profile, run.task, role=role.role, run_id=run.id)
+            session = service.create(project, profile, run.task, role=role.role, run_id=run.id, env=env)
             self.ctx.runs.update(run.id, worktree_id=session.worktree_id)
             run.worktree_id = session.worktree_id
             return self.ctx.records.update_session(session.id, task=label)
-        return service.join(shared, profile, label, role=role.role, run_id=run.id)
+        return service.join(shared, profile, label, role=role.role, run_id=run.id, env=env)
 
     def worktree_id(self, run: Run, stage: Stage) -> int | None:
         """The worktree a stage works (and is gated) in: its own, another stage's, or the run's."""
@@ -344,11 +346,7 @@ class RunDriver:
                 approved = None if approval.state == "pending" else approval.state == "approved"
             if gate.type == "command" and wt is not None:
                 gate = gate.model_copy(
-                    update={
-                        "run": gate.run.format_map(
-                            Missing({"base": wt.base, "branch": wt.branch, "task": run.task})
-                        )
-                    }
+                    update={"run": fill(gate.run, {"base": wt.base, "branch": wt.branch, "task": run.task})}
                 )
             outcome = evaluate(gate, worktree, artifacts=artifacts, approved=approved)
             self.record_outcome(run, stage, index, gate.type, outcome)

@@ -65,6 +65,7 @@ class SessionService:
         prompt: str | None = None,
         role: str | None = None,
         run_id: str | None = None,
+        env: dict[str, str] | None = None,
     ) -> AgentSession:
         ctx = self.ctx
         profile = ctx.profiles.get(agent)
@@ -105,7 +106,7 @@ class SessionService:
                 )
             )
             try:
-                row = self._start(profile, project, wt, task, role, run_id)
+                row = self._start(profile, project, wt, task, role, run_id, env)
             except OrchtuiError:
                 self._undo_worktree(repo, path, branch, base_name)
                 ctx.records.update_worktree(wt.id or 0, state=WorktreeState.REMOVED.value, removed_at=now())
@@ -116,7 +117,13 @@ class SessionService:
         return row
 
     def join(
-        self, worktree_id: int, agent: str, label: str, role: str | None = None, run_id: str | None = None
+        self,
+        worktree_id: int,
+        agent: str,
+        label: str,
+        role: str | None = None,
+        run_id: str | None = None,
+        env: dict[str, str] | None = None,
     ) -> AgentSession:
         """Start another agent in an existing worktree (a run's shared worktree)."""
         ctx = self.ctx
@@ -129,7 +136,7 @@ class SessionService:
             project = ctx.records.project(wt.project_id)
             assert project.id is not None
             self._check_capacity(project.id, profile, role)
-            row = self._start(profile, project, wt, label, role, run_id)
+            row = self._start(profile, project, wt, label, role, run_id, env)
         ctx.wake_engine(f"new {row.id}")
         return row
 
@@ -141,8 +148,10 @@ class SessionService:
         task: str,
         role: str | None,
         run_id: str | None,
+        env: dict[str, str] | None = None,
     ) -> AgentSession:
-        """Rows and tmux window for one agent in `wt` (the caller holds the creation lock)."""
+        """Rows and tmux window for one agent in `wt` (the caller holds the creation lock);
+        `env` adds to the agent's environment (e.g. a stage's permission for run_bash)."""
         ctx = self.ctx
         assert project.id is not None
         at = now()
@@ -162,7 +171,7 @@ class SessionService:
                 status_at=at,
             )
         )
-        row = self._launch(profile, row, Path(wt.path), project.tmux_session)
+        row = self._launch(profile, row, Path(wt.path), project.tmux_session, added_env=env)
         ctx.records.event(
             "session.created",
             row.id,
@@ -189,6 +198,7 @@ class SessionService:
         path: Path,
         tmux_session: str,
         resume: str | None = None,
+        added_env: dict[str, str] | None = None,
     ) -> AgentSession:
         """Open the agent's tmux window; the row gets its window and pane, or, when tmux
         refuses, ends as exited with the reason (and the error is raised)."""
@@ -212,6 +222,7 @@ class SessionService:
                 env[name] = os.environ[name]
         protected = policy_for(Path(self.ctx.records.project(row.project_id).path)).protected
         env.update(refguard.agent_env(refguard.install(state.home / "githooks"), protected))
+        env.update(added_env or {})
         env.update({"ORCHTUI_SESSION_ID": row.id, "ORCHTUI_HOME": str(state.home)})
         try:
             window_id, pane_id = self.ctx.tmux.create_window(
