@@ -345,7 +345,9 @@ class OrchtuiApp(RunActions):
         }
         agents = [(f"{p.name}{'' if ready[p.name] else ' (not installed)'}", p.name) for p in profiles]
         installed = [name for name, ok in ready.items() if ok]
-        default = "claude" if "claude" in installed else (installed[0] if installed else profiles[0].name)
+        # a coding-agent CLI first; orchtui's own agent (it needs an API key) only when nothing else is there
+        ranked = sorted(installed, key=lambda n: (n == "orchtui", n != "claude"))
+        default = ranked[0] if ranked else profiles[0].name
         screen = NewSessionScreen(agents, default, self.base_hint, self._create_session)
         self.push_screen(screen, self._created)
 
