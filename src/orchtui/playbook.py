@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from orchtui.errors import ConfigError
 
@@ -97,6 +105,15 @@ class Role(_Model):
         return self
 
 
+def _stage_id(value: str) -> str:
+    if not STAGE_ID.match(value):
+        raise ValueError("use 1-32 of a-z 0-9 _ - starting with a letter")
+    return value
+
+
+StageId = Annotated[str, AfterValidator(_stage_id)]  # stage and step ids
+
+
 PARAM_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 PARAMS_LIMIT = 64 * 1024  # bytes of a skill call's context values, all together
 Param = str | int | float | bool
@@ -128,20 +145,13 @@ class SkillCall(_Model):
 class Step(_Model):
     """Skills run together when the stage's agents are done; the stage's gates follow."""
 
-    id: str
+    id: StageId
     skills: list[SkillCall] = Field(min_length=1)  # in parallel
     policy: Literal["all", "any"] = "all"  # the step passes when all (or any) of its skills succeed
 
-    @field_validator("id")
-    @classmethod
-    def _id(cls, value: str) -> str:
-        if not STAGE_ID.match(value):
-            raise ValueError("use 1-32 of a-z 0-9 _ - starting with a letter")
-        return value
-
 
 class Stage(_Model):
-    id: str
+    id: StageId
     roles: list[Role] = Field(default_factory=list)
     gates: list[Gate] = Field(default_factory=list)
     steps: list[Step] = Field(default_factory=list)  # skills run before the gates are checked
@@ -158,13 +168,6 @@ class Stage(_Model):
     restart_agents: int = Field(default=0, ge=0, le=5)  # restarts (resuming) of an agent that dies mid-stage
     # in a run over several repositories (`orchtui run --repos`): the ones this stage runs in (default: all)
     repos: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,100}$")]] | None = None
-
-    @field_validator("id")
-    @classmethod
-    def _id(cls, value: str) -> str:
-        if not STAGE_ID.match(value):
-            raise ValueError("use 1-32 of a-z 0-9 _ - starting with a letter")
-        return value
 
 
 class Playbook(_Model):

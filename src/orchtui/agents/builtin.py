@@ -94,11 +94,7 @@ class BuiltinAgent(TerminalAgent):
         self.hook("SessionStart", source="startup")
         self.show_prompt()
         while True:
-            data = self.pending or self.read(None)
-            self.pending = b""
-            prompt = self.feed_input(data)
-            if prompt is None:
-                continue
+            prompt = self.next_prompt()
             self.write("\n")
             if prompt.strip() == "/exit":
                 return self.leave(0)

@@ -39,12 +39,7 @@ class Agent(TerminalAgent):
             time.sleep(self.scenario.startup)
         self.show_prompt()
         while True:
-            data = self.pending or self.read(None)
-            self.pending = b""
-            prompt = self.feed_input(data)
-            if prompt is None:
-                continue
-            code = self.turn(prompt)
+            code = self.turn(self.next_prompt())
             if code is not None:
                 return code
 

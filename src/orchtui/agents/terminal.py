@@ -96,6 +96,15 @@ class TerminalAgent:
             self.write(byte.decode("utf-8", errors="ignore"))
         return None
 
+    def next_prompt(self) -> str:
+        """Wait until a prompt is typed or pasted and Enter pressed (EOFError on Ctrl-D)."""
+        while True:
+            data = self.pending or self.read(None)
+            self.pending = b""
+            prompt = self.feed_input(data)
+            if prompt is not None:
+                return prompt
+
     def ask_yes(self, question: str) -> bool:
         """A `[y/n]` question on screen; True for y."""
         self.clear_line()

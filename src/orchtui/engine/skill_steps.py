@@ -53,6 +53,17 @@ class SkillResult:
         return "skill.completed" if self.success else "skill.timed_out" if self.timed_out else "skill.failed"
 
 
+def timed_out(skill: Skill, call: SkillCall, started: float) -> SkillResult:
+    return SkillResult(
+        skill.name,
+        False,
+        "",
+        f"timed out after {call.timeout:g}s",
+        time.monotonic() - started,
+        timed_out=True,
+    )
+
+
 def _snapshot(worktree: Path) -> tuple[str, dict[str, str]]:
     head = git(worktree, "rev-parse", "HEAD").strip()
     status = {}
@@ -95,15 +106,8 @@ def run_script(skill: Skill, call: SkillCall, worktree: Path) -> SkillResult:
         out, err = proc.communicate(json.dumps(call.params), timeout=call.timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        return SkillResult(
-            skill.name,
-            False,
-            "",
-            f"timed out after {call.timeout:g}s",
-            time.monotonic() - started,
-            timed_out=True,
-        )
+        proc.communicate()
+        return timed_out(skill, call, started)
     last = next((ln.strip() for ln in reversed(out.splitlines()) if ln.strip()), "")
     error = (
         None if proc.returncode == 0 else f"exit {proc.returncode}: " + (err.strip()[-OUTPUT_LIMIT:] or last)
@@ -146,14 +150,7 @@ def run_in_agent(
         time.sleep(0.2)
     ctx.ledger.transition(cmd.id or 0, CommandState.CANCELLED, f"skill timed out after {call.timeout:g}s")
     SessionService(ctx).stop(session.id, f"skill {skill.name} timed out")
-    return SkillResult(
-        skill.name,
-        False,
-        "",
-        f"timed out after {call.timeout:g}s",
-        time.monotonic() - started,
-        timed_out=True,
-    )
+    return timed_out(skill, call, started)
 
 
 def run_call(
