@@ -33,6 +33,19 @@ def _err(exc: GitCommandError) -> str:
 READ_ONLY = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
 
 
+def run_git(
+    cwd: Path, *args: str, check: bool = True, input: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """git as a plain process (no shell); with `check`, a failure raises its last line."""
+    proc = subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, input=input, env=env, check=False
+    )
+    if check and proc.returncode != 0:
+        last = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-1:] or [""]
+        raise GitError(f"git {args[0]}: {last[0]}")
+    return proc
+
+
 class GitRepo:
     def __init__(self, path: Path) -> None:
         try:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchtui.runtime.git import READ_ONLY, GitError
+from orchtui.runtime.git import READ_ONLY, GitError, run_git
 
 UNTRACKED_LIMIT = 1024 * 1024  # bytes of an untracked file shown in a diff
 PATCH_LIMIT = 32 * 1024 * 1024  # characters of a whole-worktree patch fetched in one go
@@ -42,19 +42,8 @@ class AgentCommit:
 
 
 def git(worktree: Path, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> str:
-    proc = subprocess.run(
-        ["git", *args],
-        cwd=worktree,
-        input=input,
-        capture_output=True,
-        text=True,
-        env=env or READ_ONLY,
-        check=False,
-    )
-    if proc.returncode != 0:
-        last = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-1:] or [""]
-        raise GitError(f"git {args[0]}: {last[0]}")
-    return proc.stdout
+    """stdout of a git command that must succeed (reads take no optional locks)."""
+    return run_git(worktree, *args, input=input, env=env or READ_ONLY).stdout
 
 
 def merge_base(worktree: Path, base: str) -> str:
@@ -64,22 +53,9 @@ def merge_base(worktree: Path, base: str) -> str:
 def changed_files(worktree: Path, base: str) -> list[FileChange]:
     """Everything in the worktree (committed or not, untracked too) against where it left `base`."""
     since = merge_base(worktree, base)
-    out = git(worktree, "diff", "--numstat", "-z", "-M", since)
     names = dict(_name_status(git(worktree, "diff", "--name-status", "-z", "-M", since)))
     changes: list[FileChange] = []
-    fields = out.split("\0")
-    i = 0
-    while i < len(fields) - 1:
-        stat = fields[i]
-        if not stat:
-            i += 1
-            continue
-        added, deleted, path = stat.split("\t", 2)
-        if not path:  # a rename: the two names follow as their own fields
-            path = fields[i + 2]
-            i += 3
-        else:
-            i += 1
+    for added, deleted, path in _numstat(worktree, since):
         binary = added == "-"
         status = "binary" if binary else names.get(path, "modified")
         changes.append(FileChange(path, 0 if binary else int(added), 0 if binary else int(deleted), status))
@@ -87,6 +63,24 @@ def changed_files(worktree: Path, base: str) -> list[FileChange]:
         if path:
             changes.append(FileChange(path, _line_count(worktree / path), 0, "untracked"))
     return sorted(changes, key=lambda c: c.path)
+
+
+def _numstat(worktree: Path, since: str) -> list[tuple[str, str, str]]:
+    """(added, deleted, path) per changed tracked file, in git's order ("-" counts: binary)."""
+    fields = git(worktree, "diff", "--numstat", "-z", "-M", since).split("\0")
+    rows: list[tuple[str, str, str]] = []
+    i = 0
+    while i < len(fields) - 1:
+        if not fields[i]:
+            i += 1
+            continue
+        added, deleted, path = fields[i].split("\t", 2)
+        if not path:  # a rename: the two names follow as their own fields
+            path, i = fields[i + 2], i + 3
+        else:
+            i += 1
+        rows.append((added, deleted, path))
+    return rows
 
 
 def _name_status(out: str) -> list[tuple[str, str]]:
@@ -135,19 +129,7 @@ def all_diffs(worktree: Path, base: str, limit: int = PATCH_LIMIT) -> dict[str, 
     same order for --numstat and for the patch). Empty when the patch is over `limit`
     characters or cannot be split safely: callers then fetch files one by one."""
     since = merge_base(worktree, base)
-    names: list[str] = []
-    fields = git(worktree, "diff", "--numstat", "-z", "-M", since).split("\0")
-    i = 0
-    while i < len(fields) - 1:
-        if not fields[i]:
-            i += 1
-            continue
-        path = fields[i].split("\t", 2)[2]
-        if not path:
-            path, i = fields[i + 2], i + 3
-        else:
-            i += 1
-        names.append(path)
+    names = [path for _, _, path in _numstat(worktree, since)]
     patch = git(worktree, "diff", "-M", since)
     if len(patch) > limit:
         return {}

@@ -9,12 +9,11 @@ or by a fast-forward where the target is checked out (and clean). A conflict mov
 from __future__ import annotations
 
 import re
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchtui.runtime.git import GitError, GitRepo
+from orchtui.runtime.git import GitError, GitRepo, run_git
 
 MARKER = re.compile(r"^(<{7} |={7}$|>{7} )", re.MULTILINE)
 
@@ -26,35 +25,25 @@ class Landing:
     old_tip: str = ""
 
 
-def _git(
-    cwd: Path, *args: str, check: bool = True, input: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, input=input, check=False)
-    if check and proc.returncode != 0:
-        last = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-1:] or [""]
-        raise GitError(f"git {args[0]}: {last[0]}")
-    return proc
-
-
 def tip(repo: GitRepo, branch: str) -> str:
-    return _git(repo.root, "rev-parse", f"refs/heads/{branch}").stdout.strip()
+    return run_git(repo.root, "rev-parse", f"refs/heads/{branch}").stdout.strip()
 
 
 def is_merged(repo: GitRepo, branch: str, target: str) -> bool:
     """Every commit of `branch` is on `target` (ancestry)."""
-    proc = _git(
+    proc = run_git(
         repo.root, "merge-base", "--is-ancestor", f"refs/heads/{branch}", f"refs/heads/{target}", check=False
     )
     return proc.returncode == 0
 
 
 def contains(repo: GitRepo, commit: str, ancestor: str) -> bool:
-    return _git(repo.root, "merge-base", "--is-ancestor", ancestor, commit, check=False).returncode == 0
+    return run_git(repo.root, "merge-base", "--is-ancestor", ancestor, commit, check=False).returncode == 0
 
 
 def unmerged_commits(repo: GitRepo, branch: str, target: str) -> list[str]:
     """`sha subject` of the branch's commits not on the target (patch-equivalent ones count as on it)."""
-    out = _git(
+    out = run_git(
         repo.root,
         "log",
         "--cherry-pick",
@@ -67,7 +56,7 @@ def unmerged_commits(repo: GitRepo, branch: str, target: str) -> list[str]:
 
 
 def conflicts(repo: GitRepo, target: str, branch: str) -> list[str]:
-    proc = _git(
+    proc = run_git(
         repo.root, "merge-tree", "--write-tree", "--name-only", "--no-messages", target, branch, check=False
     )
     if proc.returncode == 0:
@@ -86,9 +75,9 @@ def land(repo: GitRepo, target: str, branch: str, message: str, strategy: str) -
     if strategy == "rebase":
         new = _rebased(repo, old, target, branch)
     else:
-        tree = _git(repo.root, "merge-tree", "--write-tree", target, branch).stdout.splitlines()[0]
+        tree = run_git(repo.root, "merge-tree", "--write-tree", target, branch).stdout.splitlines()[0]
         parents = ["-p", old] + (["-p", tip(repo, branch)] if strategy == "merge" else [])
-        new = _git(repo.root, "commit-tree", tree, *parents, "-F", "-", input=message).stdout.strip()
+        new = run_git(repo.root, "commit-tree", tree, *parents, "-F", "-", input=message).stdout.strip()
     move_target(repo, target, old, new)
     return Landing(new, [], old)
 
@@ -105,21 +94,21 @@ def _rebased(repo: GitRepo, old: str, target: str, branch: str) -> str:
     """The branch's commits replayed on the target's tip, in a throwaway detached worktree."""
     with tempfile.TemporaryDirectory(prefix="orchtui-rebase-") as tmp:
         where = Path(tmp) / "wt"
-        _git(repo.root, "worktree", "add", "--detach", str(where), old)
+        run_git(repo.root, "worktree", "add", "--detach", str(where), old)
         try:
-            picks = _git(
+            picks = run_git(
                 repo.root, "rev-list", "--reverse", "--no-merges", f"{old}..{tip(repo, branch)}"
             ).stdout.split()
             if picks:
-                proc = _git(where, "cherry-pick", "--allow-empty", *picks, check=False)
+                proc = run_git(where, "cherry-pick", "--allow-empty", *picks, check=False)
                 if proc.returncode != 0:
-                    _git(where, "cherry-pick", "--abort", check=False)
+                    run_git(where, "cherry-pick", "--abort", check=False)
                     raise GitError(
                         f"rebase of {branch} onto {target} stopped: {proc.stderr.strip().splitlines()[-1:]}"
                     )
-            return _git(where, "rev-parse", "HEAD").stdout.strip()
+            return run_git(where, "rev-parse", "HEAD").stdout.strip()
         finally:
-            _git(repo.root, "worktree", "remove", "--force", str(where), check=False)
+            run_git(repo.root, "worktree", "remove", "--force", str(where), check=False)
 
 
 def move_target(repo: GitRepo, target: str, old: str, new: str) -> None:
@@ -129,11 +118,13 @@ def move_target(repo: GitRepo, target: str, old: str, new: str) -> None:
     if where is not None:
         if GitRepo.dirty_files(where, untracked=False):
             raise GitError(f"{target} is checked out at {where} with uncommitted changes; not merging")
-        if _git(where, "rev-parse", "HEAD").stdout.strip() != old:
+        if run_git(where, "rev-parse", "HEAD").stdout.strip() != old:
             raise GitError(f"{target} moved while merging; try again")
-        _git(where, "merge", "-q", "--ff-only", new)
+        run_git(where, "merge", "-q", "--ff-only", new)
         return
-    proc = _git(repo.root, "update-ref", "-m", "orchtui merge", f"refs/heads/{target}", new, old, check=False)
+    proc = run_git(
+        repo.root, "update-ref", "-m", "orchtui merge", f"refs/heads/{target}", new, old, check=False
+    )
     if proc.returncode != 0:
         raise GitError(f"{target} moved while merging; try again")
 
@@ -143,8 +134,8 @@ def open_resolution(repo: GitRepo, path: Path, branch: str, target: str, source:
     """A new worktree on `branch` (at the target's tip) with the merge of `source` in
     progress; returns the conflicting files (their markers are in the worktree)."""
     repo.create_worktree(path, branch, target)
-    _git(path, "merge", "--no-ff", "--no-commit", source, check=False)
-    unmerged = _git(path, "diff", "--name-only", "--diff-filter=U").stdout.split("\n")
+    run_git(path, "merge", "--no-ff", "--no-commit", source, check=False)
+    unmerged = run_git(path, "diff", "--name-only", "--diff-filter=U").stdout.split("\n")
     return [f for f in unmerged if f]
 
 
@@ -152,7 +143,9 @@ def markers_left(worktree: Path, files: list[str]) -> list[str]:
     """Files still holding conflict markers, among the conflicted ones and whatever the index
     still lists as unmerged (an unmerged file without markers counts as resolved: `conclude`
     stages it)."""
-    unmerged = [f for f in _git(worktree, "diff", "--name-only", "--diff-filter=U").stdout.split("\n") if f]
+    unmerged = [
+        f for f in run_git(worktree, "diff", "--name-only", "--diff-filter=U").stdout.split("\n") if f
+    ]
     left: set[str] = set()
     for name in sorted(set(files) | set(unmerged)):
         path = worktree / name
@@ -165,31 +158,31 @@ def markers_left(worktree: Path, files: list[str]) -> list[str]:
 
 
 def merge_in_progress(worktree: Path) -> bool:
-    return _git(worktree, "rev-parse", "-q", "--verify", "MERGE_HEAD", check=False).returncode == 0
+    return run_git(worktree, "rev-parse", "-q", "--verify", "MERGE_HEAD", check=False).returncode == 0
 
 
 def conclude(worktree: Path, message: str) -> str:
     """Commit the resolved merge in the resolver worktree (unless the resolver did)."""
     if merge_in_progress(worktree):
-        _git(worktree, "add", "-A")
-        _git(worktree, "commit", "-q", "--no-edit", "-F", "-", input=message)
-    return _git(worktree, "rev-parse", "HEAD").stdout.strip()
+        run_git(worktree, "add", "-A")
+        run_git(worktree, "commit", "-q", "--no-edit", "-F", "-", input=message)
+    return run_git(worktree, "rev-parse", "HEAD").stdout.strip()
 
 
 def abandon(worktree: Path) -> None:
     if merge_in_progress(worktree):
-        _git(worktree, "merge", "--abort", check=False)
+        run_git(worktree, "merge", "--abort", check=False)
 
 
 def parents(repo: GitRepo, commit: str) -> list[str]:
-    return _git(repo.root, "rev-list", "--parents", "-n1", commit).stdout.split()[1:]
+    return run_git(repo.root, "rev-list", "--parents", "-n1", commit).stdout.split()[1:]
 
 
 def tree_of(repo: GitRepo, commit: str) -> str:
-    return _git(repo.root, "rev-parse", f"{commit}^{{tree}}").stdout.strip()
+    return run_git(repo.root, "rev-parse", f"{commit}^{{tree}}").stdout.strip()
 
 
 def squash_of(repo: GitRepo, commit: str, parent: str, message: str) -> str:
-    return _git(
+    return run_git(
         repo.root, "commit-tree", tree_of(repo, commit), "-p", parent, "-F", "-", input=message
     ).stdout.strip()

@@ -95,6 +95,8 @@ class DiffScreen(Screen[None]):
         self.send = send  # (session id, prompt text)
         self.syntax_theme = syntax_theme
         self.files: list[FileChange] = []
+        self.position: dict[str, int] = {}  # path -> index in files
+        self.totals = (0, 0)  # lines added, deleted over all files
         self.diffs: dict[str, str] = {}
         self.rendered: dict[str, list[Strip]] = {}
         self.hunks: list[Hunk] = []
@@ -131,7 +133,11 @@ class DiffScreen(Screen[None]):
         self.app.call_from_thread(self._files_done)
 
     def _add_rows(self, batch: list[FileChange]) -> None:
-        self.files.extend(batch)
+        for change in batch:
+            self.position[change.path] = len(self.files)
+            self.files.append(change)
+        added, deleted = self.totals
+        self.totals = (added + sum(f.added for f in batch), deleted + sum(f.deleted for f in batch))
         self.query_one(FileList).add(batch)
 
     def _files_done(self) -> None:
@@ -189,7 +195,7 @@ class DiffScreen(Screen[None]):
                 self._render_now(path)
 
     def _render_now(self, path: str) -> None:
-        change = next(f for f in self.files if f.path == path)
+        change = self.files[self.position[path]]
         text = self.diffs.get(path)
         try:
             text = text if text is not None else file_diff(self.worktree, self.base, change)
@@ -207,7 +213,7 @@ class DiffScreen(Screen[None]):
     def _show(self, path: str) -> None:
         self.hunks = [h for h in hunks_of(self.diffs[path]) if h.line < SHOWN_LINES]
         self.query_one(DiffBody).show(self.rendered[path])
-        index = next((i for i, f in enumerate(self.files) if f.path == path), 0)
+        index = self.position.get(path, 0)
         self._render_near(
             [f.path for f in self.files[index + 1 : index + 3] + self.files[max(0, index - 1) : index]]
         )
@@ -225,11 +231,10 @@ class DiffScreen(Screen[None]):
     def _update_status(self) -> None:
         if self.current is None:
             return
-        index = next((i for i, f in enumerate(self.files) if f.path == self.current), 0)
+        index = self.position.get(self.current, 0)
         change = self.files[index]
         hunk = f"hunk {self.hunk_index + 1}/{len(self.hunks)}" if self.hunks else "no hunks"
-        total_added = sum(f.added for f in self.files)
-        total_deleted = sum(f.deleted for f in self.files)
+        total_added, total_deleted = self.totals
         more = "" if self.loaded else " · loading…"
         count = f"{len(self.files)} file{'s' if len(self.files) != 1 else ''}"
         totals = f"{count} +{total_added} -{total_deleted}{more}"
