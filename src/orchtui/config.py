@@ -48,6 +48,8 @@ class WorktreeConfig(_Section):
 class DeliveryConfig(_Section):
     verify_timeout: float = Field(default=5.0, gt=0, le=120)
     retries: int = Field(default=2, ge=0, le=10)
+    # a delivered prompt whose turn never starts (no hook, no working screen, no marker) fails after this
+    turn_timeout: float = Field(default=30.0, gt=0, le=3600)
 
 
 class EngineConfig(_Section):
@@ -61,6 +63,7 @@ class EventsConfig(_Section):
     hook: list[str] = Field(default_factory=list)
     hook_severity: Literal["info", "warning", "error", "critical"] = "warning"
     stuck_after: float = Field(default=300.0, gt=0)  # seconds of silence while working
+    retry_warn_after: float = Field(default=60.0, gt=0)  # seconds of API-error retries before agent.retrying
 
 
 class LimitsConfig(_Section):

@@ -19,10 +19,8 @@ variables (the SDK reads `ANTHROPIC_API_KEY` and `ANTHROPIC_BASE_URL`).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -51,27 +49,18 @@ class BuiltinAgent(TerminalAgent):
         skill: Skill | None,
         simple: bool,
     ) -> None:
-        super().__init__(transcript)
+        super().__init__(transcript, hook_file)
         self.workspace = workspace
         self.client = client
         self.model = model
         self.max_iterations = max_iterations
         self.max_tokens = max_tokens
         self.allow_bash = allow_bash
-        self.hook_file = hook_file
         self.skill = skill
         self.simple = simple
-        self.conversation = uuid.uuid4().hex[:12]
         self.calls = 0  # model calls in the current turn
 
     # signals ----------------------------------------------------------------
-    def hook(self, event: str, **data: Any) -> None:
-        if self.hook_file is None:
-            return
-        line = {"hook_event_name": event, "session_id": self.conversation, **data}
-        with self.hook_file.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(line) + "\n")
-
     def account(self, message: Any) -> None:
         usage = message.usage
         self.record(

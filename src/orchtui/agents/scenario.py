@@ -26,6 +26,10 @@ class Step(BaseModel):
     interval: float = Field(default=0.02, ge=0, le=10)
     fail: str | None = None  # end the turn with an error
     exit: int | None = Field(default=None, ge=0, le=255)
+    api_error: int | None = Field(default=None, ge=400, le=599)  # an API error, retried like real agents
+    retries: int = Field(default=3, ge=0, le=20)  # with api_error: retries before it gives up or recovers
+    backoff: float = Field(default=0.5, ge=0, le=60)  # with api_error: first delay, doubling, at most 8 s
+    recover: bool = True  # with api_error: the last retry succeeds (else the turn fails)
     usage: tuple[int, int] | None = None  # input, output tokens for this turn
 
 
@@ -48,6 +52,13 @@ class Scenario(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = "default"
     startup: float = Field(default=0.0, ge=0, le=60)
+    # Behaving like the real CLIs: each is off by default.
+    turn_delay: float = Field(
+        default=0.0, ge=0, le=60
+    )  # Enter → turn start; the empty prompt shows meanwhile
+    hooks: bool = False  # write Claude Code hook events to $ORCHTUI_HOOK_FILE
+    hook_lead: float = Field(default=0.0, ge=0, le=10)  # hooks fire this long before the screen redraws
+    stale_spinner: bool = False  # a question leaves the spinner line on screen above it
     rule: list[Rule] = Field(default_factory=list)
 
     def rule_for(self, prompt: str) -> Rule:

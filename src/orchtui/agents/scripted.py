@@ -10,22 +10,21 @@ Driven by a scenario file (`--scenario` or `$ORCHTUI_SCRIPTED_SCENARIO`).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 from orchtui.agents.scenario import Rule, Scenario, Step, load_scenario
-from orchtui.agents.terminal import TerminalAgent, run_in_raw_mode
+from orchtui.agents.terminal import PROMPT, TerminalAgent, run_in_raw_mode
 
 
 class Agent(TerminalAgent):
-    def __init__(self, scenario: Scenario, transcript: Path | None) -> None:
-        super().__init__(transcript)
+    def __init__(self, scenario: Scenario, transcript: Path | None, hook_file: Path | None) -> None:
+        super().__init__(transcript, hook_file if scenario.hooks else None)
         self.scenario = scenario
-        self.conversation = uuid.uuid4().hex[:12]
         self.total_in = 0
         self.total_out = 0
 
@@ -35,6 +34,7 @@ class Agent(TerminalAgent):
         self.write(f"Scripted agent · scenario {self.scenario.name} · conversation {self.conversation}\n")
         self.write("Type a prompt and press Enter. Ctrl-D quits.\n\n")
         self.record("start", conversation=self.conversation, cwd=os.getcwd())
+        self.hook("SessionStart", source="startup")
         if self.scenario.startup:
             time.sleep(self.scenario.startup)
         self.show_prompt()
@@ -43,12 +43,23 @@ class Agent(TerminalAgent):
             if code is not None:
                 return code
 
+    def signal(self, event: str, **data: object) -> None:
+        """A hook event; like the real CLIs', it can fire before the screen redraws."""
+        self.hook(event, **data)
+        if self.hook_file is not None and self.scenario.hook_lead:
+            time.sleep(self.scenario.hook_lead)
+
     def turn(self, prompt: str) -> int | None:
         self.write("\n")
+        if self.scenario.turn_delay:  # the input box is redrawn empty before the turn shows
+            self.write(PROMPT)
+            time.sleep(self.scenario.turn_delay)
+            self.clear_line()
         self.record("prompt", text=prompt)
         if prompt.strip() == "/exit":
             return self.leave(0)
         rule: Rule = self.scenario.rule_for(prompt)
+        self.signal("UserPromptSubmit")
         self.record("state", state="working")
         self.spin()
         usage: tuple[int, int] | None = None
@@ -68,10 +79,8 @@ class Agent(TerminalAgent):
             self.clear_line()
             self.write("✔ Done.\n")
             self.record("marker", text="✔ Done.")
-            self.account(prompt, usage)
-            self.show_prompt()
-            return None
         self.account(prompt, usage)
+        self.signal("Stop")
         self.show_prompt()
         return None
 
@@ -82,13 +91,24 @@ class Agent(TerminalAgent):
         self.record("usage", input_tokens=tokens_in, output_tokens=tokens_out, model="scripted-1")
         self.write(f"Tokens: {tokens_in} in, {tokens_out} out · session {self.total_in + self.total_out}\n")
 
-    def work(self, seconds: float) -> None:
+    def work(self, seconds: float, label: str = "") -> None:
         end = time.monotonic() + seconds
         while (left := end - time.monotonic()) > 0:
-            self.spin()
+            self.spin(f"Working… (esc to interrupt){label.format(left=math.ceil(left))}")
             data = self.read(min(0.1, left))
             if b"\x03" in data:
                 raise KeyboardInterrupt
+
+    def api_error(self, step: Step) -> bool:
+        """An API error retried with backoff, shown on the spinner line as the real CLIs
+        do; True when a retry succeeds."""
+        for attempt in range(1, step.retries + 1):
+            delay = min(step.backoff * 2 ** (attempt - 1), 8.0)
+            label = (
+                f" · API error {step.api_error} · Retrying in {{left}}s · attempt {attempt}/{step.retries}"
+            )
+            self.work(delay, label)
+        return step.recover
 
     def step(self, step: Step, prompt: str) -> str | int | None:
         first_line = prompt.splitlines()[0] if prompt else ""
@@ -134,19 +154,29 @@ class Agent(TerminalAgent):
             self.spin()
         if step.ask is not None:
             return self.ask(step.ask)
+        if step.api_error is not None and not self.api_error(step):
+            return self.error(f"API Error: {step.api_error} after {step.retries} retries")
         if step.fail is not None:
-            self.clear_line()
-            self.write(f"✖ Error: {step.fail}\n")
-            self.record("state", state="error")
-            return "fail"
+            return self.error(step.fail)
         if step.exit is not None:
             return step.exit
         return None
 
+    def error(self, message: str) -> str:
+        self.clear_line()
+        self.write(f"✖ Error: {message}\n")
+        self.record("state", state="error")
+        self.signal("StopFailure", error=message)
+        return "fail"
+
     def ask(self, question: str) -> str | None:
-        if not self.ask_yes(question):
+        self.signal("PermissionRequest", tool_name="Write")
+        if self.scenario.stale_spinner:
+            self.write("\n")  # the dialog opens below the spinner, which stays on screen
+        if not self.ask_yes(question, clear=not self.scenario.stale_spinner):
             self.write("Stopped: permission denied.\n")
             return "stop"
+        self.signal("PostToolUse", tool_name="Write")
         self.record("state", state="working")
         self.spin()
         return None
@@ -155,6 +185,7 @@ class Agent(TerminalAgent):
         self.clear_line()
         self.write(f"Bye. Resume with: conversation {self.conversation}\n")
         self.record("exit", code=code)
+        self.hook("SessionEnd", reason="prompt_input_exit" if code == 0 else "other")
         return code
 
 
@@ -166,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     scenario_path = args.scenario or (
         Path(os.environ["ORCHTUI_SCRIPTED_SCENARIO"]) if os.environ.get("ORCHTUI_SCRIPTED_SCENARIO") else None
     )
-    agent = Agent(load_scenario(scenario_path), args.transcript)
+    hook_file = os.environ.get("ORCHTUI_HOOK_FILE")
+    agent = Agent(load_scenario(scenario_path), args.transcript, Path(hook_file) if hook_file else None)
     return run_in_raw_mode(agent.run, agent.leave)
 
 

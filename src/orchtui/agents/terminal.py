@@ -11,6 +11,7 @@ import sys
 import termios
 import time
 import tty
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,10 @@ PROMPT = "» "
 
 
 class TerminalAgent:
-    def __init__(self, transcript: Path | None) -> None:
+    def __init__(self, transcript: Path | None, hook_file: Path | None = None) -> None:
         self.transcript = transcript
+        self.hook_file = hook_file  # Claude Code's hook event names, one JSON line each
+        self.conversation = uuid.uuid4().hex[:12]
         self.buffer = bytearray()
         self.pending = b""
         self.tick = 0
@@ -40,6 +43,13 @@ class TerminalAgent:
         self.transcript.parent.mkdir(parents=True, exist_ok=True)
         with self.transcript.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps({"t": time.time(), "type": kind, **data}, ensure_ascii=False) + "\n")
+
+    def hook(self, event: str, **data: Any) -> None:
+        if self.hook_file is None:
+            return
+        line = {"hook_event_name": event, "session_id": self.conversation, "t": f"{time.time():.3f}", **data}
+        with self.hook_file.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(line) + "\n")
 
     def read(self, timeout: float | None) -> bytes:
         ready, _, _ = select.select([sys.stdin.fileno()], [], [], timeout)
@@ -85,6 +95,10 @@ class TerminalAgent:
                 return text
             if byte == b"\x04":
                 raise EOFError
+            if byte == b"\x15":  # Ctrl-U: empty the input line
+                self.buffer.clear()
+                self.write("\r\x1b[2K" + PROMPT)
+                continue
             if byte in (b"\x7f", b"\x08"):
                 if self.buffer:
                     self.buffer = bytearray(self.buffer.decode("utf-8", "replace")[:-1].encode())
@@ -105,9 +119,10 @@ class TerminalAgent:
             if prompt is not None:
                 return prompt
 
-    def ask_yes(self, question: str) -> bool:
+    def ask_yes(self, question: str, clear: bool = True) -> bool:
         """A `[y/n]` question on screen; True for y."""
-        self.clear_line()
+        if clear:
+            self.clear_line()
         self.write(f"? {question} [y/n] ")
         self.record("state", state="waiting")
         while True:

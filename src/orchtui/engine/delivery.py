@@ -101,6 +101,7 @@ async def deliver_answer(engine: Engine, monitor: Monitor, cmd: Command) -> None
         ctx.ledger.transition(cmd.id, CommandState.FAILED, "payload missing")
         return
     ctx.ledger.transition(cmd.id, CommandState.ISSUED, "agent waiting; answering")
+    monitor.rejected = key == monitor.profile.answers.reject  # a chosen stop is not an error
     try:
         for attempt in range(1, ctx.config.delivery.retries + 2):
             await asyncio.to_thread(ctx.tmux.send_keys, monitor.pane_id, *key.split())
@@ -115,3 +116,58 @@ async def deliver_answer(engine: Engine, monitor: Monitor, cmd: Command) -> None
         ctx.ledger.transition(cmd.id, CommandState.FAILED, "the agent kept waiting after the answer")
     except OrchtuiError as exc:
         ctx.ledger.transition(cmd.id, CommandState.FAILED, f"delivery error: {exc}", error=str(exc))
+
+
+async def recover_issued(engine: Engine, monitor: Monitor, cmd: Command) -> None:
+    """A row that orchtui was delivering when it stopped, found with the agent at its
+    prompt. An Enter already sent is still on its way through the terminal, so first
+    give the agent time to take it. If it does not, the pasted text may sit in its input
+    line, where the next Enter would glue it to the next prompt: the profile's
+    `clear_input` keys empty the line and the row is failed as not submitted. A profile
+    without them gets the row failed with what is known and the session held for the
+    operator (the queue goes on after a takeover)."""
+    ctx = engine.ctx
+    assert cmd.id is not None
+    base = monitor.markers_seen
+    busy = ("working", "waiting")
+    took = await wait_until(
+        monitor,
+        lambda: monitor.status in busy or monitor.markers_seen > base,
+        ctx.config.delivery.verify_timeout,
+    )
+    if took:
+        engine.note_submit(cmd.id, monitor)
+        engine.marker_base[cmd.id] = base
+        monitor.turn_seen = True
+        ctx.ledger.transition(cmd.id, CommandState.DELIVERED, "adopted after restart: the agent took it")
+        return
+    keys = monitor.profile.clear_input
+    try:
+        if keys:
+            await asyncio.to_thread(ctx.tmux.send_keys, monitor.pane_id, *keys.split())
+            ctx.ledger.transition(
+                cmd.id,
+                CommandState.FAILED,
+                "orchtui stopped before the agent took it; its input line was emptied, "
+                "so nothing was submitted (not re-sent)",
+                error="not submitted (orchtui stopped during delivery)",
+            )
+            return
+        ctx.records.update_session(monitor.session_id, taken_over=True)
+        ctx.ledger.transition(
+            cmd.id,
+            CommandState.FAILED,
+            "orchtui stopped during delivery; the text may still sit unsubmitted in the agent's "
+            "input line: the session is held until the operator takes it over",
+            error="delivery interrupted; held for the operator",
+        )
+        ctx.records.event(
+            "delivery.held",
+            monitor.session_id,
+            "a prompt may sit unsubmitted in the input line; attach (orchtui session attach) to "
+            "clear or submit it: queued prompts go on when you detach",
+            severity="warning",
+            command=cmd.id,
+        )
+    except OrchtuiError as exc:
+        ctx.ledger.transition(cmd.id, CommandState.FAILED, f"recovery error: {exc}", error=str(exc))

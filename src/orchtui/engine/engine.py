@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from watchfiles import awatch
 
 from orchtui.domain import CommandKind, CommandState, SessionStatus
 from orchtui.engine.context import Context
-from orchtui.engine.delivery import deliver, deliver_answer
+from orchtui.engine.delivery import deliver, deliver_answer, recover_issued
 from orchtui.engine.events import emit
 from orchtui.engine.monitor import Monitor
 from orchtui.engine.runs import RunDriver
@@ -34,6 +37,8 @@ log = logging.getLogger("orchtui.engine")
 DEAD_STATUS_GRACE = 5.0  # seconds to wait for tmux to report an exit status
 CREATION_GRACE = 120.0  # seconds a session may sit in "starting" without a tmux pane
 ACTIVE = (CommandState.ISSUED.value, CommandState.DELIVERED.value, CommandState.RUNNING.value)
+BUSY = (SessionStatus.WORKING.value, SessionStatus.WAITING.value)
+COUNTDOWN = re.compile(r"\d+(\.\d+)?\s*(s|ms|seconds?)\b")
 
 
 class Engine:
@@ -45,7 +50,7 @@ class Engine:
         self.delivering: set[str] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.marker_base: dict[int, int] = {}
-        self.submit_gen: dict[int, int] = {}
+        self.submit_seq: dict[int, int] = {}
         self._event_offset = 0
         self._wake_offset = 0
         self.runs = RunDriver(self)
@@ -117,7 +122,7 @@ class Engine:
         """Follow a session: a new one from its first byte, an old one (orchtui was
         restarted) from one capture of its pane. Never recreates a window."""
         creating = row.tmux_pane is None and row.status == SessionStatus.STARTING.value
-        if creating and now() - row.created_at < CREATION_GRACE:
+        if creating and now() - row.status_at < CREATION_GRACE:  # status_at: the latest (re)start
             return  # still being created by a CLI process; its wake-up comes next
         pane = panes.get(row.tmux_pane or "")
         if pane is None or pane.orchtui_session != row.id:
@@ -125,6 +130,7 @@ class Engine:
                 row.id, status=SessionStatus.LOST.value, status_detail="tmux window gone", ended_at=now()
             )
             self.ctx.records.event("status", row.id, f"{row.status} -> lost", old=row.status, new="lost")
+            emit(self.ctx, "agent.lost", "its tmux window is gone", severity="warning", session_id=row.id)
             self._close_commands(row.id, "session lost")
             return
         profile = self.ctx.profiles.get(row.agent)
@@ -168,27 +174,28 @@ class Engine:
             monitor.add_marker(regex)
 
     def _scan_gap(self, monitor: Monitor) -> None:
-        """Output written while orchtui was away: look for completion markers in it."""
+        """Output written while orchtui was away: look for completion markers in it. Any
+        output at all means a prompt delivered before the stop has had its turn."""
         gap = read_from(monitor.log_file, monitor.offset)
         monitor.scan_markers(gap)
+        monitor.turn_seen = bool(gap.strip())
         monitor.offset += len(gap)
 
     def _recover_commands(self, monitor: Monitor) -> None:
-        """A row caught mid-delivery by a crash is never sent again."""
+        """A row caught mid-delivery by a crash is never sent twice and never glued to
+        the next prompt: a busy agent took it; otherwise delivery.recover_issued finds out
+        (and empties the agent's input line) before anything else is sent."""
         for cmd in self.ctx.ledger.open_rows(monitor.session_id):
             if cmd.state != CommandState.ISSUED.value or cmd.id is None:
                 continue
-            if monitor.status in (SessionStatus.WORKING.value, SessionStatus.WAITING.value):
+            if monitor.status in BUSY:
                 self.ctx.ledger.transition(
                     cmd.id, CommandState.DELIVERED, "adopted after restart: agent busy"
                 )
                 self.ctx.ledger.transition(cmd.id, CommandState.RUNNING, "adopted after restart: agent busy")
             else:
-                self.ctx.ledger.transition(
-                    cmd.id,
-                    CommandState.FAILED,
-                    "orchtui stopped during delivery; not re-sent (no double prompts)",
-                )
+                self._start(monitor, recover_issued(self, monitor, cmd))
+                return
         self.progress(monitor)
 
     def sync(self) -> None:
@@ -225,13 +232,16 @@ class Engine:
             if monitor.session_id not in live:
                 self.drop(monitor.session_id)  # ended by orchtui meanwhile (kill, stage done)
             elif pane is None:
-                self.set_status(monitor, SessionStatus.LOST.value, "tmux window gone", ended=True)
+                if self.set_status(monitor, SessionStatus.LOST.value, "tmux window gone", ended=True):
+                    emit(self.ctx, "agent.lost", "its tmux window is gone", "warning", monitor.session_id)
                 self.drop(monitor.session_id)
             elif pane.dead:
                 self.mark_exited(monitor, pane.dead_status, pane.dead_signal)
             else:
                 self.check_stuck(monitor)
-                if monitor.status in (SessionStatus.WORKING.value, SessionStatus.WAITING.value):
+                self.note_retrying(monitor)
+                self.check_turn_started(monitor)
+                if monitor.status in BUSY:
                     self.signals.collect(monitor)
         self.sync()
 
@@ -245,6 +255,47 @@ class Engine:
                 self.ctx,
                 "agent.stuck",
                 f"no output for {quiet:.0f}s while working",
+                severity="warning",
+                session_id=monitor.session_id,
+            )
+
+    def check_turn_started(self, monitor: Monitor) -> None:
+        """A delivered prompt whose turn never started (no hook, no busy screen, no
+        marker) within delivery.turn_timeout is failed, with what was seen."""
+        if monitor.session_id in self.delivering or monitor.turn_seen or monitor.status in BUSY:
+            return
+        limit = self.ctx.config.delivery.turn_timeout
+        for cmd in self._active(monitor.session_id):
+            if cmd.state == CommandState.DELIVERED.value and now() - (cmd.delivered_at or now()) > limit:
+                assert cmd.id is not None
+                self.ctx.ledger.transition(
+                    cmd.id,
+                    CommandState.FAILED,
+                    f"delivered, but no turn started within {limit:.0f}s "
+                    f"(agent {monitor.status}; no hook, busy screen or completion marker)",
+                    error="the agent never started a turn",
+                )
+                self.runs.poke(monitor.session_id)
+
+    def note_retrying(self, monitor: Monitor) -> None:
+        """An agent retrying an API error stays `working`, with the retry as its detail;
+        past events.retry_warn_after it is escalated once as agent.retrying."""
+        line = monitor.retrying() if monitor.status == SessionStatus.WORKING.value else None
+        if line is None:
+            monitor.retry_since, monitor.retry_line, monitor.retry_reported = None, "", False
+            return
+        if monitor.retry_since is None:
+            monitor.retry_since = now()
+        if COUNTDOWN.sub("", line) != COUNTDOWN.sub("", monitor.retry_line):
+            monitor.retry_line = line
+            self.ctx.records.update_session(monitor.session_id, status_detail=f"retrying: {line}")
+        waited = now() - monitor.retry_since
+        if not monitor.retry_reported and waited >= self.ctx.config.events.retry_warn_after:
+            monitor.retry_reported = True
+            emit(
+                self.ctx,
+                "agent.retrying",
+                f"retrying an API error for {waited:.0f}s: {line}",
                 severity="warning",
                 session_id=monitor.session_id,
             )
@@ -309,32 +360,35 @@ class Engine:
             self.note_conversation(monitor, verdict.conversation_id)
         changed = monitor.markers_seen != monitor.markers_acted
         if monitor.markers_seen > monitor.markers_acted:
+            monitor.turn_seen = True
             emit(self.ctx, "step.marker", "completion marker seen", session_id=monitor.session_id)
-        if (
-            verdict.state is not None
-            and verdict.state != monitor.status
-            and self._screen_may_say(monitor, verdict.state)
-        ):
+        state, detail = verdict.state, f"{cause}: rule {verdict.rule} ({verdict.state}) `{verdict.line}`"
+        if state == SessionStatus.WAITING.value and monitor.status == state:
+            monitor.wait_drawn = True  # the screen now shows the wait a hook announced
+        if state == SessionStatus.ERROR.value and monitor.rejected:
+            state, detail = SessionStatus.IDLE.value, f"{cause}: the operator rejected a permission"
+        if state is not None and state != monitor.status and self._screen_may_say(monitor, state):
             changed = True
-            if verdict.state == SessionStatus.EXITED.value:
+            if state == SessionStatus.EXITED.value:
                 # The agent said goodbye; tmux's pane-died signal brings the exit code.
-                self.set_status(monitor, verdict.state, "agent printed its exit screen", ended=True)
+                self.set_status(monitor, state, "agent printed its exit screen", ended=True)
             else:
-                self.set_status(monitor, verdict.state, f"{cause}: rule {verdict.rule}")
+                self.set_status(monitor, state, detail)
+        self.note_retrying(monitor)
         if changed or cause != "screen":
             monitor.markers_acted = monitor.markers_seen
             self.progress(monitor)
 
     @staticmethod
     def _screen_may_say(monitor: Monitor, state: str) -> bool:
-        """Hooks outrank the screen. With hooks, the screen may still end a wait (a
-        dialog answered by hand), show the exit screen, or settle a starting session."""
-        if not monitor.hooked:
+        """Hooks outrank the screen. With hooks, the screen may still show the exit
+        screen, settle a starting session, or end a wait, but only a wait it has shown
+        itself: a spinner left on screen from before a hook's wait is stale."""
+        if not monitor.hooked or state == SessionStatus.EXITED.value:
             return True
-        return state == SessionStatus.EXITED.value or monitor.status in (
-            SessionStatus.WAITING.value,
-            SessionStatus.STARTING.value,
-        )
+        if monitor.status == SessionStatus.WAITING.value:
+            return monitor.wait_drawn
+        return monitor.status == SessionStatus.STARTING.value
 
     def hook_status(self, monitor: Monitor, status: str, detail: str) -> None:
         """A status an agent's hook reported."""
@@ -344,6 +398,8 @@ class Engine:
             self.set_status(monitor, status, detail, ended=True)
         else:
             self.set_status(monitor, status, detail)
+        if status == SessionStatus.WAITING.value:
+            monitor.wait_drawn = False  # hooks fire before the screen redraws
         monitor.markers_acted = monitor.markers_seen
         self.progress(monitor)
 
@@ -355,7 +411,7 @@ class Engine:
 
     def set_status(
         self, monitor: Monitor, status: str, detail: str, ended: bool = False, exit_code: int | None = None
-    ) -> None:
+    ) -> bool:
         old = monitor.status
         monitor.status = status
         fields: dict[str, object] = {"log_offset": monitor.offset}
@@ -366,17 +422,29 @@ class Engine:
         if not self.ctx.records.change_status(monitor.session_id, old, status, detail, **fields):
             monitor.status = self.ctx.records.session(monitor.session_id).status  # killed meanwhile
             monitor.notify()
-            return
+            return False
         log.info("%s: %s -> %s (%s)", monitor.session_id, old, status, detail)
+        monitor.status_seq += 1
+        monitor.wait_drawn = True
+        if status in BUSY:
+            monitor.turn_seen = True
         monitor.notify()
-        if status == SessionStatus.ERROR.value and monitor.last_error is None:
-            monitor.last_error = monitor.screen_error()
+        if status == SessionStatus.ERROR.value:
+            monitor.last_error = monitor.last_error or monitor.screen_error()
+            emit(
+                self.ctx,
+                "agent.error",
+                f"agent error: {monitor.last_error or detail}",
+                severity="warning",
+                session_id=monitor.session_id,
+            )
         elif status == SessionStatus.WORKING.value:
             monitor.last_error = None
         if old == SessionStatus.WORKING.value or not monitor.hooked:
             self.signals.collect(monitor)
         if not SessionStatus(status).live:
             self._close_commands(monitor.session_id, f"session {status}")
+        return True
 
     def mark_exited(
         self, monitor: Monitor, code: int | None, signal: int | None = None, final: bool = False
@@ -405,7 +473,15 @@ class Engine:
             return  # the session was restarted in another window meanwhile
         if row.status == SessionStatus.EXITED.value and (row.exit_code == code or code is None):
             return
-        self.set_status(monitor, SessionStatus.EXITED.value, detail, ended=True, exit_code=code)
+        if self.set_status(monitor, SessionStatus.EXITED.value, detail, ended=True, exit_code=code):
+            emit(
+                self.ctx,
+                "agent.exited",
+                f"agent exited: {detail}",
+                severity="info" if code == 0 else "warning",
+                session_id=monitor.session_id,
+                exit_code=code,
+            )
 
     def _close_commands(self, session_id: str, cause: str) -> None:
         delivering = session_id in self.delivering
@@ -420,8 +496,11 @@ class Engine:
 
     # queue ----------------------------------------------------------------
     def note_submit(self, command_id: int, monitor: Monitor) -> None:
+        """Enter is about to be pressed for this row: what happens from now on is its turn."""
         self.marker_base[command_id] = monitor.markers_seen
-        self.submit_gen[command_id] = monitor.generation
+        self.submit_seq[command_id] = monitor.status_seq
+        monitor.turn_seen = False
+        monitor.rejected = False
 
     def _active(self, session_id: str) -> list[Command]:
         return [
@@ -440,27 +519,47 @@ class Engine:
         self.maybe_dispatch(monitor)
 
     def _advance(self, monitor: Monitor, cmd: Command) -> None:
+        """delivered → running only on evidence that the turn started (a busy status from
+        a hook or the screen, or a completion marker); running → done when the agent is
+        back at its prompt or printed its marker; failed when the turn ends in an error."""
         assert cmd.id is not None
         status = monitor.status
-        if cmd.state == CommandState.DELIVERED.value and status in ("working", "waiting"):
-            self.ctx.ledger.transition(cmd.id, CommandState.RUNNING, f"agent {status}")
-            cmd.state = CommandState.RUNNING.value
         base = self.marker_base.get(cmd.id, monitor.markers_seen)
-        if monitor.markers_seen > base:  # the STOP token: done, whatever the screen shows
-            self.ctx.ledger.transition(cmd.id, CommandState.DONE, "completion marker seen")
-        elif status == "idle" and (
-            cmd.state == CommandState.RUNNING.value
-            or monitor.generation > self.submit_gen.get(cmd.id, monitor.generation)
-        ):
-            self.ctx.ledger.transition(cmd.id, CommandState.DONE, "agent back at its prompt")
-        elif status == "error":
-            self.ctx.ledger.transition(
-                cmd.id, CommandState.FAILED, "agent reported an error", error="agent reported an error"
+        marker = monitor.markers_seen > base
+        if cmd.state == CommandState.DELIVERED.value:
+            if status in BUSY or monitor.turn_seen or marker:
+                why = (
+                    f"agent {status}"
+                    if status in BUSY
+                    else "completion marker"
+                    if marker
+                    else "agent was busy"
+                )
+                self.ctx.ledger.transition(cmd.id, CommandState.RUNNING, f"turn started: {why}")
+                cmd.state = CommandState.RUNNING.value
+            elif status == SessionStatus.ERROR.value and monitor.status_seq > self.submit_seq.get(cmd.id, 0):
+                self._finish(
+                    monitor, cmd, CommandState.FAILED, f"the turn failed: {monitor.last_error or 'error'}"
+                )
+                return
+            else:
+                return  # submitted; the turn has not started yet
+        if marker:  # the STOP token: done, whatever the screen shows
+            self._finish(monitor, cmd, CommandState.DONE, "completion marker seen")
+        elif status == SessionStatus.IDLE.value:
+            why = "the operator rejected a permission" if monitor.rejected else "agent back at its prompt"
+            self._finish(monitor, cmd, CommandState.DONE, why)
+        elif status == SessionStatus.ERROR.value:
+            self._finish(
+                monitor, cmd, CommandState.FAILED, f"the turn failed: {monitor.last_error or 'error'}"
             )
-        else:
-            return
+
+    def _finish(self, monitor: Monitor, cmd: Command, state: CommandState, cause: str) -> None:
+        assert cmd.id is not None
+        error = cause if state is CommandState.FAILED else None
+        self.ctx.ledger.transition(cmd.id, state, cause, error=error)
         self.marker_base.pop(cmd.id, None)
-        self.submit_gen.pop(cmd.id, None)
+        self.submit_seq.pop(cmd.id, None)
         self.runs.poke(monitor.session_id)
 
     def maybe_dispatch(self, monitor: Monitor) -> None:
@@ -488,19 +587,26 @@ class Engine:
         held = pick[0].kind == CommandKind.PROMPT.value and not pick[0].urgent
         if held and self.signals.budgets.check(row) is not None:
             return  # a spent budget holds prompts back (the pause is announced once)
-        self.delivering.add(sid)
-        task = asyncio.get_running_loop().create_task(self._deliver(monitor, pick[0]))
+        cmd = pick[0]
+        self._start(
+            monitor,
+            deliver_answer(self, monitor, cmd)
+            if cmd.kind == CommandKind.ANSWER.value
+            else deliver(self, monitor, cmd),
+        )
+
+    def _start(self, monitor: Monitor, work: Coroutine[Any, Any, None]) -> None:
+        """Run one delivery for the session; nothing else is sent to it meanwhile."""
+        self.delivering.add(monitor.session_id)
+        task = asyncio.get_running_loop().create_task(self._deliver(monitor, work))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _deliver(self, monitor: Monitor, cmd: Command) -> None:
+    async def _deliver(self, monitor: Monitor, work: Coroutine[Any, Any, None]) -> None:
         try:
-            if cmd.kind == CommandKind.ANSWER.value:
-                await deliver_answer(self, monitor, cmd)
-            else:
-                await deliver(self, monitor, cmd)
+            await work
         except Exception:  # a bug must not kill the engine; it is logged with its traceback
-            log.exception("delivery of ledger row %s failed", cmd.id)
+            log.exception("delivery to session %s failed", monitor.session_id)
         finally:
             self.delivering.discard(monitor.session_id)
         if not SessionStatus(monitor.status).live:

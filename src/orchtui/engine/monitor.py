@@ -47,15 +47,26 @@ class Monitor:
     transcript: Path | None = None
     transcript_offset: int = 0
     last_error: str | None = None
+    # truth about turns (engine.progress): what happened since the last Enter
+    status_seq: int = 0  # bumps on every status change
+    turn_seen: bool = False  # the agent was busy, or printed a completion marker, since the last submit
+    wait_drawn: bool = True  # a hook's wait ends by the screen only once the screen showed the wait
+    rejected: bool = False  # the operator rejected a permission; the turn's stop is not an error
+    retry_since: float | None = None  # the screen shows the agent retrying an API error since then
+    retry_line: str = ""
+    retry_reported: bool = False
     _tail: str = ""
     _changed: asyncio.Event | None = field(init=False, default=None)
     _marker: re.Pattern[str] | None = field(init=False, default=None)
     _extra: list[re.Pattern[str]] = field(init=False, default_factory=list)
+    _retrying: re.Pattern[str] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.screen = VirtualScreen(self.cols, self.rows)
         if self.profile.completion_marker:
             self._marker = re.compile(self.profile.completion_marker, re.MULTILINE)
+        if self.profile.retrying:
+            self._retrying = re.compile(self.profile.retrying)
 
     def change_event(self) -> asyncio.Event:
         """Set by the engine whenever this session's screen or status changed."""
@@ -111,6 +122,13 @@ class Monitor:
         if self.verdict().state in ("idle", "working", "waiting"):
             return None  # the screen shows the agent's own UI, not a why
         return lines[-1][:200] if lines else None
+
+    def retrying(self) -> str | None:
+        """The agent's API-error retry line, when the bottom of its screen shows one."""
+        if self._retrying is None:
+            return None
+        lines = [line.strip() for line in self.screen.lines() if line.strip()][-8:]
+        return next((line[:160] for line in reversed(lines) if self._retrying.search(line)), None)
 
     def verdict(self) -> Verdict:
         return classify(self.screen.lines(), self.profile)

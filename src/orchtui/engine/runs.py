@@ -136,8 +136,16 @@ class RunDriver:
                 return
             if revive(self, run, stage, rows, run_tag(run, stage.id, run.attempt)):
                 return
-            if all(r.state in ("done", "failed", "cancelled") for r in rows) and (rows or not stage.roles):
-                self.begin_gates(self.set(run, RunState.GATING), book, stage)
+            if not all(r.state in ("done", "failed", "cancelled") for r in rows) or not (
+                rows or not stage.roles
+            ):
+                return  # gates run only once every role prompt of this attempt is final
+            if rows and not any(r.state == CommandState.DONE.value for r in rows):
+                why = f"{stage.id}: no role prompt finished ({', '.join(sorted({r.state for r in rows}))})"
+                self.event(run, "stage.failed", why, "warning")
+                self.decide(run, book, stage, [GateOutcome("fail", why)])
+                return
+            self.begin_gates(self.set(run, RunState.GATING), book, stage)
         elif state is RunState.GATING and run.id not in self.gating:
             self.begin_gates(run, book, stage)  # after a restart: check again
 

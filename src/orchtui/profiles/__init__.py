@@ -88,6 +88,8 @@ class AgentProfile(BaseModel):
     patterns: list[PatternRule] = Field(default_factory=list)
     completion_marker: str | None = None
     conversation_id: str | None = None  # regex with one group, read from the screen
+    retrying: str | None = None  # regex for the agent's API-error retry line (status stays working)
+    clear_input: str | None = None  # tmux keys that empty the agent's input line (crash recovery)
     source: str = Field(default="", exclude=True)
     _compiled: Any = PrivateAttr(default=None)
 
@@ -115,7 +117,7 @@ class AgentProfile(BaseModel):
             raise ValueError(f"unknown driver {value!r} (known: {', '.join(sorted(DRIVERS))})")
         return value
 
-    @field_validator("prompt_echo", "completion_marker", "conversation_id")
+    @field_validator("prompt_echo", "completion_marker", "conversation_id", "retrying")
     @classmethod
     def _valid_optional_regex(cls, value: str | None) -> str | None:
         if value is not None:

@@ -17,6 +17,7 @@ class Verdict:
     state: str | None  # None: no rule matched; the caller keeps the previous status
     rule: int | None = None
     conversation_id: str | None = None
+    line: str = ""  # the screen line the rule matched (what the status detail quotes)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,12 @@ def _turn(lines: list[str], echo: re.Pattern[str] | None) -> str | None:
     return None
 
 
+def _line_of(text: str, match: re.Match[str]) -> str:
+    start = text.rfind("\n", 0, match.start()) + 1
+    end = text.find("\n", match.end())
+    return text[start : end if end >= 0 else len(text)].strip()[:160]
+
+
 def classify(lines: list[str], profile: AgentProfile) -> Verdict:
     """`lines` is the visible screen, top to bottom."""
     comp = compiled(profile)
@@ -63,8 +70,11 @@ def classify(lines: list[str], profile: AgentProfile) -> Verdict:
         if scope == "turn":
             if not turn_done:
                 turn, turn_done = _turn(content, comp.echo), True
-            if turn is not None and regex.search(turn):
-                return Verdict(state, index, conv_id)
-        elif regex.search("\n".join(nonblank[-count:])):
-            return Verdict(state, index, conv_id)
+            found = regex.search(turn) if turn is not None else None
+            if found is not None and turn is not None:
+                return Verdict(state, index, conv_id, _line_of(turn, found))
+        else:
+            tail = "\n".join(nonblank[-count:])
+            if (found := regex.search(tail)) is not None:
+                return Verdict(state, index, conv_id, _line_of(tail, found))
     return Verdict(None, None, conv_id)

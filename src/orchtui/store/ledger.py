@@ -92,6 +92,9 @@ class Ledger:
             current = CommandState(cmd.state)
             if state not in COMMAND_TRANSITIONS[current]:
                 raise IllegalTransition(f"ledger row {command_id}: {current} -> {state} is not allowed")
+            skips_running = current is not CommandState.RUNNING
+            if state is CommandState.DONE and cmd.kind == CommandKind.PROMPT.value and skips_running:
+                raise IllegalTransition(f"ledger row {command_id}: a prompt is done only after running")
             cmd.state = state.value
             setattr(cmd, _STAMP[state], at)
             if state is CommandState.ISSUED:
