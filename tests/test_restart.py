@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
+import time
+from pathlib import Path
 
 from conftest import Orch, wait_for
+from orchtui.domain import CommandState
+from orchtui.store.ledger import Ledger
 
 
 def test_kill9_engine_then_restart_readopts_without_duplicates_or_resends(orch: Orch) -> None:
@@ -58,3 +63,60 @@ def test_window_closed_while_engine_down_is_marked_lost(orch: Orch) -> None:
     orch.run("engine", "start")
     orch.wait_status(sid, "lost")
     assert orch.ledger_rows(sid)[0].state in ("failed", "cancelled")
+
+
+def test_kill9_during_dense_sends_never_glues_loses_or_repeats_a_prompt(orch: Orch, tmp_path: Path) -> None:
+    """20 kill -9s of the engine while prompts stream to 4 agents. Every prompt either
+    reached its agent exactly once, alone, and is `done`, or never reached it and its row
+    says `failed`: no prompt glued to another, none delivered twice, none lost silently."""
+    scenario = tmp_path / "dense.toml"
+    scenario.write_text('turn_delay = 0.2\n[[rule]]\nmatch = ""\nsteps = [{ work = 0.2 }, { say = "ok" }]\n')
+    orch.env["ORCHTUI_SCRIPTED_SCENARIO"] = str(scenario)
+    sids = [orch.new(f"dense{i}") for i in range(4)]
+    for sid in sids:
+        orch.wait_status(sid, "idle")
+    rng = random.Random(20)
+    sent: dict[str, str] = {}  # text -> session
+    store = orch.store
+    ledger = Ledger(store)
+    wake = orch.home / "run" / "wake"
+    try:
+        for kill in range(20):
+            for sid in sids:
+                for _ in range(2):
+                    text = f"P{len(sent):03d} " + "x" * rng.randint(5, 300)
+                    ledger.enqueue(sid, text, actor="test")
+                    sent[text] = sid
+            with wake.open("a") as fh:
+                fh.write("test\n")
+            time.sleep(rng.uniform(0.2, 1.5))
+            pid = orch.engine_pid()
+            assert pid is not None, f"kill {kill}: no engine"
+            os.kill(pid, signal.SIGKILL)
+            wait_for(lambda: orch.engine_pid() is None, timeout=10)
+            orch.run("engine", "start")
+        wait_for(lambda: all(CommandState(r.state).final for r in orch.ledger_rows()), timeout=240)
+        rows = {r.text: r for r in orch.ledger_rows()}
+    finally:
+        store.close()
+    received = [e["text"] for sid in sids for e in orch.transcript(sid) if e["type"] == "prompt"]
+    glued = [p for p in received if p not in sent]
+    twice = [t for t in sent if received.count(t) > 1]
+    silently_lost = [t for t in sent if t not in received and rows[t].state != "failed"]
+    false_failed = [t for t in sent if t in received and rows[t].state == "failed"]
+    false_done = [t for t in sent if t not in received and rows[t].state == "done"]
+    failed = [t for t in sent if rows[t].state == "failed"]
+    print(
+        f"kill -9 x20, {len(sent)} prompts to 4 agents: {len(received)} received, "
+        f"{len(failed)} failed (true), glued {len(glued)}, twice {len(twice)}, "
+        f"lost silently {len(silently_lost)}, failed but received {len(false_failed)}, "
+        f"done but never received {len(false_done)}"
+    )
+    assert not glued, glued[:3]
+    assert not twice, twice[:3]
+    assert not silently_lost, [(t[:8], rows[t].state) for t in silently_lost]
+    assert not false_failed, [(t[:8], orch.json("ledger", sent[t])) for t in false_failed[:1]]
+    assert not false_done, false_done[:3]
+    for sid in sids:
+        got = [e["text"] for e in orch.transcript(sid) if e["type"] == "prompt"]
+        assert got == [t for t in sent if sent[t] == sid and t in got], "each agent got its prompts in order"

@@ -8,6 +8,7 @@ from typing import NoReturn
 import click
 
 from orchtui.config import Config, load_config
+from orchtui.domain import RunState
 from orchtui.engine import daemon
 from orchtui.engine.context import Context
 
@@ -30,6 +31,14 @@ class App:
 
     def engine(self) -> None:
         daemon.ensure_running(self.config)
+
+    def keep_engine(self) -> None:
+        """A verb that reads state makes sure the engine runs whenever there is anything
+        for it to drive (live sessions, unfinished runs), so nothing queued waits for
+        some other command after a crash."""
+        ctx = self.ctx
+        if ctx.records.sessions(live_only=True) or any(not RunState(r.state).final for r in ctx.runs.all()):
+            self.engine()
 
 
 pass_app = click.make_pass_decorator(App, ensure=True)

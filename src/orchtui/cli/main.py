@@ -111,6 +111,7 @@ def doctor(app: App, as_json: bool) -> None:
 def ledger(app: App, session_id: str | None, as_json: bool) -> None:
     """The command ledger: every prompt and takeover with each state change."""
     ctx = app.ctx
+    app.keep_engine()
     if session_id:
         ctx.records.session(session_id)
     rows = ctx.ledger.rows(session_id)
@@ -131,6 +132,7 @@ def events(app: App, session_id: str | None, as_json: bool) -> None:
     """The event log (status changes, kills, takeovers, delivery retries)."""
     import json
 
+    app.keep_engine()
     rows = app.ctx.records.events(session_id)
     if as_json:
         emit_json(

@@ -37,6 +37,7 @@ def _duration(seconds: float) -> str:
 def report(app: App, today: bool, as_json: bool) -> None:
     """Cost, time and utilisation: per session, stage, role, run and day, and each
     run's bottleneck stage. Tokens are input/output/cache read/cache write."""
+    app.keep_engine()
     rep = build_report(app.ctx, since=day_start() if today else None)
     if as_json:
         emit_json(rep.as_json())

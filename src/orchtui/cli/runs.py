@@ -150,6 +150,7 @@ def approvals(app: App, show_all: bool, as_json: bool) -> None:
     """Approvals waiting for a person (with what they show)."""
     import json
 
+    app.keep_engine()
     rows = app.ctx.runs.approvals(pending_only=not show_all)
     if as_json:
         emit_json(
@@ -234,6 +235,7 @@ def resume(app: App, run_id: str) -> None:
 @pass_app
 def runs(app: App, as_json: bool) -> None:
     """Playbook runs and where each one is."""
+    app.keep_engine()
     rows = app.ctx.runs.all()
     if as_json:
         emit_json(

@@ -56,8 +56,7 @@ def session_new(
 def session_list(app: App, show_all: bool, as_json: bool) -> None:
     """List sessions (live ones unless --all)."""
     records = app.ctx.records
-    if records.sessions(live_only=True):
-        app.engine()
+    app.keep_engine()
     rows = records.sessions(live_only=not show_all)
     if as_json:
         emit_json([session_json(records, r) for r in rows])

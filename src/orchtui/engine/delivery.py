@@ -118,7 +118,7 @@ async def deliver_answer(engine: Engine, monitor: Monitor, cmd: Command) -> None
         ctx.ledger.transition(cmd.id, CommandState.FAILED, f"delivery error: {exc}", error=str(exc))
 
 
-async def recover_issued(engine: Engine, monitor: Monitor, cmd: Command) -> None:
+async def recover_issued(engine: Engine, monitor: Monitor, cmd: Command, taken: bool) -> None:
     """A row that orchtui was delivering when it stopped, found with the agent at its
     prompt. An Enter already sent is still on its way through the terminal, so first
     give the agent time to take it. If it does not, the pasted text may sit in its input

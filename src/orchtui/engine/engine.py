@@ -194,7 +194,10 @@ class Engine:
                 )
                 self.ctx.ledger.transition(cmd.id, CommandState.RUNNING, "adopted after restart: agent busy")
             else:
-                self._start(monitor, recover_issued(self, monitor, cmd))
+                # Markers in the output written while orchtui was down, or a prompt-submit
+                # hook since the row was issued: the agent took it (and may be done).
+                taken = monitor.markers_seen > 0 or monitor.submitted_at >= (cmd.issued_at or now())
+                self._start(monitor, recover_issued(self, monitor, cmd, taken))
                 return
         self.progress(monitor)
 

@@ -55,6 +55,7 @@ class Monitor:
     retry_since: float | None = None  # the screen shows the agent retrying an API error since then
     retry_line: str = ""
     retry_reported: bool = False
+    submitted_at: float = 0.0  # the latest prompt-submit hook event's time (crash recovery)
     _tail: str = ""
     _changed: asyncio.Event | None = field(init=False, default=None)
     _marker: re.Pattern[str] | None = field(init=False, default=None)

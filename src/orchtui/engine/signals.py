@@ -63,6 +63,8 @@ class Signals:
             signal = self.driver_of(monitor).on_hook(event)
             monitor.hooked = True
             monitor.transcript = signal.transcript or monitor.transcript
+            if signal.event == "UserPromptSubmit":
+                monitor.submitted_at = max(monitor.submitted_at, _time(event))
         self.collect(monitor)
 
     def on_hooks(self, monitor: Monitor) -> None:
@@ -137,6 +139,13 @@ class Signals:
             if exhausted is not None and row.run_id:
                 self.engine.runs.budget_exhausted(row.run_id, exhausted.describe())
         return fresh
+
+
+def _time(event: dict[str, object]) -> float:
+    try:
+        return float(str(event.get("t", 0)))
+    except ValueError:
+        return 0.0
 
 
 def _events(data: bytes) -> list[dict[str, object]]:
