@@ -97,7 +97,9 @@ def test_a_stage_gate_waits_for_the_turn_and_passes_with_no_retries(orch: Orch, 
         "    gates:\n      - {type: file_exists, path: result.txt}\n"
     )
     orch.run("run", str(book), "--task", "gate-after-turn")
-    wait_for(lambda: orch.json("runs")[0]["state"] in ("done", "paused", "failed"), timeout=60)
+    run_id = orch.json("runs")[0]["id"]
+    waited = orch.run("wait", "--run", run_id, "--for", "done", "--timeout", "90", check=False)
+    assert waited.returncode == 0, waited.stderr
     run = orch.json("runs")[0]
     assert run["state"] == "done", run
     events = orch.json("events")
@@ -115,7 +117,8 @@ def test_a_stage_whose_prompts_all_failed_never_passes_its_gates(orch: Orch, tmp
         "    gates:\n      - {type: file_exists, path: README.md}\n"  # would pass on its own
     )
     orch.run("run", str(book), "--task", "no-prompt-done")
-    wait_for(lambda: orch.json("runs")[0]["state"] in ("done", "paused", "failed"), timeout=60)
+    run_id = orch.json("runs")[0]["id"]
+    assert orch.run("wait", "--run", run_id, "--for", "paused", "--timeout", "90").returncode == 0
     run = orch.json("runs")[0]
     assert run["state"] == "paused" and "no role prompt finished" in run["detail"], run
     assert [r["state"] for r in orch.json("ledger") if r["actor"].startswith("run:")] == ["failed"]
@@ -211,6 +214,30 @@ def test_read_only_verbs_bring_the_engine_back(orch: Orch) -> None:
         wait_for(lambda: orch.engine_pid() is None, timeout=10)
         orch.run(*verb)
         assert orch.engine_pid() is not None, f"orchtui {verb[0]} did not start the engine"
+
+
+def test_wait_and_why_follow_a_turn(orch: Orch, tmp_path: Path) -> None:
+    realistic(orch, tmp_path, hooks=True)
+    sid = orch.new("waiter")
+    assert orch.run("wait", sid, "--for", "idle", "--timeout", "30").stdout.startswith("idle")
+    assert orch.json("session", "why", sid)["command"] is None
+    orch.run("session", "send", sid, "perm: write it", "--no-wait")
+    assert orch.run("wait", sid, "--for", "waiting", "--timeout", "30").stdout.startswith("waiting")
+    why = orch.json("session", "why", sid)
+    assert why["status"] == "waiting" and why["source"] == "hook", why
+    assert "PermissionRequest" in why["detail"]
+    assert why["command"]["state"] == "running" and "finish its turn" in why["command"]["waits_for"]
+    assert orch.show(sid)["status_source"] == "hook"
+    timed_out = orch.run("wait", sid, "--for", "exited", "--timeout", "1", check=False)
+    assert timed_out.returncode == 124 and "not reached within 1s" in timed_out.stderr
+    orch.run("session", "answer", sid, "approve")
+    assert orch.run("wait", sid, "--for", "done", "--timeout", "30").stdout.startswith("done")
+    assert [r.state for r in orch.ledger_rows(sid)] == ["done", "done"]  # the prompt and the answer
+    orch.server.cmd("kill-window", "-t", orch.show(sid)["tmux_window"])
+    gone = orch.run("wait", sid, "--for", "idle", "--timeout", "30", check=False)
+    assert gone.returncode == 1 and f"session {sid} is " in gone.stderr, gone.stderr
+    unknown = orch.run("wait", sid, "--for", "bogus", check=False)
+    assert unknown.returncode == 2 and "--for bogus" in unknown.stderr
 
 
 def _ts(text: str) -> float:

@@ -13,7 +13,7 @@ import click
 
 from orchtui import __version__
 from orchtui.cli import engine as engine_cli
-from orchtui.cli import gitcmds, skillcmds
+from orchtui.cli import gitcmds, skillcmds, waitcmd
 from orchtui.cli import report as report_cli
 from orchtui.cli import runs as runs_cli
 from orchtui.cli import sessions as sessions_cli
@@ -183,6 +183,7 @@ def agent(ctx: click.Context) -> None:
 cli.add_command(sessions_cli.session)
 cli.add_command(engine_cli.engine)
 cli.add_command(report_cli.report)
+cli.add_command(waitcmd.wait)
 for group_verb in (gitcmds.commit, gitcmds.diff, gitcmds.merge, gitcmds.worktree, skillcmds.skills):
     cli.add_command(group_verb)
 for verb in (

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from orchtui.engine.why import status_source
 from orchtui.store.ledger import Ledger
 from orchtui.store.records import Records
 from orchtui.store.tables import AgentSession, Command
@@ -28,6 +29,7 @@ def session_json(records: Records, row: AgentSession) -> dict[str, Any]:
         "run": row.run_id,
         "status": row.status,
         "status_detail": row.status_detail,
+        "status_source": status_source(row.status_detail),
         "exit_code": row.exit_code,
         "branch": wt.branch if wt else None,
         "base": wt.base if wt else None,

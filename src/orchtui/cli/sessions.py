@@ -11,8 +11,10 @@ import click
 from orchtui.cli.app import App, json_option, pass_app
 from orchtui.cli.output import command_json, emit_json, session_json, table
 from orchtui.domain import CommandKind, CommandState
+from orchtui.engine import waiting
 from orchtui.engine.context import Context
 from orchtui.engine.sessions import SessionService
+from orchtui.engine.why import explain
 from orchtui.errors import OrchtuiError, UsageError
 from orchtui.store.tables import Command
 
@@ -154,13 +156,39 @@ def _last_cause(ctx: Context, command_id: int) -> str:
 
 
 def _wait_delivery(ctx: Context, command_id: int, timeout: float) -> Command:
-    end = time.monotonic() + timeout
-    waiting = (CommandState.QUEUED.value, CommandState.ISSUED.value)
-    while True:
+    waiting_states = (CommandState.QUEUED.value, CommandState.ISSUED.value)
+
+    def delivered() -> Command | None:
         cmd = ctx.ledger.get(command_id)
-        if cmd.state not in waiting or time.monotonic() > end:
-            return cmd
-        time.sleep(0.05)
+        return None if cmd.state in waiting_states else cmd
+
+    return waiting.until(ctx, delivered, timeout) or ctx.ledger.get(command_id)
+
+
+@session.command("why")
+@click.argument("session_id")
+@json_option
+@pass_app
+def session_why(app: App, session_id: str, as_json: bool) -> None:
+    """Why the session is in its status (what said so, and the line or hook), and what
+    its in-flight prompt waits for."""
+    app.keep_engine()
+    data = explain(app.ctx, session_id)
+    if as_json:
+        emit_json(data)
+        return
+    click.echo(f"{data['id']} is {data['status']} (said by the {data['source']}: {data['detail'] or '-'})")
+    if data["exit_code"] is not None:
+        click.echo(f"exit code {data['exit_code']}")
+    if data["taken_over"]:
+        click.echo("taken over: queued prompts wait until it is handed back")
+    cmd = data["command"]
+    if cmd is None:
+        click.echo("nothing queued or in flight")
+    else:
+        click.echo(f"ledger row {cmd['id']} ({cmd['kind']}) is {cmd['state']}: waits for {cmd['waits_for']}")
+    if data["queued"]:
+        click.echo(f"{data['queued']} prompt(s) queued")
 
 
 @session.command("answer")
