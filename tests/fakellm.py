@@ -1,13 +1,15 @@
 """A fake LLM HTTP server on 127.0.0.1 that speaks the real wire protocols.
 
 Anthropic Messages (streaming SSE) for Claude Code, OpenAI Responses (streaming) for
-Codex, OpenAI Chat Completions (streaming, and plain for aider's commit messages).
+Codex, OpenAI Chat Completions (streaming, and plain for aider's commit messages), and
+Gemini's generateContent / streamGenerateContent (SSE with `alt=sse`) for Gemini CLI.
 The real clients talk to it through their own SDKs; nothing of theirs is faked.
 
 What it answers is steered by words in the last user prompt:
 - `FAKE_DELAY=N`   wait N seconds before the reply starts (the agent shows its spinner);
 - `FAKE_SLEEP=N`   stream the first words, then hold the reply open N seconds;
-- `FAKE_ERROR=400` answer with that HTTP status and an error body;
+- `FAKE_ERROR=400` answer with that HTTP status and an error body (`FAKE_ERROR=500x3`:
+  only the first three requests of that prompt, then answer normally);
 - `FAKE_BASH cmd`  call the agent's shell tool (Bash / exec_command);
 - `FAKE_TOOL name {json}` call any tool with these arguments;
 - `FAKE_FILE path text` (chat completions) reply in aider's whole-file format;
@@ -50,6 +52,7 @@ class FakeLLM:
     def __init__(self) -> None:
         self.replies: list[Reply] = []
         self.requests: list[dict[str, Any]] = []
+        self.failures: dict[str, int] = {}  # prompt -> errors answered (FAKE_ERROR=500x3)
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
@@ -91,9 +94,18 @@ def _delay_for(prompt: str) -> float:
     return float(m.group(1)) if m else 0.0
 
 
-def _error_for(prompt: str) -> int | None:
-    m = re.search(r"FAKE_ERROR=(\d{3})", prompt)
-    return int(m.group(1)) if m else None
+def _error_for(prompt: str, failures: dict[str, int]) -> int | None:
+    """`FAKE_ERROR=500` fails every request of that prompt; `FAKE_ERROR=500x3` only the
+    first three, so the client's own retries then recover."""
+    m = re.search(r"FAKE_ERROR=(\d{3})(?:x(\d+))?", prompt)
+    if not m:
+        return None
+    if m.group(2) is not None:
+        done = failures.get(prompt, 0)
+        if done >= int(m.group(2)):
+            return None
+        failures[prompt] = done + 1
+    return int(m.group(1))
 
 
 def _tool_for(prompt: str, shell_tool: str) -> tuple[str, dict[str, Any]] | None:
@@ -140,6 +152,19 @@ def _text_of(content: Any) -> str:
     return "\n".join(parts)
 
 
+def _fill(schema: dict[str, Any]) -> Any:
+    """A value that satisfies a (Gemini-style) JSON schema: the first enum value, or a
+    plain one per type, with every listed property."""
+    kind = str(schema.get("type", "object")).lower()
+    if schema.get("enum"):
+        return schema["enum"][0]
+    if kind == "object":
+        return {k: _fill(v) for k, v in (schema.get("properties") or {}).items()}
+    if kind == "array":
+        return []
+    return {"string": "fake", "integer": 10, "number": 10, "boolean": False}.get(kind)
+
+
 # --- HTTP ---------------------------------------------------------------------
 
 
@@ -170,6 +195,10 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
                 self._responses(body)
             elif path.endswith("/chat/completions"):
                 self._chat(body)
+            elif ":streamGenerateContent" in path or ":generateContent" in path:
+                self._gemini(body, stream=":streamGenerateContent" in path, model=path.split("/")[-1])
+            elif ":countTokens" in path:
+                self._json(200, {"totalTokens": 1000})
             else:
                 self._json(404, {"error": {"message": f"no route {path}"}})
 
@@ -204,6 +233,8 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
                     "type": "error",
                     "error": {"type": "api_error", "message": f"fake error {status}"},
                 }
+            elif protocol == "gemini":
+                body = {"error": {"code": status, "message": f"fake error {status}", "status": "INTERNAL"}}
             else:
                 body = {"error": {"type": "api_error", "message": f"fake error {status}", "code": None}}
             self._json(status, body)
@@ -239,7 +270,7 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
                 return
             if not after_tool:
                 time.sleep(_delay_for(prompt))
-            if not after_tool and (status := _error_for(prompt)):
+            if not after_tool and (status := _error_for(prompt, fake.failures)):
                 self._error("anthropic", prompt, status)
                 return
             tool = None if after_tool else _tool_for(prompt, "Bash")
@@ -359,7 +390,7 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
                 return
             if not after_tool:
                 time.sleep(_delay_for(prompt))
-            if not after_tool and (status := _error_for(prompt)):
+            if not after_tool and (status := _error_for(prompt, fake.failures)):
                 self._error("responses", prompt, status)
                 return
             if after_tool:
@@ -487,6 +518,100 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
                 },
             )
 
+        # Gemini generateContent -------------------------------------------
+        def _gemini(self, body: dict[str, Any], stream: bool, model: str) -> None:
+            contents = body.get("contents") or []
+            last = contents[-1] if contents else {"parts": []}
+            after_tool = any("functionResponse" in p for p in last.get("parts") or [])
+            prompt = ""
+            for item in reversed(contents):
+                texts = [
+                    str(p["text"])
+                    for p in item.get("parts") or []
+                    if isinstance(p.get("text"), str) and not p["text"].startswith("<session_context>")
+                ]
+                if item.get("role") == "user" and "".join(texts).strip():
+                    prompt = "\n".join(texts)
+                    break
+            config = body.get("generationConfig") or {}
+            if not stream or config.get("responseMimeType") == "application/json":
+                # side requests (model routing, next-speaker checks): JSON that fits their schema
+                schema = config.get("responseJsonSchema") or config.get("responseSchema") or {}
+                text = json.dumps(_fill(schema)) if schema else "Fake answer"
+                self._gemini_reply(body, Reply("gemini", "side", prompt), model, stream, text=text)
+                return
+            if not after_tool:
+                time.sleep(_delay_for(prompt))
+            if not after_tool and (status := _error_for(prompt, fake.failures)):
+                self._error("gemini", prompt, status)
+                return
+            if after_tool:
+                self._gemini_reply(
+                    body, Reply("gemini", "tool-done", prompt), model, stream, text="FAKE_DONE: tool finished"
+                )
+                return
+            tool = _tool_for(prompt, "run_shell_command")
+            if tool and tool[0] == "run_shell_command":
+                tool = ("run_shell_command", {"command": tool[1]["cmd"], "description": "fake shell call"})
+            text = f"Hello from the fake LLM. You said: {prompt.strip()[:80]}"
+            self._gemini_reply(
+                body,
+                Reply("gemini", "turn", prompt),
+                model,
+                stream,
+                text=text,
+                tool=tool,
+                sleep=_sleep_for(prompt),
+            )
+
+        def _gemini_reply(
+            self,
+            body: dict[str, Any],
+            reply: Reply,
+            model: str,
+            stream: bool,
+            text: str = "",
+            tool: tuple[str, dict[str, Any]] | None = None,
+            sleep: float = 0.0,
+        ) -> None:
+            usage = fake.record(reply)
+            name = model.split(":")[0]
+            meta = {
+                "promptTokenCount": usage["input_tokens"] + usage["cache_read_input_tokens"],
+                "candidatesTokenCount": usage["output_tokens"],
+                "cachedContentTokenCount": usage["cache_read_input_tokens"],
+                "totalTokenCount": usage["input_tokens"]
+                + usage["cache_read_input_tokens"]
+                + usage["output_tokens"],
+            }
+
+            def chunk(parts: list[dict[str, Any]], finish: str | None, with_usage: bool) -> dict[str, Any]:
+                candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
+                if finish:
+                    candidate["finishReason"] = finish
+                out: dict[str, Any] = {"candidates": [candidate], "modelVersion": name}
+                out["responseId"] = f"fake{len(fake.replies):04d}"
+                if with_usage:
+                    out["usageMetadata"] = meta
+                return out
+
+            pieces: list[list[dict[str, Any]]]
+            if tool:
+                pieces = [[{"functionCall": {"name": tool[0], "args": tool[1]}}]]
+            else:
+                words = text.split(" ")
+                pieces = [[{"text": (w if i == 0 else " " + w)}] for i, w in enumerate(words)]
+            if not stream:
+                joined: list[dict[str, Any]] = [{"text": text}] if not tool else pieces[0]
+                self._json(200, chunk(joined, "STOP", True))
+                return
+            self._sse_start()
+            for i, parts in enumerate(pieces):
+                final = i == len(pieces) - 1
+                self._event(None, chunk(parts, "STOP" if final else None, final))
+                if i == 1 and sleep:
+                    time.sleep(sleep)
+
         # OpenAI Chat Completions -----------------------------------------
         def _chat(self, body: dict[str, Any]) -> None:
             messages = body.get("messages") or []
@@ -520,7 +645,7 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
                 )
                 return
             time.sleep(_delay_for(prompt))
-            if status := _error_for(prompt):
+            if status := _error_for(prompt, fake.failures):
                 self._error("chat", prompt, status)
                 return
             m = re.search(r"FAKE_FILE (\S+) ([^\n]+)", prompt)

@@ -31,6 +31,7 @@ BINS = {
     "claude": CLIENTS / "npm" / "node_modules" / ".bin" / "claude",
     "codex": CLIENTS / "npm" / "node_modules" / ".bin" / "codex",
     "aider": CLIENTS / "aider" / "bin" / "aider",
+    "gemini": CLIENTS / "npm" / "node_modules" / ".bin" / "gemini",
 }
 API_KEY = "sk-test-orchtui-0123456789abcdef"
 
@@ -114,7 +115,11 @@ class RealAgent:
         total = 0.0
         for reply in calls:
             u = reply.usage
-            if protocol == "anthropic":
+            if protocol == "gemini":  # Gemini counts cached tokens inside the prompt's count
+                total += table.cost(
+                    model, u["input_tokens"], u["output_tokens"], u["cache_read_input_tokens"]
+                )
+            elif protocol == "anthropic":
                 total += table.cost(
                     model,
                     u["input_tokens"],
@@ -160,6 +165,8 @@ def real_agent(orch: Orch, fake: FakeLLM, tmp_path: Path, client: str) -> RealAg
             "AIDER_GITIGNORE": "false",
             "AIDER_CHECK_UPDATE": "false",
             "AIDER_ANALYTICS_DISABLE": "true",
+            "GEMINI_API_KEY": API_KEY,
+            "GOOGLE_GEMINI_BASE_URL": fake.url,  # plain http is allowed for 127.0.0.1
         }
     )
     for key in (
@@ -168,6 +175,9 @@ def real_agent(orch: Orch, fake: FakeLLM, tmp_path: Path, client: str) -> RealAg
         "ANTHROPIC_AUTH_TOKEN",
         "CODEX_HOME",
         "CLAUDE_CONFIG_DIR",
+        "GOOGLE_API_KEY",
+        "GOOGLE_CLOUD_PROJECT",
+        "GOOGLE_GENAI_USE_VERTEXAI",
     ):
         env.pop(key, None)
     agent = RealAgent(orch, fake, home, client)
@@ -178,6 +188,17 @@ def real_agent(orch: Orch, fake: FakeLLM, tmp_path: Path, client: str) -> RealAg
                 "hasCompletedOnboarding": True,
                 "customApiKeyResponses": {"approved": [API_KEY[-20:]], "rejected": []},
                 "projects": {},
+            },
+        )
+    elif client == "gemini":
+        # What a user who chose API-key sign-in once has; folder trust and update checks off.
+        _write_json(
+            home / ".gemini" / "settings.json",
+            {
+                "security": {"auth": {"selectedType": "gemini-api-key"}, "folderTrust": {"enabled": False}},
+                "privacy": {"usageStatisticsEnabled": False},
+                "general": {"disableAutoUpdate": True, "disableUpdateNag": True},
+                "ui": {"hideTips": True},
             },
         )
     elif client == "aider":

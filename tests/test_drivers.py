@@ -173,6 +173,34 @@ def test_gemini_chat_file_usage_and_resume(tmp_path: Path) -> None:
     assert drv.launch(f, "g-123")[0] == ["--resume", "g-123"]
 
 
+def test_gemini_real_jsonl_chat_under_the_projects_short_name(tmp_path: Path) -> None:
+    """Gemini CLI 0.61 names the project in ~/.gemini/projects.json and appends JSON lines
+    (a header, messages, `$set` updates) to tmp/<short name>/chats/session-*.jsonl."""
+    home, wt = tmp_path / "home", tmp_path / "wt"
+    chats = home / ".gemini" / "tmp" / "wt" / "chats"
+    chats.mkdir(parents=True)
+    (home / ".gemini" / "projects.json").write_text(json.dumps({"projects": {str(wt): "wt"}}))
+    real = (Path(__file__).parent / "fixtures" / "transcripts" / "gemini.jsonl").read_bytes()
+    path = chats / "session-2026-12-03T11-18-35cdfba9.jsonl"
+    path.write_bytes(real[: len(real) // 2])  # the chat as it was written so far
+    drv = driver("gemini")
+    f = SessionFiles("s1", wt, tmp_path, tmp_path / "h", 0.0, home)
+    assert drv.transcript(f, None, None) == path
+    first = drv.read(path, 0, f)
+    assert first.conversation_id == "35cdfba9-ae82-4142-a5a4-02dafcfdb257"
+    path.write_bytes(real)
+    rest = drv.read(path, first.offset, f)
+    records = first.records + rest.records
+    (rec,) = records
+    assert (rec.input_tokens, rec.cache_read, rec.output_tokens, rec.model) == (
+        1119,
+        700,
+        61,
+        "gemini-3.8-flash",
+    )
+    assert drv.read(path, rest.offset, f).records == []
+
+
 def test_price_table_matches_exact_then_longest_glob_and_user_overrides() -> None:
     table = PriceTable.load({"claude-opus-4-8": Price(input=1, output=2)})
     assert table.price("claude-opus-4-8") == Price(input=1, output=2)

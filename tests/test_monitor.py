@@ -34,3 +34,19 @@ def test_markers_found_once_even_split_across_reads(tmp_path: Path) -> None:
 
 def test_strip_ansi() -> None:
     assert strip_ansi(b"\x1b[1;31mred\x1b[0m\r\n\x1b]0;title\x07ok") == "red\nok"
+
+
+def test_private_csi_sequences_and_hostile_bytes_never_stop_the_screen() -> None:
+    """Gemini CLI sends `CSI ? 4 m`; pyte passes private=True to handlers that do not take
+    it, which raised and killed the engine. Such sequences are dropped; any byte soup
+    leaves the screen working."""
+    import random
+
+    screen = VirtualScreen(40, 5)
+    screen.feed(b"\x1b[?4mone\x1b[?5Atwo\x1b[?1;2m")
+    assert screen.lines()[0] == "onetwo"
+    rng = random.Random(7)
+    for _ in range(200):
+        screen.feed(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64))))
+    screen.feed(b"\x1b[0m\x1b[2J\x1b[Hstill alive")
+    assert screen.lines()[0] == "still alive"

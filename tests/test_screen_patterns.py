@@ -1,4 +1,5 @@
-"""The shipped profiles classify real captured screens of Claude Code, Codex and aider.
+"""The shipped profiles classify real captured screens of Claude Code, Codex, aider and
+Gemini CLI.
 
 Fixtures are `capture-pane -p` screens from the real CLIs (tests/fixtures/screens).
 The capture harness appended `[[EXITED rc=N]]` when the process ended; orchtui learns
@@ -18,7 +19,7 @@ from orchtui.screen.classify import classify
 SCREENS = Path(__file__).parent / "fixtures" / "screens"
 EXITED = re.compile(r"^\[\[EXITED rc=(\d+)\]\]$")
 
-EXPECTED = {
+EXPECTED: dict[tuple[str, str], str | None] = {
     ("claude", "01_idle"): "idle",
     ("claude", "02_typed"): "idle",
     ("claude", "03_working"): "working",
@@ -66,6 +67,15 @@ EXPECTED = {
     ("aider_confirm", "06_edit_committed"): "idle",
     ("aider_confirm", "07_api_error"): "error",
     ("aider_confirm", "08_exited"): "exited",
+    ("gemini", "01_idle"): "idle",
+    ("gemini", "02_typed"): None,  # the input box holds text: the status stays as it was
+    ("gemini", "03_working"): "working",
+    ("gemini", "04_done"): "idle",
+    ("gemini", "06_perm_shell"): "waiting",
+    ("gemini", "07_after_allow"): "idle",
+    ("gemini", "08_after_tool"): "idle",
+    ("gemini", "10_api_error"): "error",
+    ("gemini", "13_exited"): "exited",
 }
 
 
@@ -98,7 +108,9 @@ def test_real_screen_classified(folder: str, name: str) -> None:
     assert status_of(lines, exit_code, profile) == EXPECTED[(folder, name)]
 
 
-@pytest.mark.parametrize(("folder", "name"), [("claude", "13_exited"), ("codex", "09_exited")])
+@pytest.mark.parametrize(
+    ("folder", "name"), [("claude", "13_exited"), ("codex", "09_exited"), ("gemini", "13_exited")]
+)
 def test_exit_screens_classified_without_pane_signal(folder: str, name: str) -> None:
     """Claude and Codex print a resume hint on exit; the screen alone says exited."""
     lines, _ = load_screen(SCREENS / folder / f"{name}.txt")

@@ -102,6 +102,8 @@ class Engine:
                     self.sync()
             except OrchtuiError as exc:
                 log.warning("while handling %s: %s", path.name, exc)
+            except Exception:  # a bug in following one file must not stop the others
+                log.exception("while handling %s", path.name)
 
     async def _reconcile_loop(self, stop: asyncio.Event) -> None:
         interval = self.ctx.config.engine.reconcile_interval

@@ -8,10 +8,16 @@ single capture of that pane, then follows the log.
 
 from __future__ import annotations
 
+import inspect
+import logging
 import re
+from collections.abc import Callable
+from typing import Any
 
 import pyte
 from wcwidth import wcwidth
+
+log = logging.getLogger("orchtui.screen")
 
 _ANSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 
@@ -21,9 +27,29 @@ def strip_ansi(data: bytes) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+class _Screen(pyte.Screen):
+    """pyte's screen, tolerant of the private CSI sequences modern TUIs send (Gemini CLI's
+    `CSI ? … m`, keyboard-protocol queries): pyte hands them `private=True`, which most of
+    its handlers do not take; they change nothing visible and are dropped."""
+
+    def __init__(self, cols: int, rows: int) -> None:
+        super().__init__(cols, rows)
+        for name in set(pyte.Stream.csi.values()):
+            method = getattr(self, name, None)
+            if method is not None and "private" not in inspect.signature(method).parameters:
+                setattr(self, name, _public_only(method))
+
+
+def _public_only(method: Callable[..., Any]) -> Callable[..., Any]:
+    def handler(*args: Any, private: bool = False, **kwargs: Any) -> Any:
+        return None if private else method(*args, **kwargs)
+
+    return handler
+
+
 class VirtualScreen:
     def __init__(self, cols: int, rows: int) -> None:
-        self.screen = pyte.Screen(cols, rows)
+        self.screen = _Screen(cols, rows)
         self.stream = pyte.ByteStream(self.screen)
         self._rows: list[str] = [""] * rows
 
@@ -45,7 +71,13 @@ class VirtualScreen:
         return self.screen.columns, self.screen.lines
 
     def feed(self, data: bytes) -> None:
-        self.stream.feed(data)
+        """Bytes an agent printed. No byte sequence may stop orchtui from following the
+        agent: should the emulator still fail on one, its parser starts afresh."""
+        try:
+            self.stream.feed(data)
+        except Exception as exc:  # pyte's parser is a generator: after a raise it is spent
+            log.warning("terminal emulator: %s: %s; parser reset", type(exc).__name__, exc)
+            self.stream = pyte.ByteStream(self.screen)
 
     def lines(self) -> list[str]:
         """The visible rows, right-trimmed. Only rows pyte marked dirty are re-rendered."""
