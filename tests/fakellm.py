@@ -76,6 +76,13 @@ class FakeLLM:
             self.replies.append(reply)
         return reply.usage
 
+    def prompts(self) -> list[tuple[float, float | None, str]]:
+        """Every request's last user prompt (as the model received it), with the time the
+        request arrived and the time its reply was fully sent."""
+        with self.lock:
+            requests = list(self.requests)
+        return [(r["t"], r["done"], prompt_of(r["body"])) for r in requests]
+
     def billed(self, protocol: str) -> list[Reply]:
         """Replies that carried usage to the agent (errors carry none)."""
         return [r for r in self.replies if r.protocol == protocol and r.kind != "error"]
@@ -141,6 +148,8 @@ def _tool_results(messages: list[dict[str, Any]]) -> int:
 
 
 def _text_of(content: Any) -> str:
+    """The user's text in a message: its last text block that is not a reminder (a turn
+    that failed leaves its prompt in the same message as the next one)."""
     if isinstance(content, str):
         return content
     parts: list[str] = []
@@ -149,7 +158,7 @@ def _text_of(content: Any) -> str:
             text = str(block.get("text", ""))
             if not text.lstrip().startswith("<system-reminder>"):
                 parts.append(text)
-    return "\n".join(parts)
+    return parts[-1] if parts else ""
 
 
 def _fill(schema: dict[str, Any]) -> Any:
@@ -163,6 +172,27 @@ def _fill(schema: dict[str, Any]) -> Any:
     if kind == "array":
         return []
     return {"string": "fake", "integer": 10, "number": 10, "boolean": False}.get(kind)
+
+
+def prompt_of(body: dict[str, Any]) -> str:
+    """The last user text of a request in any of the four wire formats."""
+    if "contents" in body:  # Gemini
+        for item in reversed(body.get("contents") or []):
+            texts = [
+                str(p["text"])
+                for p in item.get("parts") or []
+                if isinstance(p.get("text"), str) and not p["text"].startswith("<session_context>")
+            ]
+            if item.get("role") == "user" and "".join(texts).strip():
+                return texts[-1]
+        return ""
+    items = body.get("messages") or body.get("input") or []
+    if isinstance(items, str):
+        return items
+    for item in reversed(items):
+        if item.get("role") == "user" and _text_of(item.get("content")).strip():
+            return _text_of(item.get("content"))
+    return ""
 
 
 # --- HTTP ---------------------------------------------------------------------
@@ -186,8 +216,15 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length) or b"{}")
+            entry: dict[str, Any] = {"path": self.path, "body": body, "t": time.time(), "done": None}
             with fake.lock:
-                fake.requests.append({"path": self.path, "body": body})
+                fake.requests.append(entry)
+            try:
+                self._route(body)
+            finally:
+                entry["done"] = time.time()  # when the reply (or error) was fully sent
+
+        def _route(self, body: dict[str, Any]) -> None:
             path = self.path.split("?")[0]
             if path.endswith("/messages"):
                 self._anthropic(body)
@@ -531,7 +568,7 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
                     if isinstance(p.get("text"), str) and not p["text"].startswith("<session_context>")
                 ]
                 if item.get("role") == "user" and "".join(texts).strip():
-                    prompt = "\n".join(texts)
+                    prompt = texts[-1]
                     break
             config = body.get("generationConfig") or {}
             if not stream or config.get("responseMimeType") == "application/json":

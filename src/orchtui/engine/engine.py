@@ -368,6 +368,7 @@ class Engine:
             monitor.turn_seen = True
             emit(self.ctx, "step.marker", "completion marker seen", session_id=monitor.session_id)
         state, detail = verdict.state, f"{cause}: rule {verdict.rule} ({verdict.state}) `{verdict.line}`"
+        monitor.screen_state = state
         if state == SessionStatus.WAITING.value and monitor.status == state:
             monitor.wait_drawn = True  # the screen now shows the wait a hook announced
         if state == SessionStatus.ERROR.value and monitor.rejected:
@@ -403,8 +404,8 @@ class Engine:
             self.set_status(monitor, status, detail, ended=True)
         else:
             self.set_status(monitor, status, detail)
-        if status == SessionStatus.WAITING.value:
-            monitor.wait_drawn = False  # hooks fire before the screen redraws
+        if status == SessionStatus.WAITING.value:  # hooks fire before the screen redraws,
+            monitor.wait_drawn = monitor.screen_state == status  # or after it drew the dialog
         monitor.markers_acted = monitor.markers_seen
         self.progress(monitor)
 

@@ -51,6 +51,7 @@ class Monitor:
     status_seq: int = 0  # bumps on every status change
     turn_seen: bool = False  # the agent was busy, or printed a completion marker, since the last submit
     wait_drawn: bool = True  # a hook's wait ends by the screen only once the screen showed the wait
+    screen_state: str | None = None  # what the screen alone says now (hooks may outrank it)
     rejected: bool = False  # the operator rejected a permission; the turn's stop is not an error
     retry_since: float | None = None  # the screen shows the agent retrying an API error since then
     retry_line: str = ""
