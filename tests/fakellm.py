@@ -53,6 +53,7 @@ class FakeLLM:
         self.replies: list[Reply] = []
         self.requests: list[dict[str, Any]] = []
         self.failures: dict[str, int] = {}  # prompt -> errors answered (FAKE_ERROR=500x3)
+        self.latency = 0.0  # seconds before any answer starts, as a real model takes
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
@@ -220,6 +221,7 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
             with fake.lock:
                 fake.requests.append(entry)
             try:
+                time.sleep(fake.latency)
                 self._route(body)
             finally:
                 entry["done"] = time.time()  # when the reply (or error) was fully sent

@@ -56,7 +56,7 @@ def test_kill9_engine_then_restart_readopts_without_duplicates_or_resends(orch: 
 def test_window_closed_while_engine_down_is_marked_lost(orch: Orch) -> None:
     sid = orch.new("gone")
     orch.wait_status(sid, "idle")
-    orch.run("session", "send", sid, "slow job", "--no-wait")
+    orch.run("session", "send", sid, "very slow job", "--no-wait")
     window = orch.show(sid)["tmux_window"]  # (asking the CLI now would start the engine again)
     orch.run("engine", "stop")
     orch.server.cmd("kill-window", "-t", window)

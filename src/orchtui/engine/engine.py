@@ -209,8 +209,10 @@ class Engine:
         rows = {r.id: r for r in self.ctx.records.sessions(live_only=True)}
         for sid, monitor in list(self.monitors.items()):
             row = rows.get(sid)
+            # ended, or restarted: its new window is being made (no pane yet) or has another
+            # pane id (a new tmux server may even reuse the old one's)
             restarted = not SessionStatus(monitor.status).live or (
-                row is not None and row.tmux_pane is not None and row.tmux_pane != monitor.pane_id
+                row is not None and row.tmux_pane != monitor.pane_id
             )
             if row is None or restarted:
                 self.drop(sid)  # ended, or restarted (a new tmux server may reuse the pane id)
@@ -231,11 +233,14 @@ class Engine:
 
     def reconcile(self) -> None:
         panes = self.ctx.tmux.panes()
-        live = {r.id for r in self.ctx.records.sessions(live_only=True)}
+        live = {r.id: r for r in self.ctx.records.sessions(live_only=True)}
         for monitor in list(self.monitors.values()):
             pane = panes.get(monitor.pane_id)
-            if monitor.session_id not in live:
-                self.drop(monitor.session_id)  # ended by orchtui meanwhile (kill, stage done)
+            row = live.get(monitor.session_id)
+            if row is None or row.tmux_pane != monitor.pane_id:
+                # ended by orchtui meanwhile (kill, stage done), or restarted in a new window
+                # (sync adopts that one): this monitor followed an earlier launch
+                self.drop(monitor.session_id)
             elif pane is None:
                 if self.set_status(monitor, SessionStatus.LOST.value, "tmux window gone", ended=True):
                     emit(self.ctx, "agent.lost", "its tmux window is gone", "warning", monitor.session_id)
