@@ -100,3 +100,36 @@ def test_claude_restart_resumes_the_same_conversation(orch: Orch, fake_llm: Fake
     rows = orch.json("ledger", sid)
     assert [r["text"] for r in rows].count("remember the word PELICAN") == 1
     time.sleep(0)
+
+
+def test_a_one_stage_run_with_real_claude_gates_after_the_turn_with_no_retries(
+    orch: Orch,
+    fake_llm: FakeLLM,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The gate must see the file Claude writes: it runs only once Claude's turn is done
+    (it used to run seconds in, before the turn started, and burn the stage's retry)."""
+    from real_agents import prepare_project
+
+    agent = real_agent(orch, fake_llm, tmp_path, "claude")
+    fake_llm.latency = 1.0  # a real model takes a while
+    settings = agent.home / ".claude" / "settings.json"
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    settings.write_text(json.dumps({"permissions": {"allow": ["Bash"]}}))
+    prepare_project(agent, agent.worktree("gate-claude"))
+    book = tmp_path / "one.yaml"
+    book.write_text(
+        "stages:\n  - id: build\n    automation: fully_auto\n    retries: 0\n    on_failure: stay\n"
+        "    roles:\n      - role: builder\n        agents: [claude]\n"
+        "        prompt: 'FAKE_BASH sleep 3 && echo built > result.txt'\n"
+        "    gates:\n      - {type: file_exists, path: result.txt}\n"
+    )
+    orch.run("run", str(book), "--task", "gate-claude")
+    run_id = orch.json("runs")[0]["id"]
+    waited = orch.run("wait", "--run", run_id, "--for", "done", "--timeout", "180", check=False)
+    run = orch.json("runs")[0]
+    assert waited.returncode == 0 and run["state"] == "done", (waited.stderr, run)
+    events = orch.json("events")
+    assert not [e for e in events if e["kind"] in ("gate.failed", "stage.retry")]
+    (row,) = [r for r in orch.json("ledger") if r["actor"].startswith("run:")]
+    assert [t["state"] for t in row["transitions"]] == ["queued", "issued", "delivered", "running", "done"]

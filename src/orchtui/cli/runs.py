@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import click
@@ -10,6 +9,7 @@ import click
 from orchtui.cli.app import App, json_option, pass_app
 from orchtui.cli.output import emit_json, iso, one_line, table
 from orchtui.domain import ApprovalState, RunState
+from orchtui.engine import waiting
 from orchtui.engine.sessions import operator
 from orchtui.errors import OrchtuiError, Refused, UsageError
 
@@ -123,23 +123,26 @@ def run_playbook(
 
 
 def _follow(app: App, run_ids: list[str], timeout: float) -> None:
+    """Print the runs' events as they happen, until every run is done (woken by the
+    store's changes, like `orchtui wait`)."""
     ctx = app.ctx
     seen = 0
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
+
+    def check() -> bool | None:
+        nonlocal seen
         events = [e for e in ctx.records.events() if any(f'"run": "{rid}"' in e.data for rid in run_ids)]
         for ev in events[seen:]:
             click.echo(f"{iso(ev.at)}  {ev.kind:18} {ev.message}")
         seen = len(events)
         current = [ctx.runs.get(rid) for rid in run_ids]
-        if all(r.state == RunState.DONE.value for r in current):
-            return
         for r in current:
             if r.state in (RunState.FAILED.value, RunState.CANCELLED.value, RunState.PAUSED.value):
                 raise OrchtuiError(f"run {r.id} {r.state}: {r.detail}")
-        time.sleep(0.2)
-    states = ", ".join(f"{rid} {ctx.runs.get(rid).state}" for rid in run_ids)
-    raise OrchtuiError(f"runs still going after {timeout:.0f}s: {states}")
+        return True if all(r.state == RunState.DONE.value for r in current) else None
+
+    if waiting.until(ctx, check, timeout) is None:
+        states = ", ".join(f"{rid} {ctx.runs.get(rid).state}" for rid in run_ids)
+        raise OrchtuiError(f"runs still going after {timeout:.0f}s: {states}")
 
 
 @click.command()

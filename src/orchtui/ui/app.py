@@ -248,11 +248,13 @@ class OrchtuiApp(RunActions):
             self.selected = key
             self.request_refresh()
         box = self.query_one("#screen-box")
+        selected = snap.selected
         box.border_title = (
-            f"Output · {snap.selected.id} {snap.selected.agent} · {snap.selected.task}"
-            if (snap.selected)
-            else "Output"
+            f"Output · {selected.id} {selected.agent} · {selected.task}" if selected else "Output"
         )
+        # what said the status: the hook, or the screen rule and the line it matched
+        why = f"{selected.status}: {selected.detail}" if selected and selected.detail else ""
+        box.border_subtitle = why[:100] + ("…" if len(why) > 100 else "")
         if snap.selected and snap.selected.id != self._vt_session:
             self.request_screen()
 
