@@ -240,7 +240,8 @@ def turn(
         agent.wait(sid, lambda: orch.status(sid) == "idle", 30)
     seen = statuses_since(orch, sid, since)
     assert in_order(seen, *path), (seen, path)
-    record_lags(matrix, orch, agent.fake, sid, since)
+    if answer != "reject":  # (after a rejection, the time to idle includes the operator's)
+        record_lags(matrix, orch, agent.fake, sid, since)
     if final == "done" and answer != "reject":
         assert "error" not in seen, seen
     return row
@@ -400,6 +401,10 @@ def test_conformance_queue_waits_while_busy(
     client = CLIENTS[name]
     matrix = Matrix(name, matrix_dir)
     agent = setup_client(orch, fake_llm, tmp_path, client)
+    from real_agents import prepare_project
+
+    for i in range(3):  # trusted before any starts: a running Claude rewrites ~/.claude.json
+        prepare_project(agent, agent.worktree(f"busy-{name}-{i}"))
     sids = [agent.new(f"busy-{name}-{i}") for i in range(3)]
 
     def check() -> None:
