@@ -50,3 +50,21 @@ def test_private_csi_sequences_and_hostile_bytes_never_stop_the_screen() -> None
         screen.feed(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64))))
     screen.feed(b"\x1b[0m\x1b[2J\x1b[Hstill alive")
     assert screen.lines()[0] == "still alive"
+
+
+def test_a_turn_too_fast_to_be_seen_working_is_still_seen_by_its_output(tmp_path: Path) -> None:
+    """aider prints `Tokens: … sent, … received` after every reply: a turn that went from
+    prompt to prompt between two reads still counts as having run."""
+    log = tmp_path / "a.log"
+    log.write_bytes(b"")
+    monitor = Monitor("a", ProfileRegistry([]).get("aider"), log, "%1", "idle", cols=80, rows=10)
+    with log.open("ab") as fh:
+        fh.write(b"> hello\r\n\r\nHi there.\r\n\r\nTokens: 770 sent, 13 received. Cost: $0.0025 message.\r\n")
+    monitor.turn_seen = False  # Enter was just pressed
+    monitor.read_new()
+    assert monitor.turn_seen and monitor.turn_news
+    monitor.turn_news = False
+    with log.open("ab") as fh:
+        fh.write(b"Tokens: 9 sent, 1 received.\r\n> ")
+    monitor.read_new()
+    assert monitor.turn_seen and not monitor.turn_news  # news only once per turn

@@ -368,7 +368,8 @@ class Engine:
         verdict = monitor.verdict()
         if verdict.conversation_id:
             self.note_conversation(monitor, verdict.conversation_id)
-        changed = monitor.markers_seen != monitor.markers_acted
+        changed = monitor.markers_seen != monitor.markers_acted or monitor.turn_news
+        monitor.turn_news = False
         if monitor.markers_seen > monitor.markers_acted:
             monitor.turn_seen = True
             emit(self.ctx, "step.marker", "completion marker seen", session_id=monitor.session_id)

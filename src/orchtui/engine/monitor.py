@@ -50,6 +50,7 @@ class Monitor:
     # truth about turns (engine.progress): what happened since the last Enter
     status_seq: int = 0  # bumps on every status change
     turn_seen: bool = False  # the agent was busy, or printed a completion marker, since the last submit
+    turn_news: bool = False  # turn_seen just became true from the output stream (engine.evaluate)
     wait_drawn: bool = True  # a hook's wait ends by the screen only once the screen showed the wait
     screen_state: str | None = None  # what the screen alone says now (hooks may outrank it)
     rejected: bool = False  # the operator rejected a permission; the turn's stop is not an error
@@ -62,6 +63,7 @@ class Monitor:
     _marker: re.Pattern[str] | None = field(init=False, default=None)
     _extra: list[re.Pattern[str]] = field(init=False, default_factory=list)
     _retrying: re.Pattern[str] | None = field(init=False, default=None)
+    _turn_output: re.Pattern[str] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.screen = VirtualScreen(self.cols, self.rows)
@@ -69,6 +71,8 @@ class Monitor:
             self._marker = re.compile(self.profile.completion_marker, re.MULTILINE)
         if self.profile.retrying:
             self._retrying = re.compile(self.profile.retrying)
+        if self.profile.turn_output:
+            self._turn_output = re.compile(self.profile.turn_output, re.MULTILINE)
 
     def change_event(self) -> asyncio.Event:
         """Set by the engine whenever this session's screen or status changed."""
@@ -92,13 +96,17 @@ class Monitor:
         return data
 
     def scan_markers(self, data: bytes) -> int:
-        """Count completion markers in the stream (not the screen, so none is counted twice)."""
+        """Count completion markers in the stream (not the screen, so none is counted twice),
+        and note output that only a turn prints (the profile's `turn_output`)."""
         patterns = ([self._marker] if self._marker is not None else []) + self._extra
-        if not patterns:
+        if not patterns and self._turn_output is None:
             return 0
         text = self._tail + strip_ansi(data)
         cut = len(self._tail)
         found = sum(1 for pattern in patterns for m in pattern.finditer(text) if m.end() > cut)
+        if self._turn_output is not None and any(m.end() > cut for m in self._turn_output.finditer(text)):
+            self.turn_news = not self.turn_seen
+            self.turn_seen = True
         self._tail = text[-MARKER_TAIL:]
         self.markers_seen += found
         return found

@@ -89,6 +89,7 @@ class AgentProfile(BaseModel):
     completion_marker: str | None = None
     conversation_id: str | None = None  # regex with one group, read from the screen
     retrying: str | None = None  # regex for the agent's API-error retry line (status stays working)
+    turn_output: str | None = None  # regex for output only a turn prints: the turn has run
     clear_input: str | None = None  # tmux keys that empty the agent's input line (crash recovery)
     source: str = Field(default="", exclude=True)
     _compiled: Any = PrivateAttr(default=None)
@@ -117,7 +118,7 @@ class AgentProfile(BaseModel):
             raise ValueError(f"unknown driver {value!r} (known: {', '.join(sorted(DRIVERS))})")
         return value
 
-    @field_validator("prompt_echo", "completion_marker", "conversation_id", "retrying")
+    @field_validator("prompt_echo", "completion_marker", "conversation_id", "retrying", "turn_output")
     @classmethod
     def _valid_optional_regex(cls, value: str | None) -> str | None:
         if value is not None:
