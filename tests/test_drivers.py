@@ -75,6 +75,28 @@ def test_hookdrop_keeps_no_prompt_and_writes_one_line(tmp_path: Path) -> None:
     assert "sk-live" not in out.read_text()
 
 
+def test_a_permission_wait_says_what_it_asks_for_with_secrets_masked(tmp_path: Path) -> None:
+    out = tmp_path / "hooks.jsonl"
+    command = "curl -H 'Authorization: Bearer abcdefghijklmnopqrstuvwxyz' https://x && rm -rf build\nmore"
+    payload = {
+        "hook_event_name": "PermissionRequest",
+        "session_id": "abc",
+        "tool_name": "Bash",
+        "tool_input": {"command": command, "description": "the rest is not copied"},
+    }
+    subprocess.run(
+        [sys.executable, "-m", "orchtui.runtime.hookdrop", str(out)],
+        input=json.dumps(payload),
+        text=True,
+        check=True,
+    )
+    text = out.read_text()
+    assert "abcdefghijklmnop" not in text and "not copied" not in text and "more" not in text
+    signal = driver("claude").on_hook(json.loads(text))
+    assert signal.status == "waiting"
+    assert signal.detail.startswith("permission: Bash `curl -H 'Authorization: Bearer [REDACTED]'")
+
+
 def test_claude_settings_layer_is_per_session(tmp_path: Path) -> None:
     args, _ = driver("claude").launch(files(tmp_path), resume="1234")
     assert args[0] == "--settings" and args[-2:] == ["--resume", "1234"]

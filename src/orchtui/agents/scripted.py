@@ -170,7 +170,7 @@ class Agent(TerminalAgent):
         return "fail"
 
     def ask(self, question: str) -> str | None:
-        self.signal("PermissionRequest", tool_name="Write")
+        self.signal("PermissionRequest", tool_name="Write", what=question)
         if self.scenario.stale_spinner:
             self.write("\n")  # the dialog opens below the spinner, which stays on screen
         if not self.ask_yes(question, clear=not self.scenario.stale_spinner):

@@ -79,10 +79,9 @@ class ClaudeDriver(Driver):
             )
             signal.read_usage = name == "PostToolUse"
         elif name == "PermissionRequest":
-            signal.status, signal.detail = (
-                "waiting",
-                f"asks permission for {event.get('tool_name', 'a tool')}",
-            )
+            what = _str(event.get("what"))
+            signal.status = "waiting"
+            signal.detail = f"permission: {event.get('tool_name', 'a tool')}" + (f" `{what}`" if what else "")
         elif name == "Notification" and event.get("notification_type") == "permission_prompt":
             signal.status, signal.detail = "waiting", "asks permission"
         elif name == "Stop":
