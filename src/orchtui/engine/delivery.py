@@ -62,7 +62,7 @@ async def deliver(engine: Engine, monitor: Monitor, cmd: Command) -> None:
         await asyncio.sleep(profile.submit.delay)
         for attempt in range(1, cfg.retries + 2):
             gen, status = monitor.generation, monitor.status
-            engine.note_submit(cmd.id, monitor)
+            engine.turns.note_submit(cmd.id, monitor)
             await asyncio.to_thread(ctx.tmux.send_keys, monitor.pane_id, profile.submit.enter_key)
 
             def moved(gen: int = gen, status: str = status) -> bool:
@@ -136,8 +136,8 @@ async def recover_issued(engine: Engine, monitor: Monitor, cmd: Command, taken: 
         ctx.config.delivery.verify_timeout,
     )
     if took:
-        engine.note_submit(cmd.id, monitor)
-        engine.marker_base[cmd.id] = base
+        engine.turns.note_submit(cmd.id, monitor)
+        engine.turns.marker_base[cmd.id] = base
         monitor.turn_seen = True
         ctx.ledger.transition(cmd.id, CommandState.DELIVERED, "adopted after restart: the agent took it")
         return

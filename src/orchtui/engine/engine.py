@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -25,10 +24,11 @@ from orchtui.engine.events import emit
 from orchtui.engine.monitor import Monitor
 from orchtui.engine.runs import RunDriver
 from orchtui.engine.signals import Signals
+from orchtui.engine.turns import ACTIVE, BUSY, Turns
 from orchtui.errors import OrchtuiError
 from orchtui.runtime.tmux import PaneInfo, parse_int
 from orchtui.store.db import now
-from orchtui.store.tables import AgentSession, Command
+from orchtui.store.tables import AgentSession
 from orchtui.tail import complete_lines, read_from
 
 log = logging.getLogger("orchtui.engine")
@@ -36,9 +36,6 @@ log = logging.getLogger("orchtui.engine")
 
 DEAD_STATUS_GRACE = 5.0  # seconds to wait for tmux to report an exit status
 CREATION_GRACE = 120.0  # seconds a session may sit in "starting" without a tmux pane
-ACTIVE = (CommandState.ISSUED.value, CommandState.DELIVERED.value, CommandState.RUNNING.value)
-BUSY = (SessionStatus.WORKING.value, SessionStatus.WAITING.value)
-COUNTDOWN = re.compile(r"\d+(\.\d+)?\s*(s|ms|seconds?)\b")
 
 
 class Engine:
@@ -49,11 +46,10 @@ class Engine:
         self.by_pane: dict[str, str] = {}
         self.delivering: set[str] = set()
         self.tasks: set[asyncio.Task[None]] = set()
-        self.marker_base: dict[int, int] = {}
-        self.submit_seq: dict[int, int] = {}
         self._event_offset = 0
         self._wake_offset = 0
         self.runs = RunDriver(self)
+        self.turns = Turns(ctx, self.runs.poke)
         self.signals = Signals(self)
         self.extra_markers: dict[str, set[str]] = {}
 
@@ -209,13 +205,11 @@ class Engine:
         rows = {r.id: r for r in self.ctx.records.sessions(live_only=True)}
         for sid, monitor in list(self.monitors.items()):
             row = rows.get(sid)
-            # ended, or restarted: its new window is being made (no pane yet) or has another
-            # pane id (a new tmux server may even reuse the old one's)
             restarted = not SessionStatus(monitor.status).live or (
                 row is not None and row.tmux_pane != monitor.pane_id
             )
             if row is None or restarted:
-                self.drop(sid)  # ended, or restarted (a new tmux server may reuse the pane id)
+                self.drop(sid)  # ended, or restarted: a new window is being made or has another pane
         new = [r for sid, r in rows.items() if sid not in self.monitors]
         if new:
             panes = self.ctx.tmux.panes()
@@ -238,9 +232,7 @@ class Engine:
             pane = panes.get(monitor.pane_id)
             row = live.get(monitor.session_id)
             if row is None or row.tmux_pane != monitor.pane_id:
-                # ended by orchtui meanwhile (kill, stage done), or restarted in a new window
-                # (sync adopts that one): this monitor followed an earlier launch
-                self.drop(monitor.session_id)
+                self.drop(monitor.session_id)  # ended meanwhile, or restarted (sync adopts it)
             elif pane is None:
                 if self.set_status(monitor, SessionStatus.LOST.value, "tmux window gone", ended=True):
                     emit(self.ctx, "agent.lost", "its tmux window is gone", "warning", monitor.session_id)
@@ -248,67 +240,13 @@ class Engine:
             elif pane.dead:
                 self.mark_exited(monitor, pane.dead_status, pane.dead_signal)
             else:
-                self.check_stuck(monitor)
-                self.note_retrying(monitor)
-                self.check_turn_started(monitor)
+                self.turns.check_stuck(monitor)
+                self.turns.note_retrying(monitor)
+                if monitor.session_id not in self.delivering:
+                    self.turns.check_started(monitor)
                 if monitor.status in BUSY:
                     self.signals.collect(monitor)
         self.sync()
-
-    def check_stuck(self, monitor: Monitor) -> None:
-        """Working, yet silent for too long: say so once (until it prints again)."""
-        quiet = now() - monitor.last_output
-        stuck = monitor.status == SessionStatus.WORKING.value and quiet > self.ctx.config.events.stuck_after
-        if stuck and not monitor.stuck_reported:
-            monitor.stuck_reported = True
-            emit(
-                self.ctx,
-                "agent.stuck",
-                f"no output for {quiet:.0f}s while working",
-                severity="warning",
-                session_id=monitor.session_id,
-            )
-
-    def check_turn_started(self, monitor: Monitor) -> None:
-        """A delivered prompt whose turn never started (no hook, no busy screen, no
-        marker) within delivery.turn_timeout is failed, with what was seen."""
-        if monitor.session_id in self.delivering or monitor.turn_seen or monitor.status in BUSY:
-            return
-        limit = self.ctx.config.delivery.turn_timeout
-        for cmd in self._active(monitor.session_id):
-            if cmd.state == CommandState.DELIVERED.value and now() - (cmd.delivered_at or now()) > limit:
-                assert cmd.id is not None
-                self.ctx.ledger.transition(
-                    cmd.id,
-                    CommandState.FAILED,
-                    f"delivered, but no turn started within {limit:.0f}s "
-                    f"(agent {monitor.status}; no hook, busy screen or completion marker)",
-                    error="the agent never started a turn",
-                )
-                self.runs.poke(monitor.session_id)
-
-    def note_retrying(self, monitor: Monitor) -> None:
-        """An agent retrying an API error stays `working`, with the retry as its detail;
-        past events.retry_warn_after it is escalated once as agent.retrying."""
-        line = monitor.retrying() if monitor.status == SessionStatus.WORKING.value else None
-        if line is None:
-            monitor.retry_since, monitor.retry_line, monitor.retry_reported = None, "", False
-            return
-        if monitor.retry_since is None:
-            monitor.retry_since = now()
-        if COUNTDOWN.sub("", line) != COUNTDOWN.sub("", monitor.retry_line):
-            monitor.retry_line = line
-            self.ctx.records.update_session(monitor.session_id, status_detail=f"retrying: {line}")
-        waited = now() - monitor.retry_since
-        if not monitor.retry_reported and waited >= self.ctx.config.events.retry_warn_after:
-            monitor.retry_reported = True
-            emit(
-                self.ctx,
-                "agent.retrying",
-                f"retrying an API error for {waited:.0f}s: {line}",
-                severity="warning",
-                session_id=monitor.session_id,
-            )
 
     # signals --------------------------------------------------------------
     def on_output(self, monitor: Monitor) -> None:
@@ -386,7 +324,7 @@ class Engine:
                 self.set_status(monitor, state, "agent printed its exit screen", ended=True)
             else:
                 self.set_status(monitor, state, detail)
-        self.note_retrying(monitor)
+        self.turns.note_retrying(monitor)
         if changed or cause != "screen":
             monitor.markers_acted = monitor.markers_seen
             self.progress(monitor)
@@ -507,72 +445,12 @@ class Engine:
         self.runs.poke(session_id)
 
     # queue ----------------------------------------------------------------
-    def note_submit(self, command_id: int, monitor: Monitor) -> None:
-        """Enter is about to be pressed for this row: what happens from now on is its turn."""
-        self.marker_base[command_id] = monitor.markers_seen
-        self.submit_seq[command_id] = monitor.status_seq
-        monitor.turn_seen = False
-        monitor.rejected = False
-
-    def _active(self, session_id: str) -> list[Command]:
-        return [
-            cmd
-            for cmd in self.ctx.ledger.open_rows(session_id)
-            if cmd.state in ACTIVE and cmd.kind == CommandKind.PROMPT.value and cmd.id is not None
-        ]
-
     def progress(self, monitor: Monitor) -> None:
         """Move the session's in-flight prompts along as the agent's state changes."""
         if monitor.session_id in self.delivering:
             return
-        for cmd in self._active(monitor.session_id):
-            if cmd.state != CommandState.ISSUED.value:
-                self._advance(monitor, cmd)
+        self.turns.advance(monitor)
         self.maybe_dispatch(monitor)
-
-    def _advance(self, monitor: Monitor, cmd: Command) -> None:
-        """delivered → running only on evidence that the turn started (a busy status from
-        a hook or the screen, or a completion marker); running → done when the agent is
-        back at its prompt or printed its marker; failed when the turn ends in an error."""
-        assert cmd.id is not None
-        status = monitor.status
-        base = self.marker_base.get(cmd.id, monitor.markers_seen)
-        marker = monitor.markers_seen > base
-        if cmd.state == CommandState.DELIVERED.value:
-            if status in BUSY or monitor.turn_seen or marker:
-                why = (
-                    f"agent {status}"
-                    if status in BUSY
-                    else "completion marker"
-                    if marker
-                    else "agent was busy"
-                )
-                self.ctx.ledger.transition(cmd.id, CommandState.RUNNING, f"turn started: {why}")
-                cmd.state = CommandState.RUNNING.value
-            elif status == SessionStatus.ERROR.value and monitor.status_seq > self.submit_seq.get(cmd.id, 0):
-                self._finish(
-                    monitor, cmd, CommandState.FAILED, f"the turn failed: {monitor.last_error or 'error'}"
-                )
-                return
-            else:
-                return  # submitted; the turn has not started yet
-        if marker:  # the STOP token: done, whatever the screen shows
-            self._finish(monitor, cmd, CommandState.DONE, "completion marker seen")
-        elif status == SessionStatus.IDLE.value:
-            why = "the operator rejected a permission" if monitor.rejected else "agent back at its prompt"
-            self._finish(monitor, cmd, CommandState.DONE, why)
-        elif status == SessionStatus.ERROR.value:
-            self._finish(
-                monitor, cmd, CommandState.FAILED, f"the turn failed: {monitor.last_error or 'error'}"
-            )
-
-    def _finish(self, monitor: Monitor, cmd: Command, state: CommandState, cause: str) -> None:
-        assert cmd.id is not None
-        error = cause if state is CommandState.FAILED else None
-        self.ctx.ledger.transition(cmd.id, state, cause, error=error)
-        self.marker_base.pop(cmd.id, None)
-        self.submit_seq.pop(cmd.id, None)
-        self.runs.poke(monitor.session_id)
 
     def maybe_dispatch(self, monitor: Monitor) -> None:
         """Start the next delivery: an answer while the agent waits at a permission

@@ -47,7 +47,7 @@ class Monitor:
     transcript: Path | None = None
     transcript_offset: int = 0
     last_error: str | None = None
-    # truth about turns (engine.progress): what happened since the last Enter
+    # truth about turns (engine/turns.py): what happened since the last Enter
     status_seq: int = 0  # bumps on every status change
     turn_seen: bool = False  # the agent was busy, or printed a completion marker, since the last submit
     turn_news: bool = False  # turn_seen just became true from the output stream (engine.evaluate)
