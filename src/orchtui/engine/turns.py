@@ -69,7 +69,7 @@ class Turns:
                     if status in BUSY
                     else "completion marker"
                     if marker
-                    else "agent was busy"
+                    else "the agent was busy, or printed turn output, since the Enter"
                 )
                 self.ctx.ledger.transition(cmd.id, CommandState.RUNNING, f"turn started: {why}")
                 cmd.state = CommandState.RUNNING.value
