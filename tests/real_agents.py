@@ -238,8 +238,10 @@ def prepare_project(agent: RealAgent, worktree: Path) -> None:
                 f'[model_providers.fake]\nname = "fake"\nbase_url = "{agent.fake.url}/v1"\n'
                 'env_key = "FAKE_API_KEY"\nwire_api = "responses"\n\n[analytics]\nenabled = false\n'
             )
-        with config.open("a") as fh:
-            fh.write(f'\n[projects."{worktree}"]\ntrust_level = "trusted"\n')
+        table = f'[projects."{worktree}"]'
+        if table not in config.read_text():  # (a second table of the same name is an error)
+            with config.open("a") as fh:
+                fh.write(f'\n{table}\ntrust_level = "trusted"\n')
 
 
 def _write_json(path: Path, data: Any) -> None:
