@@ -58,9 +58,9 @@ async def test_queue_while_working_is_delivered_when_idle(orch: Orch, ctx: Conte
         await type_text(pilot, "after the slow one")
         await pilot.press("ctrl+s")
         await until(pilot, lambda: app.snap and len(app.snap.ledger) == 2)
-        # still working: the queued prompt waits
-        assert [c.state for c in app.snap.ledger][1] == "queued"
-        assert app.snap.sessions[0].queued == 1
+        first, second = (c.state for c in app.snap.ledger)
+        if first == "running":  # still working (on a loaded machine the 4 s job may be over): it waits
+            assert second == "queued" and app.snap.sessions[0].queued == 1
         await until(pilot, lambda: app.snap and [c.state for c in app.snap.ledger] == ["done", "done"], 30)
     rows = orch.ledger_rows(sid)
     assert rows[1].issued_at >= rows[0].done_at
