@@ -110,6 +110,7 @@ def test_a_one_stage_run_with_real_claude_gates_after_the_turn_with_no_retries(
     """The gate must see the file Claude writes: it runs only once Claude's turn is done
     (it used to run seconds in, before the turn started, and burn the stage's retry)."""
     from real_agents import prepare_project
+    from test_turns import one_stage_book
 
     agent = real_agent(orch, fake_llm, tmp_path, "claude")
     fake_llm.latency = 1.0  # a real model takes a while
@@ -117,13 +118,7 @@ def test_a_one_stage_run_with_real_claude_gates_after_the_turn_with_no_retries(
     settings.parent.mkdir(parents=True, exist_ok=True)
     settings.write_text(json.dumps({"permissions": {"allow": ["Bash"]}}))
     prepare_project(agent, agent.worktree("gate-claude"))
-    book = tmp_path / "one.yaml"
-    book.write_text(
-        "stages:\n  - id: build\n    automation: fully_auto\n    retries: 0\n    on_failure: stay\n"
-        "    roles:\n      - role: builder\n        agents: [claude]\n"
-        "        prompt: 'FAKE_BASH sleep 3 && echo built > result.txt'\n"
-        "    gates:\n      - {type: file_exists, path: result.txt}\n"
-    )
+    book = one_stage_book(tmp_path, "claude", "FAKE_BASH sleep 3 && echo built > result.txt", "result.txt")
     orch.run("run", str(book), "--task", "gate-claude")
     run_id = orch.json("runs")[0]["id"]
     waited = orch.run("wait", "--run", run_id, "--for", "done", "--timeout", "180", check=False)

@@ -46,6 +46,17 @@ steps = [{{ work = 0.5 }}, {{ say = "Echo: {{prompt}}" }}]
 """
 
 
+def one_stage_book(tmp_path: Path, agent: str, prompt: str, gate_file: str) -> Path:
+    """A playbook of one fully automatic stage, no retries: one role, a file_exists gate."""
+    book = tmp_path / "one-stage.yaml"
+    book.write_text(
+        "stages:\n  - id: build\n    automation: fully_auto\n    retries: 0\n    on_failure: stay\n"
+        f"    roles:\n      - {{role: builder, agents: [{agent}], prompt: '{prompt}'}}\n"
+        f"    gates:\n      - {{type: file_exists, path: {gate_file}}}\n"
+    )
+    return book
+
+
 def realistic(orch: Orch, tmp_path: Path, hooks: bool) -> None:
     path = tmp_path / f"realistic-{hooks}.toml"
     path.write_text(REALISTIC.format(hooks=str(hooks).lower()))
@@ -90,12 +101,7 @@ def test_a_prompt_is_running_only_once_the_turn_starts_and_done_only_after_it_en
 
 def test_a_stage_gate_waits_for_the_turn_and_passes_with_no_retries(orch: Orch, tmp_path: Path) -> None:
     realistic(orch, tmp_path, hooks=False)
-    book = tmp_path / "one.yaml"
-    book.write_text(
-        "stages:\n  - id: build\n    automation: fully_auto\n    retries: 0\n    on_failure: stay\n"
-        "    roles:\n      - {role: builder, agents: [scripted], prompt: 'write the result'}\n"
-        "    gates:\n      - {type: file_exists, path: result.txt}\n"
-    )
+    book = one_stage_book(tmp_path, "scripted", "write the result", "result.txt")
     orch.run("run", str(book), "--task", "gate-after-turn")
     run_id = orch.json("runs")[0]["id"]
     waited = orch.run("wait", "--run", run_id, "--for", "done", "--timeout", "90", check=False)
@@ -110,12 +116,7 @@ def test_a_stage_gate_waits_for_the_turn_and_passes_with_no_retries(orch: Orch, 
 
 def test_a_stage_whose_prompts_all_failed_never_passes_its_gates(orch: Orch, tmp_path: Path) -> None:
     realistic(orch, tmp_path, hooks=False)
-    book = tmp_path / "fail.yaml"
-    book.write_text(
-        "stages:\n  - id: build\n    automation: fully_auto\n    retries: 0\n    on_failure: stay\n"
-        "    roles:\n      - {role: builder, agents: [scripted], prompt: 'giveup at once'}\n"
-        "    gates:\n      - {type: file_exists, path: README.md}\n"  # would pass on its own
-    )
+    book = one_stage_book(tmp_path, "scripted", "giveup at once", "README.md")  # the gate alone would pass
     orch.run("run", str(book), "--task", "no-prompt-done")
     run_id = orch.json("runs")[0]["id"]
     assert orch.run("wait", "--run", run_id, "--for", "paused", "--timeout", "90").returncode == 0
