@@ -73,13 +73,8 @@ class Turns:
                 )
                 self.ctx.ledger.transition(cmd.id, CommandState.RUNNING, f"turn started: {why}")
                 cmd.state = CommandState.RUNNING.value
-            elif status == SessionStatus.ERROR.value and monitor.status_seq > self.submit_seq.get(cmd.id, 0):
-                self._finish(
-                    monitor, cmd, CommandState.FAILED, f"the turn failed: {monitor.last_error or 'error'}"
-                )
-                return
-            else:
-                return  # submitted; the turn has not started yet
+            elif status != SessionStatus.ERROR.value or monitor.status_seq <= self.submit_seq.get(cmd.id, 0):
+                return  # submitted; the turn has not started yet (an error from before the Enter is old)
         if marker:  # the STOP token: done, whatever the screen shows
             self._finish(monitor, cmd, CommandState.DONE, "completion marker seen")
         elif status == SessionStatus.IDLE.value:
