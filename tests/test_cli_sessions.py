@@ -157,6 +157,32 @@ def test_prompt_pasted_but_never_submitted_is_marked_failed(orch: Orch, tmp_path
     assert any(e["kind"] == "delivery.retry" for e in orch.json("events", sid))
 
 
+def test_profile_unset_env_keeps_variables_from_the_agent(orch: Orch, tmp_path) -> None:
+    """Gemini CLI turns headless under CI=true: a profile's unset_env drops such variables
+    from the agent's environment, and only those."""
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    (profiles / "envy.toml").write_text(
+        'command = ["{python}", "-c", "import os, time; '
+        "print('CI=' + os.environ.get('CI', '-'), 'KEEP=' + os.environ.get('KEEP', '-'), "
+        "'U=' + os.environ.get('ORCHTUI_UNSET_ENV', '-'), 'ready>', flush=True); time.sleep(600)\"]\n"
+        'unset_env = ["CI", "GITHUB_ACTIONS"]\n'
+        "[[patterns]]\nstate = \"idle\"\nregex = 'ready>'\n"
+    )
+    orch.env.update({"ORCHTUI_PROFILE_DIRS": f'["{profiles}"]', "CI": "true", "KEEP": "yes"})
+    orch.run("engine", "stop")
+    sid = orch.new("envy", "envy")
+    orch.wait_status(sid, "idle")
+    pane = orch.show(sid)["tmux_pane"]
+    screen = "\n".join(orch.server.cmd("capture-pane", "-p", "-t", pane).stdout)
+    assert "CI=- KEEP=yes U=- ready>" in screen, screen
+
+    (profiles / "bad.toml").write_text('command = ["x"]\nunset_env = ["CI; rm -rf /"]\n')
+    proc = orch.run("doctor", check=False)
+    assert "bad.toml" in proc.stdout + proc.stderr and "unset_env" in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
 def test_kill_refuses_dirty_worktree_without_force_and_never_deletes_the_branch(orch: Orch) -> None:
     clean = orch.new("clean")
     dirty = orch.new("dirty")

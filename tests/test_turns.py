@@ -245,3 +245,46 @@ def _ts(text: str) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(text).timestamp()
+
+
+def test_an_old_error_redrawn_after_the_enter_does_not_fail_the_next_prompt(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Codex keeps a failed turn's `■` line in view; typing `/quit` closes a popup over it
+    and its exit screen draws it again. That error is the turn before's: the new row
+    waits for its own evidence, and a new error line fails it."""
+    from orchtui.config import load_config
+    from orchtui.domain import CommandState
+    from orchtui.engine.context import Context
+    from orchtui.engine.monitor import Monitor
+    from orchtui.engine.turns import Turns
+    from test_store import _session
+
+    monkeypatch.setenv("ORCHTUI_HOME", str(tmp_path / "home"))
+    ctx = Context(load_config(tmp_path))
+    sid = _session(ctx.store)
+    log = tmp_path / "c.log"
+    log.write_bytes("› first\r\n\r\n■ unexpected status 401 Unauthorized\r\n\r\n› ".encode())
+    monitor = Monitor(sid, ctx.profiles.get("codex"), log, "%1", "error", cols=80, rows=12)
+    monitor.read_new()
+    assert monitor.verdict().state == "error"
+    turns = Turns(ctx, lambda _sid: None)
+    cmd = ctx.ledger.enqueue(sid, "/quit")
+    assert cmd.id is not None
+    for state in (CommandState.ISSUED, CommandState.DELIVERED):
+        ctx.ledger.transition(cmd.id, state, "test")
+    turns.note_submit(cmd.id, monitor)
+
+    def status(value: str) -> None:  # what Engine.set_status does to the monitor
+        monitor.status, monitor.status_seq = value, monitor.status_seq + 1
+        turns.advance(monitor)
+
+    status("idle")  # the slash-command popup hides the error line
+    status("error")  # and closing it shows the old one again
+    assert ctx.ledger.get(cmd.id).state == "delivered"
+    with log.open("ab") as fh:
+        fh.write("/quit\r\n■ stream disconnected before completion\r\n".encode())
+    monitor.read_new()
+    status("error")
+    row = ctx.ledger.get(cmd.id)
+    assert row.state == "failed" and "stream disconnected" in (row.error or ""), row.error

@@ -20,7 +20,7 @@ from orchtui.errors import OrchtuiError, Refused, UsageError
 from orchtui.locks import file_lock
 from orchtui.names import validate_branch, validate_task
 from orchtui.profiles import AgentProfile
-from orchtui.runtime import refguard
+from orchtui.runtime import launch, refguard
 from orchtui.runtime.git import GitRepo
 from orchtui.store.db import now
 from orchtui.store.tables import AgentSession, Command, Project, Worktree
@@ -223,6 +223,8 @@ class SessionService:
         protected = policy_for(Path(self.ctx.records.project(row.project_id).path)).protected
         env.update(refguard.agent_env(refguard.install(state.home / "githooks"), protected))
         env.update(added_env or {})
+        if profile.unset_env:
+            env[launch.UNSET_ENV] = ",".join(profile.unset_env)
         env.update({"ORCHTUI_SESSION_ID": row.id, "ORCHTUI_HOME": str(state.home)})
         try:
             window_id, pane_id = self.ctx.tmux.create_window(

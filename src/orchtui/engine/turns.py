@@ -32,11 +32,13 @@ class Turns:
         self.poke = poke  # a row became final: the run that sent it may move on
         self.marker_base: dict[int, int] = {}  # markers seen before each row's Enter
         self.submit_seq: dict[int, int] = {}  # the status sequence number at each row's Enter
+        self.submit_error: dict[int, str | None] = {}  # the error line on screen at each row's Enter
 
     def note_submit(self, command_id: int, monitor: Monitor) -> None:
         """Enter is about to be pressed for this row: what happens from now on is its turn."""
         self.marker_base[command_id] = monitor.markers_seen
         self.submit_seq[command_id] = monitor.status_seq
+        self.submit_error[command_id] = monitor.screen_error()
         monitor.turn_seen = False
         monitor.rejected = False
 
@@ -73,8 +75,8 @@ class Turns:
                 )
                 self.ctx.ledger.transition(cmd.id, CommandState.RUNNING, f"turn started: {why}")
                 cmd.state = CommandState.RUNNING.value
-            elif status != SessionStatus.ERROR.value or monitor.status_seq <= self.submit_seq.get(cmd.id, 0):
-                return  # submitted; the turn has not started yet (an error from before the Enter is old)
+            elif not self._new_error(monitor, cmd.id):
+                return  # submitted; the turn has not started yet
         if marker:  # the STOP token: done, whatever the screen shows
             self._finish(monitor, cmd, CommandState.DONE, "completion marker seen")
         elif status == SessionStatus.IDLE.value:
@@ -82,8 +84,22 @@ class Turns:
             self._finish(monitor, cmd, CommandState.DONE, why)
         elif status == SessionStatus.ERROR.value:
             self._finish(
-                monitor, cmd, CommandState.FAILED, f"the turn failed: {monitor.last_error or 'error'}"
+                monitor,
+                cmd,
+                CommandState.FAILED,
+                f"the turn failed: {monitor.screen_error() or monitor.last_error or 'error'}",
             )
+
+    def _new_error(self, monitor: Monitor, command_id: int) -> bool:
+        """An error status since the Enter that shows a new error line. An agent that
+        redraws (a slash-command popup closing, its exit screen) can show the error of the
+        turn before again: that one is old."""
+        if monitor.status != SessionStatus.ERROR.value:
+            return False
+        if monitor.status_seq <= self.submit_seq.get(command_id, 0):
+            return False
+        before = self.submit_error.get(command_id)
+        return before is None or monitor.screen_error() != before
 
     def _finish(self, monitor: Monitor, cmd: Command, state: CommandState, cause: str) -> None:
         assert cmd.id is not None
@@ -91,6 +107,7 @@ class Turns:
         self.ctx.ledger.transition(cmd.id, state, cause, error=error)
         self.marker_base.pop(cmd.id, None)
         self.submit_seq.pop(cmd.id, None)
+        self.submit_error.pop(cmd.id, None)
         self.poke(monitor.session_id)
 
     def check_started(self, monitor: Monitor) -> None:
@@ -109,6 +126,9 @@ class Turns:
                     f"(agent {monitor.status}; no hook, busy screen or completion marker)",
                     error="the agent never started a turn",
                 )
+                self.marker_base.pop(cmd.id, None)
+                self.submit_seq.pop(cmd.id, None)
+                self.submit_error.pop(cmd.id, None)
                 self.poke(monitor.session_id)
 
     def note_retrying(self, monitor: Monitor) -> None:

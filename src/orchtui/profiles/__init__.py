@@ -26,6 +26,8 @@ from pydantic import (
 from orchtui.errors import ConfigError, UsageError
 from orchtui.names import PROFILE_RE
 
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
 BUILTIN_DIR = Path(__file__).parent
 
 State = Literal["working", "waiting", "error", "idle", "exited"]
@@ -82,6 +84,7 @@ class AgentProfile(BaseModel):
     command: list[str] = Field(min_length=1)
     env: dict[str, str] = Field(default_factory=dict)
     pass_env: list[str] = Field(default_factory=list)
+    unset_env: list[str] = Field(default_factory=list)  # names removed from the agent's environment
     submit: SubmitConfig = Field(default_factory=SubmitConfig)
     answers: AnswerKeys = Field(default_factory=AnswerKeys)
     prompt_echo: str | None = None
@@ -107,6 +110,14 @@ class AgentProfile(BaseModel):
     def _valid_name(cls, value: str) -> str:
         if not PROFILE_RE.match(value):
             raise ValueError("use 1-32 of a-z 0-9 _ -")
+        return value
+
+    @field_validator("pass_env", "unset_env")
+    @classmethod
+    def _valid_env_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not ENV_NAME.match(name):
+                raise ValueError(f"{name!r} is not an environment variable name")
         return value
 
     @field_validator("driver")

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
+UNSET_ENV = "ORCHTUI_UNSET_ENV"  # comma-separated names the agent must not inherit (profile unset_env)
 _SHRUGGED = (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP, signal.SIGHUP)
 _FORWARDED = (signal.SIGTERM,)
 HANGUP_GRACE = 2.0
@@ -42,6 +43,8 @@ def main(args: list[str]) -> int:
         print("orchtui: no go-ahead from orchtui within 30 s; starting anyway", file=sys.stderr)
     for sig in _SHRUGGED:
         signal.signal(sig, _ignore)
+    for name in os.environ.pop(UNSET_ENV, "").split(","):
+        os.environ.pop(name, None)
     try:
         child = subprocess.Popen(argv)
     except OSError as exc:
