@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from textual.widgets import Input, Static
 
@@ -164,3 +166,58 @@ async def test_restart_key_brings_an_exited_agent_back_in_its_worktree(orch: Orc
     assert show["exit_code"] is None and show["worktree_state"] == "active"
     assert [e["kind"] for e in orch.json("events", sid)].count("session.restarted") == 1
     assert len(orch.ledger_rows(sid)) == 1  # the prompt it had already taken is not sent again
+
+
+FLOOD = """
+name = "flood"
+[[rule]]
+match = "^flood"
+steps = [{ stream = 20000, interval = 0.002 }]
+[[rule]]
+match = ""
+steps = [{ work = 0.2 }, { say = "Echo: {prompt}" }]
+"""
+
+
+async def test_switching_selection_fast_while_sessions_stream_never_crashes(
+    orch: Orch, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    """The live screen is built by one thread at a time: 30 s of moving the cursor over
+    sessions that stream leaves the app running, with no internal-error notification,
+    showing the selected session's own output."""
+    scenario = tmp_path / "flood.toml"
+    scenario.write_text(FLOOD)
+    orch.env["ORCHTUI_SCRIPTED_SCENARIO"] = str(scenario)
+    ctx = engine_context(orch, monkeypatch)
+    service = SessionService(ctx)
+    sids = [service.create(orch.repo, "scripted", f"flood-{i}", prompt="flood please").id for i in range(3)]
+    for sid in sids:
+        wait_for(lambda sid=sid: orch.status(sid) == "working", 60)
+    app = OrchtuiApp(ctx, orch.repo)
+    errors: list[str] = []
+    real_notify = app.notify
+
+    def notify(message: str, **kw) -> None:  # type: ignore[no-untyped-def]
+        if kw.get("title") == "internal error":
+            errors.append(message)
+        real_notify(message, **kw)
+
+    app.notify = notify  # type: ignore[method-assign]
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: app.snap and len(app.snap.sessions) == 3)
+        end = asyncio.get_running_loop().time() + 30
+        keys = 0
+        while asyncio.get_running_loop().time() < end:
+            await pilot.press("down" if keys % 6 < 3 else "up")
+            keys += 1
+            if keys % 5 == 0:
+                await pilot.pause(0.2)  # now and then the cursor rests
+        await until(pilot, lambda: app.settled, 30)
+        await pilot.pause(0.3)
+        await until(pilot, lambda: app.settled, 30)
+        selected = app.selected
+        assert selected in sids and app.is_running and not errors, errors
+        shown = " ".join(t.plain for t in app.query_one("#screen")._lines)
+        assert "streaming line" in shown, shown[-300:]
+        assert selected in str(app.query_one("#screen-box").border_title)
+    assert keys >= 6  # (as many as the machine allows in 30 s; this is no speed check)

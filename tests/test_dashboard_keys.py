@@ -69,3 +69,31 @@ async def test_memory_and_approval_details_open_from_the_dashboard(world_with_ru
         await pilot.press("o")
         await until(pilot, lambda: isinstance(app.screen, TextScreen))
         assert '"stage": "merge"' in app.screen.query_one(TextArea).text
+
+
+async def test_a_worker_error_is_a_notification_and_the_dashboard_goes_on(world: Context) -> None:  # noqa: F811
+    """One error boundary: an unexpected error in a background load is shown and logged;
+    the app keeps running and the next refresh works."""
+    app = OrchtuiApp(world, world.config.home.parent / "project", start_engine=False, clock=lambda: NOW)
+    real = app.source.snapshot
+    calls: list[int] = []
+
+    def flaky(selected):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("disk on fire")
+        return real(selected)
+
+    app.source.snapshot = flaky  # type: ignore[method-assign]
+    shown: list[str] = []
+    real_notify = app.notify
+    app.notify = lambda message, **kw: (shown.append(message), real_notify(message, **kw))[1]  # type: ignore[method-assign]
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: app.snap is not None)
+        app.request_refresh()
+        await until(pilot, lambda: any("disk on fire" in m for m in shown))
+        assert app.is_running
+        before = app.refresh_count
+        app.request_refresh()
+        await until(pilot, lambda: app.refresh_count > before)
+    assert any(m.startswith("data failed: RuntimeError: disk on fire") for m in shown), shown

@@ -10,6 +10,11 @@ the EVENTS file that the engine watches, then ends the same way (same exit code,
 signal), so tmux shows the agent's own status too. orchtui does not depend on tmux
 reaping the process in time: tmux 3.3 can show a dead pane with no status for seconds.
 
+It waits in a blocking waitpid, so an idle agent costs its launcher no CPU. When the
+window goes (SIGHUP), an agent that shrugs off the hang-up gets SIGTERM after
+HANGUP_GRACE seconds and SIGKILL after twice that (timed by SIGALRM): no agent outlives
+its window, holding locks or spending tokens unseen.
+
 Keyboard signals (Ctrl-C, Ctrl-\\, Ctrl-Z) reach the whole foreground process group;
 they are meant for the agent, so the launcher shrugs them off while it waits. Its
 handlers are Python functions, which exec resets to the default in the agent.
@@ -22,7 +27,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import FrameType
 
@@ -52,20 +56,30 @@ def main(args: list[str]) -> int:
         _report(events, status=127)
         return 127
 
-    hung_up: list[float] = []
-
     def forward(signum: int, _frame: FrameType | None) -> None:
         child.send_signal(signum)
 
+    escalated: list[int] = []
+
     def hang_up(signum: int, _frame: FrameType | None) -> None:
-        if not hung_up:
-            hung_up.append(time.monotonic())
         child.send_signal(signum)
+        if signal.getitimer(signal.ITIMER_REAL)[0] == 0 and not escalated:
+            signal.setitimer(signal.ITIMER_REAL, HANGUP_GRACE)
+
+    def escalate(_signum: int, _frame: FrameType | None) -> None:
+        """The window is gone and the agent is still here: SIGTERM, then SIGKILL."""
+        escalated.append(1)
+        if len(escalated) == 1:
+            child.terminate()
+            signal.setitimer(signal.ITIMER_REAL, HANGUP_GRACE)
+        else:
+            child.kill()
 
     for sig in _FORWARDED:
         signal.signal(sig, forward)
     signal.signal(signal.SIGHUP, hang_up)
-    code = _wait(child, hung_up)
+    signal.signal(signal.SIGALRM, escalate)
+    code = child.wait()  # blocks in waitpid: an idle agent costs its launcher nothing
     if code < 0:
         _report(events, signal=-code)
         _die_by(-code)
@@ -75,22 +89,6 @@ def main(args: list[str]) -> int:
 
 def _ignore(_signum: int, _frame: FrameType | None) -> None:
     return None
-
-
-def _wait(child: subprocess.Popen[bytes], hung_up: list[float]) -> int:
-    """The agent's exit status. Once the window is gone (SIGHUP), an agent that shrugs
-    off the hang-up gets SIGTERM after HANGUP_GRACE seconds and SIGKILL after twice
-    that: no agent outlives its window, holding locks or spending tokens unseen."""
-    while True:
-        try:
-            return child.wait(timeout=0.2)
-        except subprocess.TimeoutExpired:
-            if hung_up:
-                waited = time.monotonic() - hung_up[0]
-                if waited > 2 * HANGUP_GRACE:
-                    child.kill()
-                elif waited > HANGUP_GRACE:
-                    child.terminate()
 
 
 def _report(events: Path, status: int | None = None, signal: int | None = None) -> None:

@@ -32,6 +32,7 @@ from orchtui.errors import OrchtuiError, Refused, UsageError
 from orchtui.runtime.git import GitRepo
 from orchtui.screen.vt import VirtualScreen
 from orchtui.tail import read_from
+from orchtui.ui.background import Coalesced, background
 from orchtui.ui.diff import DiffScreen
 from orchtui.ui.modals import ConfirmScreen, NewSessionRequest, NewSessionScreen, PromptScreen
 from orchtui.ui.render import screen_lines, seed_screen
@@ -103,6 +104,9 @@ class OrchtuiApp(RunActions):
         self._vt: VirtualScreen | None = None
         self._vt_session: str | None = None
         self._vt_offset = 0
+        # the live screen and the snapshot are each built by one thread at a time
+        self._screen_job = Coalesced(self, self._load_screen, "screen")
+        self._data_job = Coalesced(self, self._load, "data")
         self.refresh_count = 0
         self._events_seen: int | None = None
         self._settle_timer: Timer | None = None
@@ -147,8 +151,8 @@ class OrchtuiApp(RunActions):
         self._layout_for(self.size.width)
         self.query_one(SessionsTable).focus()
         if self.start_engine:
-            self.run_worker(self._ensure_engine, thread=True, group="engine")
-        self.run_worker(self._read_repo, thread=True, group="repo")
+            self.run_worker(self._ensure_engine, thread=True, group="engine", exit_on_error=False)
+        self.run_worker(self._read_repo, thread=True, group="repo", exit_on_error=False)
         self.request_refresh()
         self.watch_files()
         self.set_interval(5.0, self._tick)  # elapsed columns; batched so idle costs ~nothing
@@ -176,7 +180,7 @@ class OrchtuiApp(RunActions):
             self.installed[profile.name] = profile.installed()
 
     # data flow ------------------------------------------------------------
-    @work(exclusive=True, group="watch")
+    @work(exclusive=True, group="watch", exit_on_error=False)
     async def watch_files(self) -> None:
         state = self.ctx.config.state
         state.ensure()
@@ -196,7 +200,7 @@ class OrchtuiApp(RunActions):
 
     def _start_refresh(self) -> None:
         self._refresh_pending = False
-        self.run_worker(self._load, thread=True, exclusive=True, group="data")
+        self._data_job.request()
 
     def _load(self) -> None:
         snap = self.source.snapshot(self.selected)
@@ -276,7 +280,8 @@ class OrchtuiApp(RunActions):
     def settled(self) -> bool:
         """No refresh scheduled or running (used by tests before a snapshot)."""
         busy = [w for w in self.workers if w.group in ("data", "screen", "repo") and not w.is_finished]
-        return not (self._refresh_pending or self._screen_pending or self._settle_timer or busy)
+        jobs = self._data_job.busy or self._screen_job.busy
+        return not (self._refresh_pending or self._screen_pending or self._settle_timer or busy or jobs)
 
     def _tick(self) -> None:
         if self.snap is not None:
@@ -309,9 +314,10 @@ class OrchtuiApp(RunActions):
 
     def _start_screen(self) -> None:
         self._screen_pending = False
-        self.run_worker(self._load_screen, thread=True, exclusive=True, group="screen")
+        self._screen_job.request()
 
     def _load_screen(self) -> None:
+        """Only ever one thread here (see Coalesced): it owns the live screen."""
         view = next((s for s in (self.snap.sessions if self.snap else []) if s.id == self.selected), None)
         if view is None:
             return
@@ -395,7 +401,7 @@ class OrchtuiApp(RunActions):
 
         self.push_screen(PromptScreen(title), done)
 
-    @work(thread=True, group="queue")
+    @background(group="queue")
     def _queue(self, sid: str, text: str, kind: CommandKind, urgent: bool, cause: str) -> None:
         try:
             cmd = SessionService(self.ctx).queue(sid, text, kind=kind, cause=cause, urgent=urgent)
@@ -464,7 +470,7 @@ class OrchtuiApp(RunActions):
             return
         self._restart(sid)
 
-    @work(thread=True, group="restart")
+    @background(group="restart")
     def _restart(self, sid: str) -> None:
         try:
             row = SessionService(self.ctx).restart(sid)
@@ -473,7 +479,7 @@ class OrchtuiApp(RunActions):
             return
         self.call_from_thread(self.notify, f"Restarted {sid}: {row.status_detail}")
 
-    @work(thread=True, group="kill")
+    @background(group="kill")
     def _kill(self, sid: str, force: bool, keep: bool) -> None:
         try:
             report = SessionService(self.ctx).kill(sid, force=force, keep_worktree=keep)

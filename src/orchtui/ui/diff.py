@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -30,6 +29,7 @@ from textual.widgets import Footer
 
 from orchtui.errors import OrchtuiError
 from orchtui.runtime.git_changes import FileChange, all_diffs, changed_files, file_diff
+from orchtui.ui.background import WorkerErrors, background
 from orchtui.ui.diff_widgets import SHOWN_LINES, DiffBody, FileList, StatusLine, render, strips
 from orchtui.ui.modals import PromptScreen
 
@@ -65,7 +65,7 @@ def comment_prompt(path: str, hunk: Hunk, comment: str) -> str:
     )
 
 
-class DiffScreen(Screen[None]):
+class DiffScreen(WorkerErrors, Screen[None]):
     BINDINGS = [
         Binding("escape,q", "close", "Back"),
         Binding("right_square_bracket", "next_file", "Next file"),
@@ -121,7 +121,7 @@ class DiffScreen(Screen[None]):
         self._load_files()
 
     # loading ----------------------------------------------------------------
-    @work(thread=True, exclusive=True, group="diff-files")
+    @background(group="diff-files", exclusive=True)
     def _load_files(self) -> None:
         try:
             files = changed_files(self.worktree, self.base)
@@ -153,7 +153,7 @@ class DiffScreen(Screen[None]):
         if event.change.path != self.current:
             self._select(event.change.path)
 
-    @work(thread=True, exclusive=True, group="diff-all")
+    @background(group="diff-all", exclusive=True)
     def _prefetch(self) -> None:
         """Every tracked file's diff in one git call, so moving through files needs no git."""
         try:
@@ -183,11 +183,11 @@ class DiffScreen(Screen[None]):
         else:  # not prefetched yet: fetch it alone once the cursor rests
             self._settle = self.set_timer(SETTLE, lambda: self._render_one(path))
 
-    @work(thread=True, exclusive=True, group="diff-one")
+    @background(group="diff-one", exclusive=True)
     def _render_one(self, path: str) -> None:
         self._render_now(path)
 
-    @work(thread=True, exclusive=True, group="diff-near")
+    @background(group="diff-near", exclusive=True)
     def _render_near(self, paths: list[str]) -> None:
         """The files next to the current one, rendered ahead so ] [ n p find them ready."""
         for path in paths:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -14,6 +13,7 @@ from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from orchtui.errors import UsageError
 from orchtui.names import validate_task
+from orchtui.ui.background import WorkerErrors, background
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class NewSessionRequest:
     prompt: str | None
 
 
-class NewSessionScreen(ModalScreen[NewSessionRequest | None]):
+class NewSessionScreen(WorkerErrors, ModalScreen[NewSessionRequest | None]):
     """Agent profile, task, base branch and an optional first prompt."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "submit", "Create")]
@@ -104,7 +104,7 @@ class NewSessionScreen(ModalScreen[NewSessionRequest | None]):
         self.query_one("#create", Button).disabled = True
         self._create(request)
 
-    @work(thread=True, exclusive=True, group="create")
+    @background(group="create", exclusive=True)
     def _create(self, request: NewSessionRequest) -> None:
         error = self.create(request)
         self.app.call_from_thread(self._created, request, error)

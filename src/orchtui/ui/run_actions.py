@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from textual import work
 from textual.app import App
 
 from orchtui.engine.context import Context
@@ -15,16 +14,17 @@ from orchtui.engine.dashboard import ApprovalView, Snapshot
 from orchtui.engine.sessions import operator
 from orchtui.engine.skill_catalog import uses
 from orchtui.errors import OrchtuiError
+from orchtui.ui.background import WorkerErrors, background
 from orchtui.ui.modals import PromptScreen, TextScreen
 from orchtui.ui.skills_screen import SkillsScreen
 
 
-class RunActions(App[None]):
+class RunActions(WorkerErrors, App[None]):
     ctx: Context
     snap: Snapshot | None
     repo: Path | None
 
-    @work(thread=True, group="skills")
+    @background(group="skills")
     def action_skills(self) -> None:
         """The skills catalog: source, version, trust, where used; v vets one."""
         used = uses(self.ctx, self.repo)
@@ -33,7 +33,7 @@ class RunActions(App[None]):
     def request_refresh(self) -> None:
         raise NotImplementedError  # the app's
 
-    @work(thread=True, group="memory")
+    @background(group="memory")
     def action_memory(self) -> None:
         """The focused run's project memory: plans, reviews and stage summaries."""
         run = self.snap.run if self.snap else None
@@ -75,7 +75,7 @@ class RunActions(App[None]):
             TextScreen(f"Approval #{approval.id} · run {approval.run_id} (y in the bar approves)", body)
         )
 
-    @work(thread=True, group="decide")
+    @background(group="decide")
     def _decide(self, approval_id: int, approve: bool, reason: str | None) -> None:
         try:
             row = self.ctx.runs.decide(approval_id, approve, operator(), reason)

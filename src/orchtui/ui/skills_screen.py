@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -18,6 +17,7 @@ from orchtui.engine.context import Context
 from orchtui.engine.skill_catalog import vet
 from orchtui.skills import Skill, catalog_for, effective_trust
 from orchtui.store.vetting import Vettings
+from orchtui.ui.background import WorkerErrors, background
 
 TRUST_STYLE = {"vetted": "green", "community": "yellow", "experimental": "red"}
 
@@ -29,7 +29,7 @@ class SkillRow:
     used_by: list[str]
 
 
-class SkillsScreen(Screen[None]):
+class SkillsScreen(WorkerErrors, Screen[None]):
     BINDINGS = [Binding("escape,q", "close", "Back"), Binding("v", "vet", "Vet")]
     DEFAULT_CSS = """
     SkillsScreen #skills-table { height: 1fr; border: round $primary 60%; }
@@ -59,7 +59,7 @@ class SkillsScreen(Screen[None]):
         table.focus()
         self._load()
 
-    @work(thread=True, exclusive=True, group="skills")
+    @background(group="skills", exclusive=True)
     def _load(self) -> None:
         catalog = catalog_for(self.repo)
         vetted = Vettings(self.ctx.store).vetted_digests()
@@ -115,7 +115,7 @@ class SkillsScreen(Screen[None]):
             return
         self._vet(row.skill)
 
-    @work(thread=True, group="vet")
+    @background(group="vet")
     def _vet(self, skill: Skill) -> None:
         vet(self.ctx, skill)
         self.app.call_from_thread(self.notify, f"vetted {skill.name} {skill.meta.version}")
