@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from orchtui.config import Config, load_config
-from orchtui.domain import RunState
-from orchtui.engine import daemon
-from orchtui.engine.context import Context
+if TYPE_CHECKING:  # imported when first used: `orchtui --version` needs none of them
+    from orchtui.config import Config
+    from orchtui.engine.context import Context
 
 
 class App:
@@ -22,6 +21,9 @@ class App:
     @property
     def ctx(self) -> Context:
         if self._ctx is None:
+            from orchtui.config import load_config
+            from orchtui.engine.context import Context
+
             self._ctx = Context(load_config())
         return self._ctx
 
@@ -30,12 +32,16 @@ class App:
         return self.ctx.config
 
     def engine(self) -> None:
+        from orchtui.engine import daemon
+
         daemon.ensure_running(self.config)
 
     def keep_engine(self) -> None:
         """A verb that reads state makes sure the engine runs whenever there is anything
         for it to drive (live sessions, unfinished runs), so nothing queued waits for
         some other command after a crash."""
+        from orchtui.domain import RunState
+
         ctx = self.ctx
         if ctx.records.sessions(live_only=True) or any(not RunState(r.state).final for r in ctx.runs.all()):
             self.engine()

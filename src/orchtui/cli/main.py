@@ -2,28 +2,59 @@
 
 from __future__ import annotations
 
+import importlib
 import os
-import platform
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
 
 import click
 
 from orchtui import __version__
-from orchtui.cli import engine as engine_cli
-from orchtui.cli import gitcmds, skillcmds, waitcmd
-from orchtui.cli import report as report_cli
-from orchtui.cli import runs as runs_cli
-from orchtui.cli import sessions as sessions_cli
-from orchtui.cli.app import App, fail, json_option, pass_app
-from orchtui.cli.output import command_json, emit_json, iso, one_line, table
-from orchtui.engine import daemon
+from orchtui.cli.app import App, fail
 from orchtui.errors import OrchtuiError
 
+# verb -> "module:attribute". A verb's module (and what it needs: the store, git, tmux)
+# is imported only when that verb runs, so `orchtui --version` imports almost nothing.
+VERBS = {
+    "session": "sessions:session",
+    "engine": "engine:engine",
+    "report": "report:report",
+    "wait": "waitcmd:wait",
+    "commit": "gitcmds:commit",
+    "diff": "gitcmds:diff",
+    "merge": "gitcmds:merge",
+    "worktree": "gitcmds:worktree",
+    "skills": "skillcmds:skills",
+    "plan": "runs:plan",
+    "run": "runs:run_playbook",
+    "approvals": "runs:approvals",
+    "approve": "runs:approve",
+    "reject": "runs:reject",
+    "resume": "runs:resume",
+    "runs": "runs:runs",
+    "doctor": "inspect:doctor",
+    "ledger": "inspect:ledger",
+    "events": "inspect:events",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
+
+class Verbs(click.Group):
+    """A group whose verbs are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *VERBS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in VERBS and cmd_name not in self.commands:
+            module, attribute = VERBS[cmd_name].split(":")
+            command = getattr(importlib.import_module(f"orchtui.cli.{module}"), attribute)
+            assert isinstance(command, click.Command) and command.name == cmd_name, cmd_name
+            self.add_command(command)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=Verbs, context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
 @click.version_option(__version__, prog_name="orchtui")
 @click.pass_context
 def cli(click_ctx: click.Context) -> None:
@@ -40,120 +71,6 @@ def cli(click_ctx: click.Context) -> None:
         except OrchtuiError:
             repo = None
         run_dashboard(app.ctx, repo)
-
-
-# doctor -------------------------------------------------------------------
-@cli.command()
-@json_option
-@pass_app
-def doctor(app: App, as_json: bool) -> None:
-    """Check tmux, git, agent CLIs on PATH and the configuration."""
-    ctx = app.ctx
-    from orchtui.runtime.git import GitRepo
-
-    info: dict[str, Any] = {
-        "orchtui": __version__,
-        "python": platform.python_version(),
-        "tmux": ctx.tmux.version() or None,
-        "git": None,
-        "home": str(ctx.config.home),
-        "config_sources": ctx.config.sources,
-        "tmux_socket": ctx.config.socket_name,
-        "database": ctx.config.db_url,
-        "schema_version": ctx.store.schema_version,
-        "engine_pid": daemon.engine_pid(ctx.config),
-        "agents": {
-            p.name: {"command": p.executable, "installed": p.installed(), "source": p.source}
-            for p in ctx.profiles.all()
-        },
-    }
-    import subprocess
-
-    proc = subprocess.run(["git", "--version"], capture_output=True, text=True, check=False)
-    info["git"] = proc.stdout.strip() or None
-    try:
-        info["repository"] = str(GitRepo(Path.cwd()).root)
-    except OrchtuiError:
-        info["repository"] = None
-    ok = bool(info["tmux"] and info["git"])
-    info["ok"] = ok
-    if as_json:
-        emit_json(info)
-    else:
-        for key in (
-            "orchtui",
-            "python",
-            "tmux",
-            "git",
-            "home",
-            "tmux_socket",
-            "database",
-            "schema_version",
-            "engine_pid",
-            "repository",
-        ):
-            click.echo(f"{key:15} {info[key] if info[key] is not None else '-'}")
-        click.echo(f"{'config':15} {', '.join(info['config_sources']) or 'defaults'} (valid)")
-        for name, agent in info["agents"].items():
-            mark = "yes" if agent["installed"] else "no (not on PATH)"
-            click.echo(f"{'agent ' + name:15} {agent['command']}: {mark}")
-    if not ok:
-        raise OrchtuiError("tmux and git are required")
-
-
-# ledger and events --------------------------------------------------------
-
-
-@cli.command()
-@click.argument("session_id", required=False)
-@json_option
-@pass_app
-def ledger(app: App, session_id: str | None, as_json: bool) -> None:
-    """The command ledger: every prompt and takeover with each state change."""
-    ctx = app.ctx
-    app.keep_engine()
-    if session_id:
-        ctx.records.session(session_id)
-    rows = ctx.ledger.rows(session_id)
-    if as_json:
-        emit_json([command_json(ctx.ledger, c) for c in rows])
-        return
-    table(
-        [[str(c.id), c.session_id, c.kind, c.state, iso(c.queued_at) or "", one_line(c.text)] for c in rows],
-        ["id", "session", "kind", "state", "queued", "text"],
-    )
-
-
-@cli.command()
-@click.argument("session_id", required=False)
-@json_option
-@pass_app
-def events(app: App, session_id: str | None, as_json: bool) -> None:
-    """The event log (status changes, kills, takeovers, delivery retries)."""
-    import json
-
-    app.keep_engine()
-    rows = app.ctx.records.events(session_id)
-    if as_json:
-        emit_json(
-            [
-                {
-                    "id": e.id,
-                    "at": iso(e.at),
-                    "session": e.session_id,
-                    "kind": e.kind,
-                    "severity": e.severity,
-                    "message": e.message,
-                    "data": json.loads(e.data),
-                }
-                for e in rows
-            ]
-        )
-        return
-    table(
-        [[iso(e.at) or "", e.session_id or "-", e.kind, e.severity, one_line(e.message, 60)] for e in rows],
-        ["at", "session", "kind", "severity", "message"],
-    )
 
 
 # engine -------------------------------------------------------------------
@@ -178,24 +95,6 @@ def agent(ctx: click.Context) -> None:
     from orchtui.agents.builtin import main as agent_main
 
     sys.exit(agent_main(list(ctx.args)))
-
-
-cli.add_command(sessions_cli.session)
-cli.add_command(engine_cli.engine)
-cli.add_command(report_cli.report)
-cli.add_command(waitcmd.wait)
-for group_verb in (gitcmds.commit, gitcmds.diff, gitcmds.merge, gitcmds.worktree, skillcmds.skills):
-    cli.add_command(group_verb)
-for verb in (
-    runs_cli.plan,
-    runs_cli.run_playbook,
-    runs_cli.approvals,
-    runs_cli.approve,
-    runs_cli.reject,
-    runs_cli.resume,
-    runs_cli.runs,
-):
-    cli.add_command(verb)
 
 
 def main() -> None:
