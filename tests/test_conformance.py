@@ -247,6 +247,9 @@ def turn(
     return row
 
 
+@pytest.mark.timeout(
+    1200
+)  # a dozen real turns: ~3 min on a busy 2-core machine, far more when it is overloaded
 @pytest.mark.parametrize("name", sorted(CLIENTS))
 def test_conformance_conversation(
     name: str,
@@ -389,6 +392,7 @@ def test_conformance_conversation(
             matrix.save()
 
 
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("name", sorted(CLIENTS))
 def test_conformance_queue_waits_while_busy(
     name: str,

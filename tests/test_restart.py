@@ -8,6 +8,8 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import Orch, wait_for
 from orchtui.domain import CommandState
 from orchtui.store.ledger import Ledger
@@ -65,6 +67,7 @@ def test_window_closed_while_engine_down_is_marked_lost(orch: Orch) -> None:
     assert orch.ledger_rows(sid)[0].state in ("failed", "cancelled")
 
 
+@pytest.mark.timeout(1200)  # twenty kill -9 rounds: ~4 min on a busy 2-core machine
 def test_kill9_during_dense_sends_never_glues_loses_or_repeats_a_prompt(orch: Orch, tmp_path: Path) -> None:
     """20 kill -9s of the engine while prompts stream to 4 agents. Every prompt either
     reached its agent exactly once, alone, and is `done`, or never reached it and its row
