@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from dashboard_fixture import NOW, world, world_with_run  # noqa: F401 - the fixtures
 from dashboard_helpers import until
@@ -62,6 +63,8 @@ def test_new_session_modal(world: Context, snap_compare: Any) -> None:  # noqa: 
         await loaded(pilot)
         await pilot.press("n")
         await until(pilot, lambda: isinstance(pilot.app.screen, NewSessionScreen))
+        for field in pilot.app.screen.query(Input):
+            field.cursor_blink = False  # a blinking cursor is caught on or off by the clock
         await settle(pilot)
 
     assert snap_compare(make_app(world), terminal_size=(120, 40), run_before=open_modal)

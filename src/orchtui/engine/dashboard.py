@@ -1,8 +1,11 @@
 """What the dashboard shows, built from the store, git and transcripts (no UI code).
 
 `DashboardSource.snapshot()` runs in a worker thread; the UI only renders the result.
-Git facts (ahead/behind, dirty files) are cached for a few seconds per worktree, so a
-refresh with 100 sessions does not run 200 git commands.
+A snapshot reads only the store and never waits for git: the git facts of each worktree
+(ahead/behind, dirty files) are read apart by `read_git()`, a few worktrees per call
+(the selected one first), and only again when its agent has been active since the last
+read, or it is selected and the read is older than GIT_TTL. 100 idle sessions cost no git
+at all, and the first rows show before any git has run.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +24,10 @@ from orchtui.domain import CommandKind, RunState, SessionStatus
 from orchtui.engine.budget import day_start
 from orchtui.engine.context import Context
 from orchtui.runtime.git import READ_ONLY
-from orchtui.store.tables import AgentSession, Command, Event
+from orchtui.store.tables import AgentSession, Command, Event, Worktree
 
-GIT_TTL = 5.0
+GIT_TTL = 5.0  # seconds before the facts of a worktree that changed may be read again
+GIT_BATCH = 8  # worktrees read per read_git() call
 
 
 @dataclass(frozen=True)
@@ -165,32 +169,47 @@ class DashboardSource:
         self.ctx = ctx
         self.clock = clock
         self._spend: dict[str, tuple[int, int, float, str]] = {}
+        # worktree path -> (wall-clock time of the read, facts); written by read_git()
         self._git: dict[str, tuple[float, GitFacts]] = {}
+        # worktrees whose facts are missing or out of date, the selected one first
+        self.stale: list[tuple[str, str, str]] = []
         self._repos: dict[int, str] = {}
 
-    def git_facts(self, worktree: str | None, branch: str | None, base: str | None) -> GitFacts:
-        if not worktree or not branch or not base or not Path(worktree).is_dir():
+    @property
+    def unread(self) -> bool:
+        """Some worktree on screen has no git facts yet."""
+        return any(path not in self._git for path, _branch, _base in self.stale)
+
+    def read_git(self, limit: int = GIT_BATCH) -> bool:
+        """Read the facts of up to `limit` stale worktrees; True when any of them changed."""
+        changed = False
+        done: set[str] = set()
+        for path, branch, base in list(self.stale[:limit]):
+            facts = _read_facts(path, branch, base)
+            old = self._git.get(path)
+            self._git[path] = (time.time(), facts)
+            done.add(path)
+            changed = changed or old is None or old[1] != facts
+        self.stale = [item for item in self.stale if item[0] not in done]
+        return changed
+
+    def _facts(self, view: SessionView, selected: bool, stale: list[tuple[str, str, str]]) -> GitFacts:
+        """The cached facts of a view's worktree; out-of-date ones are put on `stale`."""
+        if view.worktree_state != "active" or not view.worktree or not view.branch or not view.base:
             return GitFacts(None, None, None)
-        cached = self._git.get(worktree)
-        now = time.monotonic()
-        if cached and now - cached[0] < GIT_TTL:
-            return cached[1]
-        try:
-            repo = git.Repo(worktree)
-            ahead, behind = (
-                int(x) for x in repo.git.rev_list("--left-right", "--count", f"{branch}...{base}").split()
-            )
-            porcelain = repo.git.status("--porcelain", env=READ_ONLY)
-            dirty = len([ln for ln in porcelain.splitlines() if ln.strip()])
-            facts = GitFacts(ahead, behind, dirty)
-        except (GitCommandError, InvalidGitRepositoryError, NoSuchPathError, ValueError):
-            facts = GitFacts(None, None, None)
-        self._git[worktree] = (now, facts)
+        cached = self._git.get(view.worktree)
+        now = time.time()
+        if cached is None:
+            stale.append((view.worktree, view.branch, view.base))
+            return GitFacts(None, None, None)
+        read_at, facts = cached
+        active = max(view.status_at, view.last_output_at or 0.0) >= read_at
+        if (active or selected) and now - read_at >= GIT_TTL:
+            stale.append((view.worktree, view.branch, view.base))
         return facts
 
-    def _view(self, row: AgentSession, queued: int) -> SessionView:
-        records = self.ctx.records
-        wt = records.worktree(row.worktree_id) if row.worktree_id else None
+    def _view(self, row: AgentSession, queued: int, worktrees: dict[int, Worktree]) -> SessionView:
+        wt = worktrees.get(row.worktree_id) if row.worktree_id else None
         state = self.ctx.config.state
         log_file = state.log_file(row.id)
         try:
@@ -198,10 +217,6 @@ class DashboardSource:
         except FileNotFoundError:
             last_output = None
         tokens_in, tokens_out, cost, model = self._spend.get(row.id, (0, 0, 0.0, None))
-        live_wt = wt is not None and wt.state == "active"
-        facts = self.git_facts(
-            wt.path if live_wt and wt else None, wt.branch if wt else None, wt.base if wt else None
-        )
         return SessionView(
             id=row.id,
             agent=row.agent,
@@ -222,7 +237,7 @@ class DashboardSource:
             tokens_out=tokens_out,
             cost=cost,
             model=model,
-            git=facts,
+            git=GitFacts(None, None, None),  # filled in by snapshot() from the cache
             pane=row.tmux_pane,
             log_file=log_file,
             repo=self._repo_name(row.project_id),
@@ -238,11 +253,17 @@ class DashboardSource:
         rows = ctx.records.sessions(live_only=not include_ended)
         queued = ctx.ledger.queued_counts()
         self._spend = ctx.usage.per_session()
-        views = [self._view(r, queued.get(r.id, 0)) for r in rows]
+        worktrees = ctx.records.worktrees()
+        views = [self._view(r, queued.get(r.id, 0), worktrees) for r in rows]
         if len({v.repo for v in views}) > 1:  # several repositories: grouped, in order of appearance
             first = {repo: i for i, repo in reversed(list(enumerate(v.repo for v in views)))}
             views.sort(key=lambda v: first[v.repo])
-        selected = next((v for v in views if v.id == selected_id), views[0] if views else None)
+        chosen = next((v for v in views if v.id == selected_id), views[0] if views else None)
+        stale: list[tuple[str, str, str]] = []
+        views = [replace(v, git=self._facts(v, v is chosen, stale)) for v in views]
+        stale.sort(key=lambda item: chosen is None or item[0] != chosen.worktree)  # the selected first
+        self.stale = stale
+        selected = next((v for v in views if chosen is not None and v.id == chosen.id), None)
         ledger: list[CommandView] = []
         gates: list[GateView] = []
         if selected is not None:
@@ -351,3 +372,17 @@ class DashboardSource:
             state = {"done": "pass", "failed": "fail", "cancelled": "fail"}.get(last.state, "pending")
             gates.append(GateView("last prompt done", state, f"#{last.id} {last.state}: {last.cause}"))
         return gates
+
+
+def _read_facts(path: str, branch: str, base: str) -> GitFacts:
+    if not Path(path).is_dir():
+        return GitFacts(None, None, None)
+    try:
+        repo = git.Repo(path)
+        ahead, behind = (
+            int(x) for x in repo.git.rev_list("--left-right", "--count", f"{branch}...{base}").split()
+        )
+        porcelain = repo.git.status("--porcelain", env=READ_ONLY)
+    except (GitCommandError, InvalidGitRepositoryError, NoSuchPathError, ValueError):
+        return GitFacts(None, None, None)
+    return GitFacts(ahead, behind, len([ln for ln in porcelain.splitlines() if ln.strip()]))

@@ -118,6 +118,11 @@ class Records:
                 raise NotFound(f"no worktree {worktree_id}")
             return row
 
+    def worktrees(self) -> dict[int, Worktree]:
+        """Every worktree by id, in one query."""
+        with self.store.session() as db:
+            return {w.id: w for w in db.exec(select(Worktree)).all() if w.id is not None}
+
     def update_worktree(self, worktree_id: int, **fields: Any) -> Worktree:
         with self.store.session() as db:
             row = db.get(Worktree, worktree_id)

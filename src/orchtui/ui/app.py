@@ -107,6 +107,7 @@ class OrchtuiApp(RunActions):
         # the live screen and the snapshot are each built by one thread at a time
         self._screen_job = Coalesced(self, self._load_screen, "screen")
         self._data_job = Coalesced(self, self._load, "data")
+        self._git_job = Coalesced(self, self._read_git, "git")  # git facts, after the rows show
         self.refresh_count = 0
         self._events_seen: int | None = None
         self._settle_timer: Timer | None = None
@@ -206,6 +207,13 @@ class OrchtuiApp(RunActions):
         snap = self.source.snapshot(self.selected)
         self.call_from_thread(self._apply, snap)
 
+    def _read_git(self) -> None:
+        """Git facts of the worktrees the last snapshot found out of date, a few at a
+        time; the rows are shown again whenever some changed."""
+        while self.source.stale:
+            if self.source.read_git():
+                self.call_from_thread(self.request_refresh)
+
     def _apply(self, snap: Snapshot) -> None:
         if self.snap is None:
             # What is alive once the UI is up (Textual, widgets, caches) lives as long as the
@@ -216,6 +224,8 @@ class OrchtuiApp(RunActions):
             sys.setswitchinterval(0.001)
         self.snap = snap
         self.refresh_count += 1
+        if self.source.stale:
+            self._git_job.request()
         now = self.clock()
         table = self.query_one(SessionsTable)
         table.show(snap, self.loaded_theme, now)
@@ -280,7 +290,7 @@ class OrchtuiApp(RunActions):
     def settled(self) -> bool:
         """No refresh scheduled or running (used by tests before a snapshot)."""
         busy = [w for w in self.workers if w.group in ("data", "screen", "repo") and not w.is_finished]
-        jobs = self._data_job.busy or self._screen_job.busy
+        jobs = self._data_job.busy or self._screen_job.busy or self._git_job.busy or self.source.unread
         return not (self._refresh_pending or self._screen_pending or self._settle_timer or busy or jobs)
 
     def _tick(self) -> None:

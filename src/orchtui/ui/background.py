@@ -67,6 +67,7 @@ class Coalesced:
         return self._running
 
     def request(self) -> None:
+        """Called on the UI thread (workers are started there)."""
         with self._lock:
             if self._running:
                 self._again = True
