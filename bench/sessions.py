@@ -1,6 +1,9 @@
 """Engine benchmark: N scripted sessions, idle then streaming.
 
-Reports for each N the engine's CPU (% of one core) while every agent is idle and
+Reports for each N orchtui's whole idle footprint (engine, tmux server, launchers,
+pipe-pane readers; bench/footprint.py) beside a 500 ms capture-pane poller on the same
+sessions in the same run, with the machine's load; the engine's CPU (% of one core) while
+every agent is idle and
 while all of them work and stream, the output→state latency (from the moment the
 agent records a state change in its transcript to the engine's status event for it;
 p50/p95), and the engine's RSS. Everything is real: tmux, git worktrees, SQLite.
@@ -18,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from footprint import measure as footprint
+from footprint import poller, processes
 from world import cpu_percent, pct, world
 
 from orchtui.engine.context import Context
@@ -62,6 +67,8 @@ def run(n: int, idle_seconds: float) -> dict[str, Any]:
     with world(n, "bench") as w:
         ctx, ids, engine = w.ctx, w.ids, w.engine
         time.sleep(1.0)
+        whole = footprint(processes(ctx, engine), idle_seconds)
+        polling = poller(ctx, idle_seconds)
         idle_cpu = cpu_percent(engine, idle_seconds)
         rss_idle = engine.memory_info().rss / 2**20
 
@@ -102,6 +109,9 @@ def run(n: int, idle_seconds: float) -> dict[str, Any]:
         return {
             "sessions": n,
             "create_s": round(w.create_seconds, 1),
+            "idle_footprint": whole.as_dict(),
+            "idle_poller": polling.as_dict(),
+            "idle_footprint_vs_poller": round(whole.total / polling.total, 3) if polling.total else None,
             "idle_cpu_pct": round(idle_cpu, 2),
             "stream_cpu_pct": round(stream_cpu, 1),
             "stream_wall_s": round(wall, 1),
@@ -134,8 +144,14 @@ def main() -> None:
         print(json.dumps(result), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
+    for r in results:
+        r["idle_footprint_pct"] = r["idle_footprint"]["total_pct"]
+        r["idle_poller_pct"] = r["idle_poller"]["total_pct"]
     cols = [
         "sessions",
+        "idle_footprint_pct",
+        "idle_poller_pct",
+        "idle_footprint_vs_poller",
         "idle_cpu_pct",
         "latency_p50_ms",
         "latency_p95_ms",

@@ -54,8 +54,8 @@ class DeliveryConfig(_Section):
 
 class EngineConfig(_Section):
     reconcile_interval: float = Field(default=5.0, ge=0.5)
-    debounce_ms: int = Field(default=10, ge=1, le=2000)
-    step_ms: int = Field(default=2, ge=1, le=500)
+    debounce_ms: int = Field(default=10, ge=1, le=2000)  # a change waits this long for the rest of its burst
+    step_ms: int = Field(default=2, ge=1, le=500)  # only without inotify: how often watchfiles looks
 
 
 class EventsConfig(_Section):

@@ -1,7 +1,7 @@
 """The engine loop: watch logs and signals by events, keep statuses and the queue moving.
 
-One asyncio loop. watchfiles reports which files changed; a changed log means "read
-this session's new bytes and re-evaluate this session", nothing else. tmux hooks
+One asyncio loop. inotify (runtime/watch.py) reports which files changed; a changed log
+means "read this session's new bytes and re-evaluate this session", nothing else. tmux hooks
 (pane-died, window-resized) drop lines into the events folder; the CLI appends to the
 wake file after it changes the store. A slow reconcile (one `list-panes` for all
 sessions) is a safety net, not the watcher.
@@ -15,8 +15,6 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from watchfiles import awatch
-
 from orchtui.domain import CommandKind, CommandState, SessionStatus
 from orchtui.engine.context import Context
 from orchtui.engine.delivery import deliver, deliver_answer, recover_issued
@@ -27,6 +25,7 @@ from orchtui.engine.signals import Signals
 from orchtui.engine.turns import ACTIVE, BUSY, Turns
 from orchtui.errors import OrchtuiError
 from orchtui.runtime.tmux import PaneInfo, parse_int
+from orchtui.runtime.watch import changes
 from orchtui.store.db import now
 from orchtui.store.tables import AgentSession
 from orchtui.tail import complete_lines, read_from
@@ -65,17 +64,9 @@ class Engine:
         cfg = self.ctx.config.engine
         log.info("engine watching %d session(s)", len(self.monitors))
         try:
-            async for changes in awatch(
-                self.state.logs,
-                self.state.events,
-                self.state.run,
-                debounce=cfg.debounce_ms,
-                step=cfg.step_ms,
-                stop_event=stop,
-                recursive=False,
-                rust_timeout=5000,
-            ):
-                self.handle({Path(path) for _, path in changes})
+            dirs = [self.state.logs, self.state.events, self.state.run]
+            async for paths in changes(dirs, cfg.debounce_ms, stop, cfg.step_ms):
+                self.handle(paths)
         finally:
             reconcile.cancel()
             for task in list(self.tasks):

@@ -1,6 +1,6 @@
 """Following one agent session: its log bytes, its screen, its status.
 
-The engine calls `read_new()` when watchfiles reports the session's log changed; only
+The engine calls `read_new()` when inotify reports the session's log changed; only
 the new bytes are read and only this session is re-evaluated.
 """
 

@@ -1,7 +1,7 @@
 """Waiting for the store to reach a state, woken by its changes rather than a busy poll.
 
-Every write to the SQLite store touches its WAL file in `ORCHTUI_HOME`; watchfiles
-(inotify) reports that, and only then is the condition read again. Without a change the
+Every write to the SQLite store touches its WAL file in `ORCHTUI_HOME`; inotify
+(runtime/watch.py) reports that, and only then is the condition read again. Without a change the
 condition is still re-read once a second (a store on a server, a missed event), never
 every few milliseconds. `orchtui wait`, `session send` and `session answer` wait here.
 """
@@ -13,11 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from watchfiles import watch
-
 from orchtui.domain import CommandKind, CommandState, RunState, SessionStatus
 from orchtui.engine.context import Context
 from orchtui.errors import OrchtuiError, UsageError
+from orchtui.runtime.watch import changes_sync
 
 T = TypeVar("T")
 RECHECK_MS = 1000
@@ -43,16 +42,8 @@ def until(ctx: Context, check: Callable[[], T | None], timeout: float) -> T | No
     end = time.monotonic() + timeout
     home = ctx.config.state.home
     names = {"orchtui.db", "orchtui.db-wal"}
-    for _changes in watch(
-        home,
-        watch_filter=lambda _change, path: path.rsplit("/", 1)[-1] in names,
-        debounce=20,
-        step=5,
-        rust_timeout=min(RECHECK_MS, max(1, int(timeout * 1000))),
-        yield_on_timeout=True,
-        recursive=False,
-        raise_interrupt=False,
-    ):
+    wait_ms = min(RECHECK_MS, max(1, int(timeout * 1000)))
+    for _changes in changes_sync([home], wait_ms, lambda path: path.name in names):
         value = check()
         if value is not None or time.monotonic() >= end:
             return value

@@ -7,6 +7,7 @@ agent's log), not by a polling loop; a 1 s timer only re-renders the elapsed col
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
 import sys
@@ -21,7 +22,6 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
-from watchfiles import awatch
 
 from orchtui.domain import CommandKind, SessionStatus
 from orchtui.engine import daemon
@@ -30,6 +30,7 @@ from orchtui.engine.dashboard import DashboardSource, SessionView, Snapshot
 from orchtui.engine.sessions import SessionService
 from orchtui.errors import OrchtuiError, Refused, UsageError
 from orchtui.runtime.git import GitRepo
+from orchtui.runtime.watch import changes
 from orchtui.screen.vt import VirtualScreen
 from orchtui.tail import read_from
 from orchtui.ui.background import Coalesced, background
@@ -186,8 +187,8 @@ class OrchtuiApp(RunActions):
         state = self.ctx.config.state
         state.ensure()
         db_names = {state.db_file.name, state.db_file.name + "-wal"}
-        async for changes in awatch(state.home, state.logs, debounce=50, step=10, recursive=False):
-            names = {Path(p) for _, p in changes}
+        stop = asyncio.Event()  # the app's end cancels this worker, and with it the watch
+        async for names in changes([state.home, state.logs], 50, stop, 10):
             if any(p.name in db_names for p in names):
                 self.request_refresh()
             if self._vt_session and state.log_file(self._vt_session) in names:
