@@ -44,9 +44,11 @@ def tmux_server(ctx: Context) -> psutil.Process | None:
     return psutil.Process(int(out[0])) if out else None
 
 
-def latencies(ctx: Context, ids: list[str], since: float) -> list[float]:
-    """Pair each agent-side state change with the engine's first matching status event."""
+def latencies(ctx: Context, ids: list[str], since: float) -> tuple[list[float], int]:
+    """Pair each agent-side state change with the engine's first matching status event;
+    also count the agent's states that lasted 250 ms or more and got no status event."""
     out: list[float] = []
+    missed = 0
     home = ctx.config.state
     for sid in ids:
         path = home.session_dir(sid) / "transcript.jsonl"
@@ -60,7 +62,9 @@ def latencies(ctx: Context, ids: list[str], since: float) -> list[float]:
             hit = [at for at, new in events if new == state and t - 0.001 <= at < nxt + 5]
             if hit:
                 out.append(max(0.0, hit[0] - t) * 1000)
-    return out
+            elif nxt - t >= 0.25:
+                missed += 1
+    return out, missed
 
 
 def run(n: int, idle_seconds: float) -> dict[str, Any]:
@@ -80,7 +84,7 @@ def run(n: int, idle_seconds: float) -> dict[str, Any]:
             ctx.wake_engine("bench")
             time.sleep(gap)
         wait_done(ctx, ids, 60 + n)
-        lat_staggered = latencies(ctx, ids, since=first_turn)
+        lat_staggered, missed_staggered = latencies(ctx, ids, since=first_turn)
 
         # burst: every agent works and streams 40 lines at the same moment
         tmux_proc = tmux_server(ctx)
@@ -104,7 +108,7 @@ def run(n: int, idle_seconds: float) -> dict[str, Any]:
                 100.0 * ((t_after.user + t_after.system) - (tmux_before.user + tmux_before.system)) / wall
             )
         rss_peak = engine.memory_info().rss / 2**20
-        lat_burst = latencies(ctx, ids, since=burst_start)
+        lat_burst, missed_burst = latencies(ctx, ids, since=burst_start)
         undone = [r for sid in ids for r in ctx.ledger.rows(sid) if r.state != "done"]
         return {
             "sessions": n,
@@ -118,6 +122,9 @@ def run(n: int, idle_seconds: float) -> dict[str, Any]:
             "burst_machine_cpu_pct": round(machine, 1),
             "burst_tmux_cpu_pct": round(tmux_cpu, 1),
             "latency_samples": len(lat_staggered),
+            "latency_missed_states": missed_staggered,
+            "burst_samples": len(lat_burst),
+            "burst_missed_states": missed_burst,
             "latency_p50_ms": round(pct(lat_staggered, 0.5), 1),
             "latency_p95_ms": round(pct(lat_staggered, 0.95), 1),
             "burst_latency_p50_ms": round(pct(lat_burst, 0.5), 1),
@@ -157,6 +164,7 @@ def main() -> None:
         "latency_p95_ms",
         "stream_cpu_pct",
         "burst_latency_p95_ms",
+        "burst_missed_states",
         "burst_machine_cpu_pct",
         "burst_tmux_cpu_pct",
         "rss_after_stream_mb",

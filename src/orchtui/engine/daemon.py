@@ -8,6 +8,7 @@ every session from the store and tmux.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -113,9 +114,28 @@ def run_foreground(config: Config) -> int:
             loop.add_signal_handler(sig, stop_event.set)
         await Engine(ctx).run(stop_event)
 
+    warm = _start_warm_cli(config)
     try:
         asyncio.run(main())
     finally:
+        if warm is not None:
+            warm.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                warm.wait(5)
         ctx.store.close()
         os.close(fd)
     return 0
+
+
+def _start_warm_cli(config: Config) -> subprocess.Popen[bytes] | None:
+    """The warm CLI process (cli/warm.py) that makes verbs answer at once; it ends with
+    the engine. ORCHTUI_NO_WARM=1 leaves it out."""
+    if os.environ.get("ORCHTUI_NO_WARM"):
+        return None
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "orchtui.cli.warm", str(config.state.home)], stdin=subprocess.DEVNULL
+        )
+    except OSError as exc:
+        logging.getLogger("orchtui.engine").warning("no warm CLI process: %s", exc)
+        return None
