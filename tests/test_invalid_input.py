@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Orch, git
+from conftest import Orch, git, wait_for
 
 
 def snapshot(orch: Orch) -> tuple[object, ...]:
@@ -42,6 +42,8 @@ def baseline(orch: Orch) -> tuple[object, ...]:
     sid = orch.new("good")
     orch.wait_status(sid, "idle")
     orch.run("session", "send", sid, "hello")
+    wait_for(lambda: orch.ledger_rows(sid)[-1].state == "done", 60)  # settled: nothing moves on its own
+    orch.wait_status(sid, "idle")
     return snapshot(orch)
 
 
