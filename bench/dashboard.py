@@ -1,10 +1,11 @@
 """Dashboard benchmark with N scripted sessions (default 100).
 
 Runs the real dashboard in a real terminal (a tmux pane on a separate server) and
-reports: the dashboard's CPU (% of one core) while all agents idle and while 10 of
-them stream output (one of them selected, so its live view updates), and key press →
-frame latency (p50/p95: from the key event reaching the app to the next frame
-written to the terminal) while idle and while streaming.
+reports: the time from launching it to the frame that first shows session rows; the
+dashboard's CPU (% of one core) while all agents idle and while 10 of them stream
+output (one of them selected, so its live view updates); and key press → frame
+latency (p50/p95: from the key event reaching the app to the next frame written to
+the terminal) while idle and while streaming.
 
     .venv/bin/python bench/dashboard.py --sessions 100
 """
@@ -68,6 +69,7 @@ def measure(w: World, term: libtmux.Server, seconds: float) -> dict[str, Any]:
         for key in ("ORCHTUI_HOME", "ORCHTUI_TMUX_SOCKET", "ORCHTUI_SCRIPTED_SCENARIO", "PATH", "HOME")
         for arg in ("-e", f"{key}={os.environ[key]}")
     ]
+    launched = time.time()
     term.cmd(
         "new-session",
         "-d",
@@ -109,10 +111,12 @@ def measure(w: World, term: libtmux.Server, seconds: float) -> dict[str, Any]:
     while not out.exists() and time.monotonic() < end:
         time.sleep(0.1)
     marks = [(k, t) for k, t in json.loads(out.read_text())]
+    first_row = next((t for k, t in marks if k == "first-row-wall"), None)
     idle_lat = key_latencies(marks, *idle_keys)
     stream_lat = key_latencies(marks, *stream_keys)
     return {
         "sessions": len(ids),
+        "start_to_first_row_ms": round((first_row - launched) * 1000) if first_row else None,
         "dashboard_idle_cpu_pct": round(idle_cpu, 2),
         "dashboard_10_streaming_cpu_pct": round(stream_cpu, 1),
         "key_frame_idle_p50_ms": round(pct(idle_lat, 0.5), 1),
