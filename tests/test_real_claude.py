@@ -83,6 +83,11 @@ def test_claude_restart_resumes_the_same_conversation(orch: Orch, fake_llm: Fake
     wait_for(lambda: "PELICAN" in agent.screen(sid) and orch.status(sid) == "idle", 60)
     conversation = orch.show(sid)["conversation_id"]
     assert conversation
+    saved = agent.home / ".claude" / "projects"
+    wait_for(  # Claude writes the conversation as it goes; resuming needs it on disk
+        lambda: any("PELICAN" in p.read_text(errors="replace") for p in saved.rglob(f"{conversation}.jsonl")),
+        30,
+    )
 
     orch.server.cmd("kill-window", "-t", orch.show(sid)["tmux_window"])
     wait_for(lambda: orch.status(sid) in ("lost", "exited"), 30)
@@ -128,3 +133,26 @@ def test_a_one_stage_run_with_real_claude_gates_after_the_turn_with_no_retries(
     assert not [e for e in events if e["kind"] in ("gate.failed", "stage.retry")]
     (row,) = [r for r in orch.json("ledger") if r["actor"].startswith("run:")]
     assert [t["state"] for t in row["transitions"]] == ["queued", "issued", "delivered", "running", "done"]
+
+
+def test_restart_before_claude_saved_anything_starts_a_new_conversation(
+    orch: Orch,
+    fake_llm: FakeLLM,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A window killed before Claude wrote its conversation leaves nothing to resume:
+    `claude --resume ID` would end at once ("No conversation found"). The restart starts
+    a new conversation instead, and says so."""
+    agent = real_agent(orch, fake_llm, tmp_path, "claude")
+    sid = agent.new("unsaved-claude")
+    wait_status(orch, sid, "idle")
+    conversation = wait_for(lambda: orch.show(sid)["conversation_id"], 30)
+    assert not list((agent.home / ".claude" / "projects").rglob(f"{conversation}.jsonl"))
+    orch.server.cmd("kill-window", "-t", orch.show(sid)["tmux_window"])
+    wait_for(lambda: orch.status(sid) in ("lost", "exited"), 30)
+    orch.run("session", "restart", sid)
+    agent.wait(sid, lambda: orch.status(sid) == "idle")
+    restarted = [e["message"] for e in orch.json("events", sid) if e["kind"] == "session.restarted"]
+    assert restarted and f"kept no saved conversation {conversation}" in restarted[-1], restarted
+    agent.send(sid, "hello again")
+    agent.wait(sid, lambda: orch.ledger_rows(sid)[-1].state == "done")

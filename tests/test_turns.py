@@ -37,6 +37,11 @@ match = "giveup"
 steps = [{{ work = 0.3 }}, {{ api_error = 401, retries = 2, backoff = 0.3, recover = false }}]
 
 [[rule]]
+match = "^flash"
+steps = [{{ work = 0.4 }}, {{ flash = "✖ Error: a line redrawn in passing", flash_for = 0.12 }},
+         {{ work = 0.4 }}, {{ say = "fine" }}]
+
+[[rule]]
 match = "write the result"
 steps = [{{ work = 0.5 }}, {{ write = "result.txt", content = "the work\\n" }}]
 
@@ -288,3 +293,18 @@ def test_an_old_error_redrawn_after_the_enter_does_not_fail_the_next_prompt(
     status("error")
     row = ctx.ledger.get(cmd.id)
     assert row.state == "failed" and "stream disconnected" in (row.error or ""), row.error
+
+
+def test_an_error_line_shown_in_passing_is_no_error(orch: Orch, tmp_path: Path) -> None:
+    """Agents redraw: an error line on screen for a frame (their history on resume, a
+    popup closing) is not the agent's state. The status never says error; the turn is done."""
+    realistic(orch, tmp_path, hooks=False)
+    sid = orch.new("flash")
+    orch.wait_status(sid, "idle", 30)
+    since = time.time()
+    orch.run("session", "send", sid, "flash it")
+    wait_for(lambda: orch.ledger_rows(sid)[-1].state in ("done", "failed"), 60)
+    assert orch.ledger_rows(sid)[-1].state == "done"
+    seen = [status for at, status in status_timeline(orch, sid) if at >= since]
+    assert "working" in seen and "error" not in seen, seen
+    assert b"a line redrawn in passing" in (orch.home / "logs" / f"{sid}.log").read_bytes()

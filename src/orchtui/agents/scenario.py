@@ -31,6 +31,8 @@ class Step(BaseModel):
     backoff: float = Field(default=0.5, ge=0, le=60)  # with api_error: first delay, doubling, at most 8 s
     recover: bool = True  # with api_error: the last retry succeeds (else the turn fails)
     usage: tuple[int, int] | None = None  # input, output tokens for this turn
+    flash: str | None = None  # a line shown for `flash_for` seconds, then erased (a redraw in passing)
+    flash_for: float = Field(default=0.1, ge=0, le=10)
 
 
 class Rule(BaseModel):

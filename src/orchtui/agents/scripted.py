@@ -120,6 +120,12 @@ class Agent(TerminalAgent):
             self.clear_line()
             self.write("● " + step.say.replace("{prompt}", first_line) + "\n")
             self.spin()
+        if step.flash is not None:
+            self.clear_line()
+            self.write(step.flash + "\n")
+            time.sleep(step.flash_for)
+            self.write("\x1b[1A\x1b[2K")  # up one line and erase it
+            self.spin()
         if step.stream is not None:
             for i in range(step.stream):
                 self.clear_line()

@@ -103,6 +103,10 @@ class Driver:
     def can_resume(self) -> bool:
         return False
 
+    def saved(self, files: SessionFiles, conversation_id: str) -> bool:
+        """The agent has kept the conversation on disk (resuming it can work)."""
+        return True
+
     def on_hook(self, event: dict[str, Any]) -> HookSignal:
         return HookSignal(str(event.get("hook_event_name", "")))
 

@@ -94,6 +94,11 @@ class ClaudeDriver(Driver):
             signal.read_usage = True
         return signal
 
+    def saved(self, files: SessionFiles, conversation_id: str) -> bool:
+        """Claude Code writes the conversation's JSONL as it goes; a window killed before
+        the first write leaves nothing, and `--resume` would end with "No conversation found"."""
+        return self.transcript(files, None, conversation_id) is not None
+
     def transcript(self, files: SessionFiles, known: Path | None, conversation_id: str | None) -> Path | None:
         if known is not None:
             return known

@@ -22,6 +22,17 @@ if TYPE_CHECKING:
     from orchtui.engine.engine import Engine
 
 ECHO_TIMEOUT = 2.0
+FIRST_QUIET = 1.0  # seconds of silence before the first prompt an agent gets after (re)starting
+FIRST_QUIET_LIMIT = 10.0  # ... waited for at most this long
+
+
+async def quiet(monitor: Monitor, seconds: float, limit: float) -> None:
+    """Until the agent has printed nothing for `seconds` (at most `limit`). A TUI draws its
+    input box before it is ready: Gemini CLI resuming a conversation shows it, then redraws
+    the history, and a paste made in between is lost."""
+    end = time.monotonic() + limit
+    while (left := seconds - (time.time() - monitor.last_output)) > 0 and time.monotonic() < end:
+        await asyncio.sleep(min(left, end - time.monotonic()))
 
 
 async def wait_until(monitor: Monitor, condition: Callable[[], bool], timeout: float) -> bool:
@@ -54,6 +65,9 @@ async def deliver(engine: Engine, monitor: Monitor, cmd: Command) -> None:
         return
     ctx.ledger.transition(cmd.id, CommandState.ISSUED, f"session {monitor.status}; delivering")
     try:
+        if not monitor.prompted:
+            await quiet(monitor, FIRST_QUIET, FIRST_QUIET_LIMIT)
+        monitor.prompted = True
         before = monitor.generation
         bracketed = profile.submit.method == "bracketed_paste"
         # tmux calls run in a thread so the loop keeps reading every other session's output
@@ -130,7 +144,7 @@ async def recover_issued(engine: Engine, monitor: Monitor, cmd: Command, taken: 
     assert cmd.id is not None
     base = monitor.markers_seen
     busy = ("working", "waiting")
-    took = await wait_until(
+    took = taken or await wait_until(  # taken: its turn's marker or submit hook came while orchtui was down
         monitor,
         lambda: monitor.status in busy or monitor.markers_seen > base,
         ctx.config.delivery.verify_timeout,

@@ -31,6 +31,7 @@ from orchtui.store.tables import AgentSession
 from orchtui.tail import complete_lines, read_from
 
 log = logging.getLogger("orchtui.engine")
+ERROR_SETTLE = 0.3  # seconds an error must stay on screen before the status says so
 
 
 DEAD_STATUS_GRACE = 5.0  # seconds to wait for tmux to report an exit status
@@ -132,6 +133,9 @@ class Engine:
             cols=pane.width,
             rows=pane.height,
             pane_pid=pane.pid,
+        )
+        monitor.replaying = row.status == SessionStatus.STARTING.value and "(resuming" in (
+            row.status_detail or ""
         )
         self.monitors[row.id] = monitor
         self.by_pane[pane.pane_id] = row.id
@@ -308,6 +312,16 @@ class Engine:
             monitor.wait_drawn = True  # the screen now shows the wait a hook announced
         if state == SessionStatus.ERROR.value and monitor.rejected:
             state, detail = SessionStatus.IDLE.value, f"{cause}: the operator rejected a permission"
+        if state == SessionStatus.ERROR.value and monitor.replaying and not monitor.prompted:
+            state = None  # a resumed agent redraws its history: an error there is an old turn's
+        elif state == SessionStatus.ERROR.value and cause == "screen" and state != monitor.status:
+            # an agent redrawing (its history on resume, a popup closing, its exit screen) can
+            # show an old error line for a frame: an error counts once the screen settled on it
+            self._check_error_later(monitor)
+            state = None
+        elif monitor.error_check is not None and state != SessionStatus.ERROR.value:
+            monitor.error_check.cancel()
+            monitor.error_check = None
         if state is not None and state != monitor.status and self._screen_may_say(monitor, state):
             changed = True
             if state == SessionStatus.EXITED.value:
@@ -319,6 +333,17 @@ class Engine:
         if changed or cause != "screen":
             monitor.markers_acted = monitor.markers_seen
             self.progress(monitor)
+
+    def _check_error_later(self, monitor: Monitor) -> None:
+        if monitor.error_check is not None:
+            return
+
+        def check() -> None:
+            monitor.error_check = None
+            if self.monitors.get(monitor.session_id) is monitor:
+                self.evaluate(monitor, cause="screen, settled")
+
+        monitor.error_check = asyncio.get_running_loop().call_later(ERROR_SETTLE, check)
 
     @staticmethod
     def _screen_may_say(monitor: Monitor, state: str) -> bool:

@@ -58,6 +58,9 @@ class Monitor:
     retry_line: str = ""
     retry_reported: bool = False
     submitted_at: float = 0.0  # the latest prompt-submit hook event's time (crash recovery)
+    error_check: asyncio.TimerHandle | None = None  # an error on screen, looked at again once it settled
+    prompted: bool = False  # a prompt was pasted since this monitor began (the agent's first waits)
+    replaying: bool = False  # resumed a conversation: until the first prompt, its screen shows old turns
     _tail: str = ""
     _changed: asyncio.Event | None = field(init=False, default=None)
     _marker: re.Pattern[str] | None = field(init=False, default=None)

@@ -318,7 +318,11 @@ class SessionService:
         if wt is None or wt.state != WorktreeState.ACTIVE.value or not Path(wt.path).is_dir():
             raise Refused(f"session {session_id}: its worktree is gone; start a new session instead")
         profile = ctx.profiles.get(row.agent)
-        resume = row.conversation_id if driver(profile.driver).can_resume() else None
+        agent_driver = driver(profile.driver)
+        resume = row.conversation_id if agent_driver.can_resume() else None
+        lost_conversation = resume is not None and not agent_driver.saved(session_files(ctx, row), resume)
+        if lost_conversation:
+            resume = None  # the agent kept nothing to resume: a new conversation, said so below
         state = ctx.config.state
         with file_lock(state.run / "create.lock"):
             project = ctx.records.project(row.project_id)
@@ -347,7 +351,13 @@ class SessionService:
             "session.restarted",
             row.id,
             f"{profile.name} restarted"
-            + (f", resuming conversation {resume}" if resume else ", new conversation"),
+            + (
+                f", resuming conversation {resume}"
+                if resume
+                else f", new conversation ({profile.name} kept no saved conversation {row.conversation_id})"
+                if lost_conversation
+                else ", new conversation"
+            ),
             resume=resume,
         )
         ctx.wake_engine(f"restart {row.id}")
