@@ -40,10 +40,10 @@ def assert_one_line_error(proc, *needles: str) -> None:
 @pytest.fixture
 def baseline(orch: Orch) -> tuple[object, ...]:
     sid = orch.new("good")
-    orch.wait_status(sid, "idle")
+    orch.wait_status(sid, "idle", 60)
     orch.run("session", "send", sid, "hello")
     wait_for(lambda: orch.ledger_rows(sid)[-1].state == "done", 60)  # settled: nothing moves on its own
-    orch.wait_status(sid, "idle")
+    orch.wait_status(sid, "idle", 60)
     return snapshot(orch)
 
 
