@@ -101,13 +101,17 @@ class Turns:
         before = self.submit_error.get(command_id)
         return before is None or monitor.screen_error() != before
 
+    def _forget(self, command_id: int) -> None:
+        """A final row's turn facts are no longer needed."""
+        self.marker_base.pop(command_id, None)
+        self.submit_seq.pop(command_id, None)
+        self.submit_error.pop(command_id, None)
+
     def _finish(self, monitor: Monitor, cmd: Command, state: CommandState, cause: str) -> None:
         assert cmd.id is not None
         error = cause if state is CommandState.FAILED else None
         self.ctx.ledger.transition(cmd.id, state, cause, error=error)
-        self.marker_base.pop(cmd.id, None)
-        self.submit_seq.pop(cmd.id, None)
-        self.submit_error.pop(cmd.id, None)
+        self._forget(cmd.id)
         self.poke(monitor.session_id)
 
     def check_started(self, monitor: Monitor) -> None:
@@ -126,9 +130,7 @@ class Turns:
                     f"(agent {monitor.status}; no hook, busy screen or completion marker)",
                     error="the agent never started a turn",
                 )
-                self.marker_base.pop(cmd.id, None)
-                self.submit_seq.pop(cmd.id, None)
-                self.submit_error.pop(cmd.id, None)
+                self._forget(cmd.id)
                 self.poke(monitor.session_id)
 
     def note_retrying(self, monitor: Monitor) -> None:
