@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text as sql
 
 from conftest import Orch, wait_for
 from orchtui.domain import CommandState
@@ -53,6 +54,45 @@ def test_kill9_engine_then_restart_readopts_without_duplicates_or_resends(orch: 
     orch.run("session", "send", a, "after restart")
     wait_for(lambda: orch.ledger_rows(a)[-1].state == "done")
     assert [e["text"] for e in orch.transcript(a) if e["type"] == "prompt"][-1] == "after restart"
+
+
+def test_row_caught_before_its_enter_is_emptied_not_glued_to_the_next(orch: Orch) -> None:
+    """orchtui died after pasting a prompt and before pressing Enter. The log it had not
+    yet saved its place in still holds the previous turn's completion marker: that is no
+    evidence the pasted prompt was taken. The input line is emptied, the row failed, and
+    the next prompt reaches the agent alone."""
+    sid = orch.new("paste-only")
+    orch.wait_status(sid, "idle")
+    orch.run("session", "send", sid, "first")
+    wait_for(lambda: orch.ledger_rows(sid)[0].state == "done")
+    pane = orch.show(sid)["tmux_pane"]
+    pid = orch.engine_pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: orch.engine_pid() is None, timeout=10)
+    store = orch.store
+    try:
+        with store.engine.begin() as conn:  # its place in the log is saved on status changes only
+            conn.execute(sql("UPDATE agent_session SET log_offset = 0 WHERE id = :id"), {"id": sid})
+        ledger = Ledger(store)
+        caught = ledger.enqueue(sid, "second, pasted only", actor="test")
+        assert caught.id is not None
+        ledger.transition(caught.id, CommandState.ISSUED, "delivering (then orchtui died)")
+        orch.server.cmd("set-buffer", "-b", "t", "second, pasted only")
+        orch.server.cmd("paste-buffer", "-p", "-d", "-b", "t", "-t", pane)
+        wait_for(
+            lambda: (
+                "second, pasted only" in "\n".join(orch.server.cmd("capture-pane", "-p", "-t", pane).stdout)
+            )
+        )
+        ledger.enqueue(sid, "third", actor="test")
+    finally:
+        store.close()
+    orch.run("engine", "start")
+    wait_for(lambda: [r.state for r in orch.ledger_rows(sid)] == ["done", "failed", "done"], timeout=60)
+    assert [e["text"] for e in orch.transcript(sid) if e["type"] == "prompt"] == ["first", "third"]
+    failed = next(r for r in orch.json("ledger", sid) if r["id"] == caught.id)
+    assert "before pressing Enter" in failed["transitions"][-1]["cause"]
 
 
 def test_window_closed_while_engine_down_is_marked_lost(orch: Orch) -> None:

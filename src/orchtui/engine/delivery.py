@@ -76,6 +76,8 @@ async def deliver(engine: Engine, monitor: Monitor, cmd: Command) -> None:
         await asyncio.sleep(profile.submit.delay)
         for attempt in range(1, cfg.retries + 2):
             gen, status = monitor.generation, monitor.status
+            if attempt == 1:  # kept before the key goes: crash recovery must know it may have
+                ctx.ledger.note_submit(cmd.id, monitor.offset)
             engine.turns.note_submit(cmd.id, monitor)
             await asyncio.to_thread(ctx.tmux.send_keys, monitor.pane_id, profile.submit.enter_key)
 
@@ -144,10 +146,14 @@ async def recover_issued(engine: Engine, monitor: Monitor, cmd: Command, taken: 
     assert cmd.id is not None
     base = monitor.markers_seen
     busy = ("working", "waiting")
-    took = taken or await wait_until(  # taken: its turn's marker or submit hook came while orchtui was down
-        monitor,
-        lambda: monitor.status in busy or monitor.markers_seen > base,
-        ctx.config.delivery.verify_timeout,
+    entered = cmd.submit_offset is not None  # else Enter was never pressed: nothing to wait for
+    took = taken or (  # taken: its turn's marker or submit hook came while orchtui was down
+        entered
+        and await wait_until(
+            monitor,
+            lambda: monitor.status in busy or monitor.markers_seen > base,
+            ctx.config.delivery.verify_timeout,
+        )
     )
     if took:
         engine.turns.note_submit(cmd.id, monitor)
@@ -162,8 +168,12 @@ async def recover_issued(engine: Engine, monitor: Monitor, cmd: Command, taken: 
             ctx.ledger.transition(
                 cmd.id,
                 CommandState.FAILED,
-                "orchtui stopped before the agent took it; its input line was emptied, "
-                "so nothing was submitted (not re-sent)",
+                (
+                    "orchtui stopped before the agent took it"
+                    if entered
+                    else "orchtui stopped before pressing Enter"
+                )
+                + "; its input line was emptied, so nothing was submitted (not re-sent)",
                 error="not submitted (orchtui stopped during delivery)",
             )
             return

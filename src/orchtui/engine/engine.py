@@ -176,20 +176,26 @@ class Engine:
 
     def _recover_commands(self, monitor: Monitor) -> None:
         """A row caught mid-delivery by a crash is never sent twice and never glued to
-        the next prompt: a busy agent took it; otherwise delivery.recover_issued finds out
+        the next prompt: a busy agent took it once Enter was pressed; otherwise
+        delivery.recover_issued finds out
         (and empties the agent's input line) before anything else is sent."""
         for cmd in self.ctx.ledger.open_rows(monitor.session_id):
             if cmd.state != CommandState.ISSUED.value or cmd.id is None:
                 continue
-            if monitor.status in BUSY:
+            entered = cmd.submit_offset is not None  # Enter was pressed (or about to be)
+            if entered and monitor.status in BUSY:
                 self.ctx.ledger.transition(
                     cmd.id, CommandState.DELIVERED, "adopted after restart: agent busy"
                 )
                 self.ctx.ledger.transition(cmd.id, CommandState.RUNNING, "adopted after restart: agent busy")
             else:
-                # Markers in the output written while orchtui was down, or a prompt-submit
-                # hook since the row was issued: the agent took it (and may be done).
-                taken = monitor.markers_seen > 0 or monitor.submitted_at >= (cmd.issued_at or now())
+                # A completion marker printed after the row's Enter (not an earlier turn's,
+                # still in the unread log), or a prompt-submit hook since the row was
+                # issued: the agent took it (and may be done).
+                taken = entered and (
+                    monitor.markers_since(cmd.submit_offset or 0) > 0
+                    or monitor.submitted_at >= (cmd.issued_at or now())
+                )
                 self._start(monitor, recover_issued(self, monitor, cmd, taken))
                 return
         self.progress(monitor)

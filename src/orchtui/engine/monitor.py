@@ -98,10 +98,18 @@ class Monitor:
             self.scan_markers(data)
         return data
 
+    def _markers(self) -> list[re.Pattern[str]]:
+        return ([self._marker] if self._marker is not None else []) + self._extra
+
+    def markers_since(self, offset: int) -> int:
+        """Completion markers in the log from byte `offset` to what was read so far."""
+        text = strip_ansi(read_from(self.log_file, offset)[: max(0, self.offset - offset)])
+        return sum(1 for pattern in self._markers() for _ in pattern.finditer(text))
+
     def scan_markers(self, data: bytes) -> int:
         """Count completion markers in the stream (not the screen, so none is counted twice),
         and note output that only a turn prints (the profile's `turn_output`)."""
-        patterns = ([self._marker] if self._marker is not None else []) + self._extra
+        patterns = self._markers()
         if not patterns and self._turn_output is None:
             return 0
         text = self._tail + strip_ansi(data)

@@ -17,7 +17,7 @@ from orchtui.errors import OrchtuiError
 from orchtui.locks import file_lock
 from orchtui.store import tables
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 def _v2_urgent_commands(engine: Engine) -> None:
@@ -49,6 +49,11 @@ def _v7_skill_vetting(engine: Engine) -> None:
     SQLModel.metadata.create_all(engine, tables=[SQLModel.metadata.tables["skill_vetting"]])
 
 
+def _v8_submit_offsets(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE command ADD COLUMN submit_offset INTEGER"))
+
+
 # version -> function that upgrades a database from version-1 to version.
 MIGRATIONS: dict[int, Callable[[Engine], None]] = {
     2: _v2_urgent_commands,
@@ -57,6 +62,7 @@ MIGRATIONS: dict[int, Callable[[Engine], None]] = {
     5: _v5_usage,
     6: _v6_merges,
     7: _v7_skill_vetting,
+    8: _v8_submit_offsets,
 }
 
 

@@ -31,6 +31,11 @@ _ROW = core_select(_COMMANDS.c.kind, _COMMANDS.c.state, _COMMANDS.c.attempts).wh
     _COMMANDS.c.id == bindparam("row_id")
 )
 _ADD_TRANSITION = insert(_TRANSITIONS)
+_NOTE_SUBMIT = (
+    update(_COMMANDS)
+    .where(_COMMANDS.c.id == bindparam("row_id"), _COMMANDS.c.submit_offset.is_(None))
+    .values(submit_offset=bindparam("offset"))
+)
 _DROP_PAYLOAD = delete(_PAYLOADS).where(_PAYLOADS.c.command_id == bindparam("row_id"))
 _UPDATES = {
     frozenset(fields): update(_COMMANDS)
@@ -134,6 +139,12 @@ class Ledger:
             )
             if state.final or state is CommandState.DELIVERED:
                 conn.execute(_DROP_PAYLOAD, {"row_id": command_id})
+
+    def note_submit(self, command_id: int, offset: int) -> None:
+        """Enter is about to be pressed for this row for the first time; `offset` is the
+        agent's log size now. After a crash only output past it can be this row's turn."""
+        with self.store.engine.begin() as conn:
+            conn.execute(_NOTE_SUBMIT, {"row_id": command_id, "offset": offset})
 
     def payload(self, command_id: int) -> str | None:
         with self.store.session() as db:

@@ -66,6 +66,7 @@ class Command(SQLModel, table=True):
     actor: str
     attempts: int = 0
     urgent: bool = False  # sent at once, even while the agent works (else: when it is idle)
+    submit_offset: int | None = None  # the agent log's size when Enter was first pressed (None: never)
     error: str | None = None
     queued_at: float
     issued_at: float | None = None
