@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pyte
+from pyte.screens import Margins
 from wcwidth import wcwidth
 
 log = logging.getLogger("orchtui.screen")
@@ -33,11 +34,27 @@ class _Screen(pyte.Screen):
     its handlers do not take; they change nothing visible and are dropped."""
 
     def __init__(self, cols: int, rows: int) -> None:
+        self.scrolls: list[tuple[int, int]] = []  # (top, bottom) of each scroll since last rendered
         super().__init__(cols, rows)
         for name in set(pyte.Stream.csi.values()):
             method = getattr(self, name, None)
             if method is not None and "private" not in inspect.signature(method).parameters:
                 setattr(self, name, _public_only(method))
+
+    def index(self) -> None:
+        """A line feed on the bottom row scrolls: the rows move up unchanged. pyte marks
+        every row dirty then; here only the new bottom row is (with the rows that were
+        dirty already, moved with their content), and the scroll is noted so the rendered
+        rows move too. Streaming output then costs one row per line, not the screen."""
+        top, bottom = self.margins or Margins(0, self.lines - 1)
+        if self.cursor.y != bottom:
+            super().index()
+            return
+        dirty = self.dirty
+        self.dirty = set()
+        super().index()
+        self.dirty = {y if y < top or y > bottom else y - 1 for y in dirty if y != top} | {bottom}
+        self.scrolls.append((top, bottom))
 
 
 def _public_only(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -55,6 +72,9 @@ class VirtualScreen:
 
     def _render(self, y: int) -> str:
         line = self.screen.buffer[y]
+        plain = "".join([cell.data for cell in map(line.__getitem__, range(self.screen.columns))])
+        if plain.isascii():
+            return plain.rstrip()
         chars = []
         wide = False
         for x in range(self.screen.columns):
@@ -80,17 +100,24 @@ class VirtualScreen:
             self.stream = pyte.ByteStream(self.screen)
 
     def lines(self) -> list[str]:
-        """The visible rows, right-trimmed. Only rows pyte marked dirty are re-rendered."""
-        dirty = self.screen.dirty
-        if dirty:
-            if len(self._rows) != self.screen.lines:
-                self._rows = [""] * self.screen.lines
-                dirty = set(range(self.screen.lines))
-            for y in dirty:
-                if 0 <= y < self.screen.lines:
-                    self._rows[y] = self._render(y)
-            self.screen.dirty.clear()
-        return list(self._rows)
+        """The visible rows, right-trimmed. Rows move with the screen's scrolls; only rows
+        drawn on since the last call are rendered again."""
+        screen = self.screen
+        scrolls, screen.scrolls = screen.scrolls, []
+        dirty = set(screen.dirty)
+        screen.dirty.clear()
+        rows = self._rows
+        if len(rows) != screen.lines:
+            rows = self._rows = [""] * screen.lines
+            dirty = set(range(screen.lines))
+        else:
+            for top, bottom in scrolls:
+                rows[top:bottom] = rows[top + 1 : bottom + 1]
+                rows[bottom] = ""
+        for y in dirty:
+            if 0 <= y < screen.lines:
+                rows[y] = self._render(y)
+        return list(rows)
 
     def text(self) -> str:
         return "\n".join(self.lines()).rstrip("\n")
