@@ -19,7 +19,6 @@ from pathlib import Path
 
 from orchtui.config import Config
 from orchtui.engine.context import Context
-from orchtui.engine.engine import Engine
 from orchtui.errors import OrchtuiError
 from orchtui.locks import try_lock
 from orchtui.redact import redact
@@ -112,6 +111,8 @@ def run_foreground(config: Config) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop_event.set)
+        from orchtui.engine.engine import Engine  # the dashboard and CLI only start it
+
         await Engine(ctx).run(stop_event)
 
     warm = _start_warm_cli(config)

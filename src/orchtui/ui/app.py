@@ -34,12 +34,11 @@ from orchtui.runtime.watch import changes
 from orchtui.screen.vt import VirtualScreen
 from orchtui.tail import read_from
 from orchtui.ui.background import Coalesced, background
-from orchtui.ui.diff import DiffScreen
 from orchtui.ui.modals import ConfirmScreen, NewSessionRequest, NewSessionScreen, PromptScreen
 from orchtui.ui.render import screen_lines, seed_screen
 from orchtui.ui.run_actions import RunActions
-from orchtui.ui.skills_screen import SkillsScreen
 from orchtui.ui.theme import LoadedTheme, load_theme
+from orchtui.ui.views import CoveringView
 from orchtui.ui.widgets import (
     GROUP,
     ApprovalBar,
@@ -53,7 +52,6 @@ from orchtui.ui.widgets import (
 )
 
 NARROW = 120  # columns below which the panes stack in one column
-BEHIND_DIFF = 2.0  # seconds between data refreshes while the diff view covers the dashboard
 SELECTION_SETTLE = 0.12  # seconds the cursor rests before the selected session's data loads
 
 
@@ -197,8 +195,8 @@ class OrchtuiApp(RunActions):
     def request_refresh(self) -> None:
         if not self._refresh_pending:
             self._refresh_pending = True
-            # under the diff view only alerts matter: refresh less often, keep its keys quick
-            self.set_timer(BEHIND_DIFF if isinstance(self.screen, DiffScreen) else 0.05, self._start_refresh)
+            covering = self.screen if isinstance(self.screen, CoveringView) else None
+            self.set_timer(covering.refresh_beneath if covering else 0.05, self._start_refresh)
 
     def _start_refresh(self) -> None:
         self._refresh_pending = False
@@ -521,7 +519,7 @@ class OrchtuiApp(RunActions):
     # approvals ------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The approval keys exist only while an approval waits; the diff view has its own keys."""
-        if isinstance(self.screen, (DiffScreen, SkillsScreen)) and action in {
+        if isinstance(self.screen, CoveringView) and action in {
             b.action for b in self.BINDINGS if isinstance(b, Binding)
         }:
             return action == "quit"
@@ -537,6 +535,8 @@ class OrchtuiApp(RunActions):
         if view is None or not view.worktree or not view.base or not Path(view.worktree).is_dir():
             self.notify("The selected session has no worktree to diff.", severity="warning")
             return
+        from orchtui.ui.diff import DiffScreen  # with its highlighter, only when asked for
+
         self.push_screen(DiffScreen(view.id, Path(view.worktree), view.base, self._diff_comment))
 
     def _diff_comment(self, sid: str, text: str) -> None:

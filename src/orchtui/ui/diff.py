@@ -22,16 +22,16 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.strip import Strip
 from textual.timer import Timer
 from textual.widgets import Footer
 
 from orchtui.errors import OrchtuiError
 from orchtui.runtime.git_changes import FileChange, all_diffs, changed_files, file_diff
-from orchtui.ui.background import WorkerErrors, background
+from orchtui.ui.background import background
 from orchtui.ui.diff_widgets import SHOWN_LINES, DiffBody, FileList, StatusLine, render, strips
 from orchtui.ui.modals import PromptScreen
+from orchtui.ui.views import CoveringView
 
 BATCH = 2000  # file rows added per UI update while the list loads
 SETTLE = 0.08  # seconds the cursor rests on a file not fetched yet before it is fetched alone
@@ -65,7 +65,8 @@ def comment_prompt(path: str, hunk: Hunk, comment: str) -> str:
     )
 
 
-class DiffScreen(WorkerErrors, Screen[None]):
+class DiffScreen(CoveringView):
+    refresh_beneath = 2.0  # only alerts matter beneath it: keep its keys quick
     BINDINGS = [
         Binding("escape,q", "close", "Back"),
         Binding("right_square_bracket", "next_file", "Next file"),

@@ -16,7 +16,6 @@ from orchtui.engine.skill_catalog import uses
 from orchtui.errors import OrchtuiError
 from orchtui.ui.background import WorkerErrors, background
 from orchtui.ui.modals import PromptScreen, TextScreen
-from orchtui.ui.skills_screen import SkillsScreen
 
 
 class RunActions(WorkerErrors, App[None]):
@@ -27,6 +26,8 @@ class RunActions(WorkerErrors, App[None]):
     @background(group="skills")
     def action_skills(self) -> None:
         """The skills catalog: source, version, trust, where used; v vets one."""
+        from orchtui.ui.skills_screen import SkillsScreen  # imported when first opened
+
         used = uses(self.ctx, self.repo)
         self.call_from_thread(self.push_screen, SkillsScreen(self.ctx, self.repo, used))
 

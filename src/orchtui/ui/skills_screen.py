@@ -10,14 +10,14 @@ from pathlib import Path
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from orchtui.engine.context import Context
 from orchtui.engine.skill_catalog import vet
 from orchtui.skills import Skill, catalog_for, effective_trust
 from orchtui.store.vetting import Vettings
-from orchtui.ui.background import WorkerErrors, background
+from orchtui.ui.background import background
+from orchtui.ui.views import CoveringView
 
 TRUST_STYLE = {"vetted": "green", "community": "yellow", "experimental": "red"}
 
@@ -29,7 +29,7 @@ class SkillRow:
     used_by: list[str]
 
 
-class SkillsScreen(WorkerErrors, Screen[None]):
+class SkillsScreen(CoveringView):
     BINDINGS = [Binding("escape,q", "close", "Back"), Binding("v", "vet", "Vet")]
     DEFAULT_CSS = """
     SkillsScreen #skills-table { height: 1fr; border: round $primary 60%; }
