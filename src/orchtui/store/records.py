@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlmodel import col, select
+from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy import select as core_select
+from sqlmodel import SQLModel, col, select
 
 from orchtui.domain import SessionStatus
 from orchtui.errors import NotFound
@@ -14,6 +16,9 @@ from orchtui.store.db import Store, now
 from orchtui.store.tables import AgentSession, Event, Project, Worktree
 
 ENDED_BY_ORCHTUI = (SessionStatus.KILLED.value, SessionStatus.LOST.value)
+_SESSIONS: Table = SQLModel.metadata.tables["agent_session"]
+_STATUS = core_select(_SESSIONS.c.status).where(_SESSIONS.c.id == bindparam("sid"))
+_ADD_EVENT = insert(SQLModel.metadata.tables["event"])
 
 
 class Records:
@@ -87,21 +92,29 @@ class Records:
 
     def change_status(self, session_id: str, old: str, new: str, detail: str, **fields: Any) -> bool:
         """The session's new status and its event, in one transaction. False (nothing
-        written) when the session was killed or lost meanwhile by someone else."""
-        with self.store.session() as db:
-            row = db.get(AgentSession, session_id)
-            if row is None:
+        written) when the session was killed or lost meanwhile by someone else. Core
+        statements: the engine writes one per status change, many a second in a burst."""
+        at = now()
+        values = {"status": new, "status_detail": detail, "status_at": at, "updated_at": at, **fields}
+        with self.store.engine.begin() as conn:
+            status = conn.execute(_STATUS, {"sid": session_id}).scalar()
+            if status is None:
                 raise NotFound(f"no session {session_id!r}")
-            if row.status in ENDED_BY_ORCHTUI and row.status != old:
+            if status in ENDED_BY_ORCHTUI and status != old:
                 return False  # killed or lost meanwhile (by another process): that stands
-            at = now()
-            row.status, row.status_detail, row.status_at, row.updated_at = new, detail, at, at
-            for key, value in fields.items():
-                setattr(row, key, value)
-            db.add(row)
+            conn.execute(update(_SESSIONS).where(_SESSIONS.c.id == session_id).values(values))
             data = json.dumps({"old": old, "new": new, "detail": detail})
-            db.add(Event(at=at, session_id=session_id, kind="status", message=f"{old} -> {new}", data=data))
-            db.commit()
+            conn.execute(
+                _ADD_EVENT,
+                {
+                    "at": at,
+                    "session_id": session_id,
+                    "kind": "status",
+                    "severity": "info",
+                    "message": f"{old} -> {new}",
+                    "data": data,
+                },
+            )
             return True
 
     # worktrees ------------------------------------------------------------
@@ -144,18 +157,18 @@ class Records:
         at: float | None = None,
         **data: Any,
     ) -> Event:
-        with self.store.session() as db:
-            row = Event(
-                at=at or now(),
-                session_id=session_id,
-                kind=kind,
-                severity=severity,
-                message=redact(message),
-                data=redact(json.dumps(data, default=str)),
-            )
-            db.add(row)
-            db.commit()
-            return row
+        row = Event(
+            at=at or now(),
+            session_id=session_id,
+            kind=kind,
+            severity=severity,
+            message=redact(message),
+            data=redact(json.dumps(data, default=str)),
+        )
+        with self.store.engine.begin() as conn:
+            key = conn.execute(_ADD_EVENT, row.model_dump(exclude={"id"})).inserted_primary_key
+        row.id = key[0] if key else None
+        return row
 
     def recent_alerts(self, limit: int = 20) -> tuple[list[Event], int]:
         """The latest events of warning severity and up, and the newest event id."""
