@@ -61,15 +61,14 @@ def run(n: int, seconds: float) -> dict[str, Any]:
             term.kill()
 
 
-def measure(w: World, term: libtmux.Server, seconds: float) -> dict[str, Any]:
-    ctx, ids = w.ctx, w.ids
-    out = w.root / "marks.json"
+def launch(w: World, term: libtmux.Server, out: Path) -> psutil.Process:
+    """The timed dashboard (bench/dashboard_app.py) in a 200x50 terminal on `term`; returns
+    once it has drawn and settled."""
     env = [
         arg
         for key in ("ORCHTUI_HOME", "ORCHTUI_TMUX_SOCKET", "ORCHTUI_SCRIPTED_SCENARIO", "PATH", "HOME")
         for arg in ("-e", f"{key}={os.environ[key]}")
     ]
-    launched = time.time()
     term.cmd(
         "new-session",
         "-d",
@@ -93,7 +92,14 @@ def measure(w: World, term: libtmux.Server, seconds: float) -> dict[str, Any]:
         time.sleep(0.1)
     time.sleep(2.0)
     pid = int(term.cmd("display-message", "-p", "-t", "dash", "#{pane_pid}").stdout[0])
-    dash = psutil.Process(pid)
+    return psutil.Process(pid)
+
+
+def measure(w: World, term: libtmux.Server, seconds: float) -> dict[str, Any]:
+    ctx, ids = w.ctx, w.ids
+    out = w.root / "marks.json"
+    launched = time.time()
+    dash = launch(w, term, out)
     idle_cpu = cpu_percent(dash, seconds)
     idle_keys = press_keys(term, 120, seed=1)
 

@@ -16,7 +16,6 @@ from textual import events
 from orchtui.config import load_config
 from orchtui.engine.context import Context
 from orchtui.ui.app import OrchtuiApp
-from orchtui.ui.diff import DiffScreen
 
 
 class TimedApp(OrchtuiApp):
@@ -47,7 +46,8 @@ class TimedApp(OrchtuiApp):
         if self._rows_shown and not any(k == "first-row-wall" for k, _t in self.marks):
             self.marks.append(("first-row-wall", time.time()))  # wall clock: the bench times from the launch
         screen = self.screen
-        if isinstance(screen, DiffScreen):  # bench/diff.py: when the view had its list and first diff
+        diff = sys.modules.get("orchtui.ui.diff")  # imported once the diff view opened
+        if diff is not None and isinstance(screen, diff.DiffScreen):  # bench/diff.py: list, first diff
             if screen.loaded and "diff-list" not in self._diff_marks:
                 self._diff_marks.add("diff-list")
                 self.marks.append(("diff-list", now))

@@ -60,6 +60,7 @@ class Engine:
             path.touch(exist_ok=True)
         self._event_offset = self.state.tmux_events.stat().st_size
         self._wake_offset = self.state.wake_file.stat().st_size
+        self.ctx.tmux.use_control_mode()
         self.adopt_all()
         reconcile = asyncio.create_task(self._reconcile_loop(stop))
         cfg = self.ctx.config.engine
@@ -72,6 +73,7 @@ class Engine:
             reconcile.cancel()
             for task in list(self.tasks):
                 task.cancel()
+            self.ctx.tmux.close()
 
     def handle(self, paths: set[Path]) -> None:
         for path in sorted(paths):

@@ -17,8 +17,10 @@ import libtmux
 from libtmux.exc import LibTmuxException
 
 from orchtui.errors import OrchtuiError
+from orchtui.runtime.tmux_control import ControlClient, ControlLost
 
 SESSION_OPTION = "@orchtui_session"
+CONTROL_COMMANDS = ("send-keys", "paste-buffer")  # the engine's per-prompt commands
 _PANE_FORMAT = "\t".join(
     [
         "#{pane_id}",
@@ -90,9 +92,29 @@ class Tmux:
         self.height = height
         self.history_limit = history_limit
         self.server = libtmux.Server(socket_name=socket_name)
+        self.control: ControlClient | None = None
 
     # low level ------------------------------------------------------------
+    def use_control_mode(self) -> None:
+        """Send keys and pastes through one long-lived control-mode client (the engine)."""
+        if self.control is None:
+            self.control = ControlClient(self.socket_name)
+
+    def close(self) -> None:
+        if self.control is not None:
+            self.control.close()
+            self.control = None
+
     def run(self, *args: str, check: bool = True) -> list[str]:
+        if self.control is not None and args[0] in CONTROL_COMMANDS and self.control.suitable(args):
+            try:
+                ok, lines = self.control.run(args)
+            except ControlLost:
+                pass  # not connected (yet): a tmux process below, as without it
+            else:
+                if not ok and check:
+                    raise TmuxError(f"tmux {args[0]}: {' '.join(lines).strip()}")
+                return lines if ok else []
         try:
             result = self.server.cmd(*args)
         except LibTmuxException as exc:
