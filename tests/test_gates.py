@@ -11,7 +11,7 @@ from pydantic import TypeAdapter
 
 from conftest import git, init_repo
 from orchtui.engine.gates import evaluate
-from orchtui.playbook import Gate
+from orchtui.playbook import CommandGate, Gate, load_playbook
 
 GATE: TypeAdapter[Gate] = TypeAdapter(Gate)
 
@@ -85,3 +85,51 @@ def test_artifact_metric_and_approval_gates(worktree: Path) -> None:
     assert evaluate(approval, worktree).state == "pending"
     assert evaluate(approval, worktree, approved=True).state == "pass"
     assert evaluate(approval, worktree, approved=False).state == "fail"
+
+
+HOSTILE_BRANCHES = [  # each one a valid git branch name (git check-ref-format accepts it)
+    "feat$(touch${IFS}pwned1)",
+    "x;touch${IFS}pwned2",
+    "a`touch${IFS}pwned3`",
+    "b|touch${IFS}pwned4",
+    "c&&touch${IFS}pwned5",
+    "d'\"e>pwned6",
+]
+
+
+def test_every_shipped_command_gate_takes_hostile_names_as_data(tmp_path: Path) -> None:
+    """The values a gate names (`{base}`, `"$ORCHTUI_BASE"`, …) never become code: with
+    branch names full of shell syntax, nothing runs, and the gates see the exact names."""
+    shipped = [
+        g
+        for path in sorted((Path(__file__).parent.parent / "playbooks").glob("*.yaml"))
+        for stage in load_playbook(path, {"claude", "codex", "aider", "gemini", "orchtui", "scripted"}).stages
+        for g in stage.gates
+        if isinstance(g, CommandGate) and "pytest" not in g.run
+    ]
+    assert shipped, "the shipped playbooks have command gates"
+    echo = gate(type="command", run='printf \'%s\\n\' {base} "{branch}" "$ORCHTUI_TASK" {stage} {attempt}')
+    repo = init_repo(tmp_path / "repo")
+    for base in HOSTILE_BRANCHES:
+        git(repo, "check-ref-format", "--branch", base)
+        git(repo, "branch", base, "main")
+    branch = "work$(touch${IFS}pwned0);rm${IFS}-rf${IFS}.git"
+    git(repo, "switch", "-q", "-c", branch)
+    (repo / "work.txt").write_text("work\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "work")
+    for base in HOSTILE_BRANCHES:
+        values = {
+            "base": base,
+            "branch": branch,
+            "task": "t-1",
+            "stage": "build",
+            "attempt": "2",
+        }
+        for shipped_gate in shipped:
+            outcome = evaluate(shipped_gate, repo, values=values)
+            assert outcome.state == "pass", (base, shipped_gate, outcome)
+        shown = evaluate(echo, repo, values=values)
+        assert shown.evidence.splitlines() == [base, branch, "t-1", "build", "2"], shown
+    pwned = [found for where in (tmp_path, Path.cwd()) for found in where.glob("**/pwned*")]
+    assert pwned == []

@@ -273,3 +273,31 @@ async def test_run_with_approvals_answered_in_the_dashboard(
     approvals = orch.json("approvals", "--all")
     assert [(a["stage"], a["state"]) for a in approvals] == [("build", "approved"), ("merge", "approved")]
     assert all(a["run"] == run_id and a["who"] for a in approvals)
+
+
+def test_a_branch_name_full_of_shell_syntax_is_never_run_by_a_gate(orch: Orch, tmp_path: Path) -> None:
+    """A run started from a branch named `feat$(touch${IFS}pwned)`: the gate that names
+    `{base}` sees that name as data, and nothing of it runs."""
+    hostile = "feat$(touch${IFS}pwned)"
+    git(orch.repo, "switch", "-q", "-c", hostile)
+    book = tmp_path / "hostile.yaml"
+    book.write_text(
+        "stages:\n  - id: build\n    automation: fully_auto\n"
+        "    roles:\n      - {role: builder, agents: [scripted], prompt: hello}\n"
+        "    gates:\n"
+        "      - type: command\n"
+        '        run: test "$(git rev-list --count {base}..HEAD)" -ge 0 && printf %s {base}\n'
+    )
+    run_id = orch.run("run", str(book), "--task", "hostile").stdout.strip()
+
+    def gates() -> list[tuple[str, str]]:
+        store = Store(f"sqlite:///{orch.home / 'orchtui.db'}")
+        try:
+            return [(g.state, g.evidence) for g in Runs(store).gate_results(run_id, "build")]
+        finally:
+            store.close()
+
+    wait_for(gates, timeout=90, interval=0.3)
+    assert not [p for p in tmp_path.glob("**/pwned")], "a branch name ran as a command"
+    assert gates()[0] == ("pass", hostile)
+    wait_for(lambda: orch.json("runs")[0]["state"] == "done", timeout=60, interval=0.3)

@@ -25,6 +25,7 @@ from pydantic import (
 from orchtui.errors import ConfigError
 
 STAGE_ID = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")  # {task}, {base}, … in prompts and command gates
 
 
 class _Model(BaseModel):

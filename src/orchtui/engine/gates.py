@@ -1,9 +1,10 @@
 """Evaluating a stage's gates against a worktree, with the evidence kept.
 
 Each gate gives pass, fail or pending and why; `command` gates keep their output
-(truncated) as evidence. Gate commands come from the playbook (trusted configuration,
-like the setup command) and run in the worktree with a timeout and a minimal
-environment; no agent text is ever part of them.
+(truncated) as evidence. Gate commands come from the playbook and run in the worktree
+with a timeout and a minimal environment; the values they name (`{base}`, `{branch}`,
+`{task}`, `{stage}`, `{attempt}`) reach the shell as environment variables, never as
+part of the command line, and no agent text is ever part of them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchtui.playbook import (
+    PLACEHOLDER,
     ApprovalGate,
     ArtifactExistsGate,
     CommandGate,
@@ -50,14 +52,26 @@ def _inside(worktree: Path, relative: str) -> Path | None:
     return target if target.is_relative_to(worktree.resolve()) else None
 
 
-def _command(gate: CommandGate, worktree: Path) -> GateOutcome:
-    env = {k: v for k, v in os.environ.items() if k in SAFE_ENV}
+def script_for(run: str, values: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    """A command gate's shell line and its values. A value is never written into the
+    line: `{base}` becomes `${ORCHTUI_BASE}`, which the shell expands as data (a branch
+    named `x$(rm -rf ~)` is just a name), and the value goes in the environment."""
+    env = {f"ORCHTUI_{name.upper()}": value for name, value in values.items()}
+    line = PLACEHOLDER.sub(
+        lambda m: "${ORCHTUI_" + m.group(1).upper() + "}" if m.group(1) in values else m.group(0), run
+    )
+    return line, env
+
+
+def _command(gate: CommandGate, worktree: Path, values: Mapping[str, str]) -> GateOutcome:
+    script, data = script_for(gate.run, values)
+    env = {k: v for k, v in os.environ.items() if k in SAFE_ENV} | data
     # no bytecode caches: they would litter the worktree, and a same-size edit within the
     # same second would run stale code
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     try:
         proc = subprocess.run(
-            ["sh", "-c", gate.run],
+            ["sh", "-c", script],
             cwd=worktree,
             env=env,
             capture_output=True,
@@ -114,10 +128,12 @@ def evaluate(
     artifacts: Mapping[str, str] | None = None,
     metric: Callable[[str], float | None] | None = None,
     approved: bool | None = None,
+    values: Mapping[str, str] | None = None,
 ) -> GateOutcome:
-    """One gate's outcome. `approved` is None while nobody has decided."""
+    """One gate's outcome. `approved` is None while nobody has decided. `values` fill a
+    command gate's placeholders (`{base}`, `{branch}`, `{task}`, …) as data."""
     if isinstance(gate, CommandGate):
-        return _command(gate, worktree)
+        return _command(gate, worktree, values or {})
     if isinstance(gate, FileExistsGate):
         return _file_exists(gate, worktree)
     if isinstance(gate, ContentCheckGate):

@@ -69,7 +69,7 @@ class MergeService:
                     f"merge refused: {wt.path} has {len(dirty)} uncommitted change(s); "
                     "commit them first (orchtui commit)"
                 )
-            self._checks(policy, Path(wt.path), f"{wt.branch}")
+            self._checks(policy, Path(wt.path), f"{wt.branch}", {"branch": wt.branch, "base": target})
         elif policy.required_checks:
             raise Refused(f"merge refused: {wt.branch} has no worktree to run git.required_checks in")
         if not git_merge.unmerged_commits(repo, wt.branch, target):
@@ -114,9 +114,10 @@ class MergeService:
         )
         return self._open_loop(row, repo, policy, resolver)
 
-    def _checks(self, policy: GitPolicy, where: Path, what: str) -> None:
+    def _checks(self, policy: GitPolicy, where: Path, what: str, values: dict[str, str]) -> None:
+        """git.required_checks on `where`; `values` fill their placeholders, as data."""
         for gate in policy.required_checks:
-            outcome = evaluate(gate, where)
+            outcome = evaluate(gate, where, values=values)
             if outcome.state != "pass":
                 raise Refused(f"merge refused: required check ({gate.type}) failed on {what}: {outcome.why}")
 
@@ -208,7 +209,7 @@ class MergeService:
         why = None
         if not left:
             try:
-                self._checks(policy, where, "the resolved merge")
+                self._checks(policy, where, "the resolved merge", {"branch": row.source, "base": row.target})
             except Refused as exc:
                 why = str(exc).removeprefix("merge refused: ")
         if left or why:

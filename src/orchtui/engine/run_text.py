@@ -3,7 +3,6 @@ memory) and what an approval prompt shows a person (plan, previous gates, diff).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ from orchtui.engine.allocation import plan_stage
 from orchtui.engine.capacity import Slot
 from orchtui.engine.context import Context
 from orchtui.errors import UsageError
-from orchtui.playbook import Playbook, Role, Stage
+from orchtui.playbook import PLACEHOLDER, Playbook, Role, Stage
 from orchtui.runtime.git import GitRepo
 from orchtui.skills import catalog_for
 from orchtui.store.tables import Run, Worktree
@@ -109,9 +108,6 @@ def diff_summary(wt: Worktree | None) -> str:
         return "no changes yet"
     repo = GitRepo(Path(wt.path))
     return repo.repo.git.diff("--stat", f"{wt.base}...HEAD") or "no changes yet"
-
-
-PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
 def fill(template: str, values: dict[str, str]) -> str:

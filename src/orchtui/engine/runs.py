@@ -29,7 +29,7 @@ from orchtui.engine.memory import remember
 from orchtui.engine.merge_stage import check_merge_stage, start_merge_stage
 from orchtui.engine.merging import MergeService
 from orchtui.engine.revive import revive
-from orchtui.engine.run_text import approval_shown, fill, stage_prompt
+from orchtui.engine.run_text import approval_shown, stage_prompt
 from orchtui.engine.sessions import SessionService
 from orchtui.engine.skill_steps import STEP_INDEX, run_step
 from orchtui.errors import OrchtuiError
@@ -352,11 +352,10 @@ class RunDriver:
                     run.id, stage.id, f"gate {index}", {"stage": stage.id, "prompt": gate.prompt}
                 )
                 approved = None if approval.state == "pending" else approval.state == "approved"
-            if gate.type == "command" and wt is not None:
-                gate = gate.model_copy(
-                    update={"run": fill(gate.run, {"base": wt.base, "branch": wt.branch, "task": run.task})}
-                )
-            outcome = evaluate(gate, worktree, artifacts=artifacts, approved=approved)
+            values = {"task": run.task, "stage": stage.id, "attempt": str(run.attempt)}
+            if wt is not None:
+                values |= {"base": wt.base, "branch": wt.branch}
+            outcome = evaluate(gate, worktree, artifacts=artifacts, approved=approved, values=values)
             self.record_outcome(run, stage, index, gate.type, outcome)
             outcomes.append(outcome)
         return outcomes
