@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 from conftest import Orch, git, wait_for
+from orchtui.domain import CommandKind, CommandState
+from orchtui.store.ledger import Ledger
 
 
 def test_new_session_runs_in_its_own_worktree_window_and_branch(orch: Orch) -> None:
@@ -49,6 +51,33 @@ def test_send_delivers_hostile_text_byte_for_byte_without_a_shell(orch: Orch, tm
     assert [t["state"] for t in row["transitions"]] == ["queued", "issued", "delivered", "running", "done"]
     for state in ("queued_at", "issued_at", "delivered_at", "running_at", "done_at"):
         assert row[state] is not None
+
+
+def test_a_prompt_cannot_end_its_paste_early_or_reach_the_terminal_as_controls(orch: Orch) -> None:
+    """ESC [ 201 ~ then a carriage return inside a prompt ended the bracketed paste and
+    submitted its first half as a prompt of its own. Control characters are removed before
+    the prompt is queued; the ledger keeps exactly what was sent, and says so."""
+    sid = orch.new("controls")
+    orch.wait_status(sid, "idle")
+    text = "first half\x1b[201~\rsecond half\x07\x1b]0;title\x07 \x9b2J end"
+    sent = "first half[201~\nsecond half]0;title 2J end"
+    orch.json("session", "send", sid, text)
+    wait_for(lambda: orch.json("ledger", sid)[0]["state"] == "done")
+    assert [e["text"] for e in orch.transcript(sid) if e["type"] == "prompt"] == [sent]
+    row = orch.json("ledger", sid)[0]
+    assert row["text"] == sent
+    assert "5 terminal control character(s) removed" in row["transitions"][0]["cause"]
+    # text stored before (or by other means) is shown escaped, never acted on
+    store = orch.store
+    try:
+        Ledger(store).record(
+            sid, CommandKind.TAKEOVER, "reset\x1bc title\x1b]0;x\x07", CommandState.DONE, "t", "t"
+        )
+    finally:
+        store.close()
+    shown = orch.run("ledger", sid).stdout
+    assert "\x1b" not in shown and "\x07" not in shown
+    assert "reset\\x1bc title\\x1b]0;x\\x07" in shown
 
 
 def test_status_follows_the_agent_idle_working_waiting_working_idle(orch: Orch) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from orchtui.controls import shown_safe
 from orchtui.engine.why import status_source
 from orchtui.store.ledger import Ledger
 from orchtui.store.records import Records
@@ -76,6 +77,8 @@ def emit_json(data: Any) -> None:
 
 
 def table(rows: list[list[str]], headers: list[str]) -> None:
+    """Columns of stored text, its terminal control characters shown escaped."""
+    rows = [[shown_safe(cell) for cell in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
     click.echo("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
     for row in rows:
@@ -83,5 +86,5 @@ def table(rows: list[list[str]], headers: list[str]) -> None:
 
 
 def one_line(text: str, width: int = 48) -> str:
-    flat = " ".join(text.split())
+    flat = shown_safe(" ".join(text.split()))
     return flat if len(flat) <= width else flat[: width - 1] + "…"

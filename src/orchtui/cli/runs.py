@@ -8,6 +8,7 @@ import click
 
 from orchtui.cli.app import App, json_option, pass_app
 from orchtui.cli.output import emit_json, iso, one_line, table
+from orchtui.controls import shown_safe
 from orchtui.domain import ApprovalState, RunState
 from orchtui.engine import waiting
 from orchtui.engine.sessions import operator
@@ -132,7 +133,7 @@ def _follow(app: App, run_ids: list[str], timeout: float) -> None:
         nonlocal seen
         events = [e for e in ctx.records.events() if any(f'"run": "{rid}"' in e.data for rid in run_ids)]
         for ev in events[seen:]:
-            click.echo(f"{iso(ev.at)}  {ev.kind:18} {ev.message}")
+            click.echo(f"{iso(ev.at)}  {ev.kind:18} {shown_safe(ev.message)}")
         seen = len(events)
         current = [ctx.runs.get(rid) for rid in run_ids]
         for r in current:

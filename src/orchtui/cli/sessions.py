@@ -10,6 +10,7 @@ import click
 
 from orchtui.cli.app import App, json_option, pass_app
 from orchtui.cli.output import command_json, emit_json, session_json, table
+from orchtui.controls import shown_safe
 from orchtui.domain import CommandKind, CommandState
 from orchtui.engine import waiting
 from orchtui.engine.context import Context
@@ -103,7 +104,7 @@ def session_show(app: App, session_id: str, screen: bool, as_json: bool) -> None
         return
     for key, value in data.items():
         if key != "screen":
-            click.echo(f"{key:16} {value if value is not None else '-'}")
+            click.echo(f"{key:16} {shown_safe(str(value)) if value is not None else '-'}")
     if "screen" in data:
         click.echo("\n" + data["screen"])
 
@@ -177,7 +178,8 @@ def session_why(app: App, session_id: str, as_json: bool) -> None:
     if as_json:
         emit_json(data)
         return
-    click.echo(f"{data['id']} is {data['status']} (said by the {data['source']}: {data['detail'] or '-'})")
+    detail = shown_safe(data["detail"] or "-")
+    click.echo(f"{data['id']} is {data['status']} (said by the {data['source']}: {detail})")
     if data["exit_code"] is not None:
         click.echo(f"exit code {data['exit_code']}")
     if data["taken_over"]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchtui.config import policy_for
+from orchtui.controls import paste_safe
 from orchtui.domain import CommandKind, CommandState, SessionStatus, WorktreeState
 from orchtui.drivers import driver
 from orchtui.engine.capacity import Slot, refusal
@@ -401,8 +402,8 @@ class SessionService:
         row = self.ctx.records.session(session_id)
         if not SessionStatus(row.status).live:
             raise UsageError(f"session {session_id} is {row.status}; it cannot take prompts")
-        if not text.strip():
-            raise UsageError("the prompt is empty")
+        if not paste_safe(text)[0].strip():
+            raise UsageError("the prompt is empty (or only terminal control characters)")
         cmd = self.ctx.ledger.enqueue(
             session_id, text, kind=kind, actor=operator(), cause=cause, urgent=urgent
         )

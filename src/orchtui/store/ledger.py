@@ -6,6 +6,7 @@ from sqlalchemy import Table, bindparam, delete, insert, update
 from sqlalchemy import select as core_select
 from sqlmodel import SQLModel, col, func, select
 
+from orchtui.controls import paste_safe
 from orchtui.domain import COMMAND_TRANSITIONS, CommandKind, CommandState
 from orchtui.errors import NotFound, OrchtuiError
 from orchtui.redact import redact
@@ -65,7 +66,12 @@ class Ledger:
         cause: str = "queued by operator",
         urgent: bool = False,
     ) -> Command:
-        """A new row waiting for delivery; the exact text is kept apart until delivered."""
+        """A new row waiting for delivery; the exact text is kept apart until delivered.
+        A prompt's terminal control characters are removed first (orchtui/controls.py)."""
+        if kind is CommandKind.PROMPT:
+            text, removed = paste_safe(text)
+            if removed:
+                cause += f"; {removed} terminal control character(s) removed"
         return self._insert(
             session_id, kind, text, CommandState.QUEUED, actor, cause, payload=True, urgent=urgent
         )
