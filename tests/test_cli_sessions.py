@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 from conftest import Orch, git, wait_for
 from orchtui.domain import CommandKind, CommandState
 from orchtui.store.ledger import Ledger
+from orchtui.store.records import Records
 
 
 def test_new_session_runs_in_its_own_worktree_window_and_branch(orch: Orch) -> None:
@@ -130,6 +132,33 @@ def test_agent_exit_is_seen_with_its_exit_code_within_two_seconds(orch: Orch) ->
     store.close()
     assert events, "no exited event"
     assert events[-1].at - exit_at < 2.0, f"exit seen after {events[-1].at - exit_at:.2f}s: {events[-1].data}"
+
+
+def test_an_exit_screen_long_before_the_process_ends_still_gets_its_exit_code(orch: Orch, tmp_path) -> None:
+    """Claude Code prints its exit screen, then (on a loaded machine) takes many seconds
+    to end. The session is `exited` from the screen at once; the exit code comes when the
+    process ends, however long after, without a second `exited` transition."""
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    (profiles / "lingers.toml").write_text(
+        'command = ["{python}", "-c", "import time, sys; print(\'Goodbye!\', flush=True); '
+        'time.sleep(8); sys.exit(7)"]\n'
+        "[[patterns]]\nstate = \"exited\"\nregex = '^Goodbye!$'\n"
+    )
+    orch.env["ORCHTUI_PROFILE_DIRS"] = f'["{profiles}"]'
+    orch.run("engine", "stop")
+    sid = orch.new("lingers", "lingers")
+    orch.wait_status(sid, "exited")
+    assert orch.show(sid)["exit_code"] is None  # the process is still there
+    wait_for(lambda: orch.show(sid)["exit_code"] == 7, timeout=60)
+    store = orch.store
+    try:
+        news = [json.loads(e.data)["new"] for e in Records(store).events(sid, "status")]
+        exits = [e.message for e in Records(store).events(sid, "agent.exited")]
+    finally:
+        store.close()
+    assert news.count("exited") == 1, news
+    assert exits == ["agent exited: exit code 7"] or exits[0].startswith("agent exited: exit code 7"), exits
 
 
 def test_queued_prompts_wait_for_idle_and_run_in_order(orch: Orch) -> None:

@@ -100,8 +100,12 @@ class StatePaths:
         return self.events / f"hooks-{session_id}.jsonl"
 
     def ensure(self) -> None:
+        """orchtui's folders, readable by the operator only: pane logs hold what agents
+        printed, secrets included (the live view needs the bytes as they were)."""
         for d in (self.home, self.logs, self.events, self.run, self.sessions):
-            d.mkdir(parents=True, exist_ok=True)
+            d.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if d.stat().st_mode & 0o077:
+                d.chmod(0o700)
 
 
 def shipped(name: str) -> Path:

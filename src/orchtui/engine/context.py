@@ -27,7 +27,8 @@ class Context:
     @cached_property
     def store(self) -> Store:
         self.config.state.ensure()
-        return Store(self.config.db_url)
+        url = self.config.db_url  # a SQLite file keeps its key beside it; another database, in home
+        return Store(url, key_file=None if url.startswith("sqlite:") else self.config.home / "payload.key")
 
     @cached_property
     def records(self) -> Records:

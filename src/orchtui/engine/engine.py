@@ -106,8 +106,9 @@ class Engine:
 
     # adoption -------------------------------------------------------------
     def adopt_all(self) -> None:
-        panes = self.ctx.tmux.panes()
-        for row in self.ctx.records.sessions(live_only=True):
+        rows = self.ctx.records.sessions(live_only=True)
+        panes = self.ctx.tmux.panes()  # after the rows: a window made meanwhile is in both
+        for row in rows:
             self.adopt(row, panes)
 
     def adopt(self, row: AgentSession, panes: dict[str, PaneInfo]) -> None:
@@ -117,6 +118,8 @@ class Engine:
         if creating and now() - row.status_at < CREATION_GRACE:  # status_at: the latest (re)start
             return  # still being created by a CLI process; its wake-up comes next
         pane = panes.get(row.tmux_pane or "")
+        if pane is None or pane.orchtui_session != row.id:
+            pane = self.ctx.tmux.panes().get(row.tmux_pane or "")  # a second look before `lost`
         if pane is None or pane.orchtui_session != row.id:
             self.ctx.records.update_session(
                 row.id, status=SessionStatus.LOST.value, status_detail="tmux window gone", ended_at=now()
@@ -208,6 +211,8 @@ class Engine:
         rows = {r.id: r for r in self.ctx.records.sessions(live_only=True)}
         for sid, monitor in list(self.monitors.items()):
             row = rows.get(sid)
+            if row is None and monitor.awaiting_exit_code:
+                continue  # followed until its pane dies with the exit code (reconcile looks too)
             restarted = not SessionStatus(monitor.status).live or (
                 row is not None and row.tmux_pane != monitor.pane_id
             )
@@ -234,7 +239,12 @@ class Engine:
         for monitor in list(self.monitors.values()):
             pane = panes.get(monitor.pane_id)
             row = live.get(monitor.session_id)
-            if row is None or row.tmux_pane != monitor.pane_id:
+            if row is None and monitor.awaiting_exit_code:
+                if pane is not None and pane.dead:
+                    self.mark_exited(monitor, pane.dead_status, pane.dead_signal)
+                if pane is None or not monitor.awaiting_exit_code:
+                    self.drop(monitor.session_id)
+            elif row is None or row.tmux_pane != monitor.pane_id:
                 self.drop(monitor.session_id)  # ended meanwhile, or restarted (sync adopts it)
             elif pane is None:
                 if self.set_status(monitor, SessionStatus.LOST.value, "tmux window gone", ended=True):
@@ -398,6 +408,8 @@ class Engine:
             monitor.notify()
             return False
         log.info("%s: %s -> %s (%s)", monitor.session_id, old, status, detail)
+        # exited by its exit screen or a hook: tmux's pane-died brings the exit code later
+        monitor.awaiting_exit_code = status == SessionStatus.EXITED.value and exit_code is None
         monitor.status_seq += 1
         monitor.wait_drawn = True
         if status in BUSY:
@@ -445,8 +457,24 @@ class Engine:
         restarted = not SessionStatus(monitor.status).live and SessionStatus(row.status).live
         if restarted or (row.tmux_pane is not None and row.tmux_pane != monitor.pane_id):
             return  # the session was restarted in another window meanwhile
-        if row.status == SessionStatus.EXITED.value and (row.exit_code == code or code is None):
+        if row.status == SessionStatus.EXITED.value:
+            monitor.awaiting_exit_code = False
+            if row.exit_code is not None or code is None:
+                return
+            # the exit screen (or a hook) said so first: now the exit code, no second transition
+            self.ctx.records.update_session(monitor.session_id, exit_code=code, status_detail=detail)
+            emit(
+                self.ctx,
+                "agent.exited",
+                f"agent exited: {detail}",
+                severity="info" if code == 0 else "warning",
+                session_id=monitor.session_id,
+                exit_code=code,
+            )
             return
+        if not SessionStatus(row.status).live:
+            monitor.awaiting_exit_code = False
+            return  # killed or lost meanwhile: that stands
         if self.set_status(monitor, SessionStatus.EXITED.value, detail, ended=True, exit_code=code):
             emit(
                 self.ctx,

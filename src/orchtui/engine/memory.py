@@ -7,6 +7,7 @@ from pathlib import Path
 
 from orchtui.engine.context import Context
 from orchtui.playbook import Stage
+from orchtui.redact import redact
 from orchtui.store.db import now
 from orchtui.store.tables import Artifact, Run, Worktree
 
@@ -21,7 +22,7 @@ def remember(ctx: Context, run: Run, stage: Stage, summary: str, wt: Worktree | 
     for name in ("PLAN.md", "REVIEW.md"):
         source = Path(wt.path) / name if wt else None
         if source is not None and source.is_file() and f"memory:{name}" not in known:
-            text = source.read_text(encoding="utf-8", errors="replace")
+            text = redact(source.read_text(encoding="utf-8", errors="replace"))
             (folder / name).write_text(text, encoding="utf-8")
             ctx.runs.add_artifact(
                 Artifact(
@@ -33,7 +34,7 @@ def remember(ctx: Context, run: Run, stage: Stage, summary: str, wt: Worktree | 
                     at=now(),
                 )
             )
-    body = (
+    body = redact(
         f"# {stage.id} · run {run.id} · {run.task}\n\nattempts: {run.attempt}\n\n"
         f"## Gates\n\n{summary or '(none)'}\n"
     )

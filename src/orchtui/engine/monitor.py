@@ -60,6 +60,7 @@ class Monitor:
     submitted_at: float = 0.0  # the latest prompt-submit hook event's time (crash recovery)
     error_check: asyncio.TimerHandle | None = None  # an error on screen, looked at again once it settled
     prompted: bool = False  # a prompt was pasted since this monitor began (the agent's first waits)
+    awaiting_exit_code: bool = False  # exited by its screen or a hook; the pane has not died yet
     replaying: bool = False  # resumed a conversation: until the first prompt, its screen shows old turns
     _tail: str = ""
     _changed: asyncio.Event | None = field(init=False, default=None)

@@ -215,7 +215,8 @@ class Tmux:
 
     def pipe_to(self, pane_id: str, log_file: Path) -> None:
         """Append everything the pane prints to `log_file` (kept even if orchtui dies)."""
-        log_file.parent.mkdir(parents=True, exist_ok=True)
+        log_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        log_file.touch(mode=0o600)  # before the shell's `>>` creates it with its umask
         self.run("pipe-pane", "-o", "-t", pane_id, f"cat >> {_tmux_quote(str(log_file))}")
 
     def panes(self) -> dict[str, PaneInfo]:

@@ -16,6 +16,7 @@ from sqlmodel import Session, SQLModel, create_engine
 from orchtui.errors import OrchtuiError
 from orchtui.locks import file_lock
 from orchtui.store import tables
+from orchtui.store.sealing import Seal
 
 SCHEMA_VERSION = 8
 
@@ -76,17 +77,22 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 class Store:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, key_file: Path | None = None) -> None:
+        """`key_file` seals queued prompts (store/sealing.py); beside a SQLite file by default."""
         self.url = url
         self._lock_path: Path | None = None
         if url.startswith("sqlite:///"):
             db_file = Path(url.removeprefix("sqlite:///"))
             db_file.parent.mkdir(parents=True, exist_ok=True)
             self._lock_path = db_file.with_name(db_file.name + ".migrate.lock")
+            key_file = key_file or db_file.with_name(db_file.name + ".key")
             self.engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
             event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
             self.engine = create_engine(url, pool_pre_ping=True)
+        if key_file is None:
+            raise OrchtuiError(f"database {url}: a key file for queued prompts is needed (Store(key_file=…))")
+        self.seal = Seal(key_file)
         try:
             if self._lock_path is not None:
                 with file_lock(self._lock_path):  # two processes may open a new database at once

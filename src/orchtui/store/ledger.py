@@ -109,7 +109,7 @@ class Ledger:
             db.flush()
             assert cmd.id is not None
             if payload:
-                db.add(CommandPayload(command_id=cmd.id, text=text))
+                db.add(CommandPayload(command_id=cmd.id, text=self.store.seal.close(text)))
             db.add(CommandTransition(command_id=cmd.id, state=state.value, at=at, cause=cause))
             db.commit()
             return cmd
@@ -155,7 +155,7 @@ class Ledger:
     def payload(self, command_id: int) -> str | None:
         with self.store.session() as db:
             row = db.get(CommandPayload, command_id)
-            return row.text if row else None
+            return self.store.seal.open(row.text) if row else None
 
     def get(self, command_id: int) -> Command:
         with self.store.session() as db:

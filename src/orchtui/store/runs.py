@@ -20,6 +20,7 @@ class Runs:
 
     # runs -------------------------------------------------------------------
     def add(self, run: Run) -> Run:
+        run.detail = redact(run.detail) if run.detail else run.detail
         with self.store.session() as db:
             db.add(run)
             db.commit()
@@ -42,7 +43,7 @@ class Runs:
             if run is None:
                 raise NotFound(f"no run {run_id!r}")
             for key, value in fields.items():
-                setattr(run, key, value)
+                setattr(run, key, redact(value) if key == "detail" and isinstance(value, str) else value)
             run.updated_at = now()
             db.add(run)
             db.commit()
@@ -103,7 +104,7 @@ class Runs:
 
     # gates and artifacts ----------------------------------------------------
     def record_gate(self, row: GateResult) -> GateResult:
-        row.evidence = redact(row.evidence)
+        row.evidence, row.why = redact(row.evidence), redact(row.why)
         with self.store.session() as db:
             db.add(row)
             db.commit()
