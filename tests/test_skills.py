@@ -108,3 +108,19 @@ def test_a_fully_auto_stage_runs_only_vetted_skills(orch: Orch, tmp_path: Path) 
     book.write_text(unknown)
     missing = orch.run("run", str(book), "--task", "tidy-3", check=False)
     assert missing.returncode == 2 and "stages.0.roles.0.skill: no skill 'nowhere'" in missing.stderr
+
+
+def test_a_skill_cannot_vouch_for_itself_and_shadowing_is_shown(orch: Orch) -> None:
+    """A project SKILL.md that declares `trust: vetted` and shadows a shipped skill is
+    listed as shadowing it, and is `community` until an operator vets its exact text."""
+    text = GOOD.format(name="plan-task").replace("trust: community", "trust: vetted")
+    assert "trust: vetted" in text
+    skill(orch.repo / ".orchtui" / "skills", "plan-task", text)
+    listed = {s["name"]: s for s in orch.json("skills", "list")["skills"]}
+    mine = listed["plan-task"]
+    assert mine["source"] == "project" and mine["declared_trust"] == "vetted"
+    assert mine["trust"] == "community"
+    assert mine["shadows"] and mine["shadows"].startswith("builtin ")
+    assert "project (shadows builtin)" in orch.run("skills", "list").stdout
+    orch.json("skills", "vet", "plan-task")
+    assert orch.json("skills", "show", "plan-task")["trust"] == "vetted"

@@ -148,3 +148,32 @@ def test_a_version_1_database_is_migrated_in_place(tmp_path: Path) -> None:
     assert row.role is None and row.status == "idle"
     cmd = Ledger(store).get(1)
     assert cmd.text == "kept" and cmd.urgent is False
+
+
+def test_a_database_fault_is_one_line_with_its_own_exit_code(tmp_path: Path) -> None:
+    """A real SQLite fault (locked by another writer past the busy timeout) becomes the
+    CLI's one line `database: …` and exit code 5, never `internal error` (70)."""
+    from sqlalchemy import create_engine, text
+
+    from orchtui.cli.main import store_fault
+
+    path = tmp_path / "locked.db"
+    holder = sqlite3.connect(path)
+    holder.execute("CREATE TABLE t (x INTEGER)")
+    holder.commit()
+    holder.execute("BEGIN EXCLUSIVE")
+    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 0.1})
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+    except Exception as exc:
+        fault = store_fault(exc)
+    else:
+        raise AssertionError("the write went through a held lock")
+    finally:
+        holder.rollback()
+        holder.close()
+        engine.dispose()
+    assert fault is not None and fault.exit_code == 5
+    assert str(fault) == "database: database is locked"
+    assert store_fault(ValueError("x")) is None

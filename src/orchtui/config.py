@@ -9,16 +9,19 @@ and `ORCHTUI_DB_URL` are shortcuts; any field can be set as
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from orchtui import paths
 from orchtui.errors import ConfigError
 from orchtui.gitpolicy import GitPolicy
+from orchtui.inputs import parse_toml
+from orchtui.names import outside_heads
 from orchtui.pricing import Price
 
 
@@ -43,6 +46,20 @@ class WorktreeConfig(_Section):
     setup_command: str | None = None  # run in each new worktree (by the user's shell)
     setup_timeout: float = Field(default=300.0, gt=0)
     copy_files: list[str] = Field(default_factory=list)  # untracked files to copy in, e.g. .env
+
+    @field_validator("branch_prefix")
+    @classmethod
+    def _prefix_stays_in_heads(cls, value: str) -> str:
+        if (
+            outside_heads(value)
+            or value.startswith("-")
+            or ".." in value
+            or any(c in value for c in " ~^:?*[\\")
+        ):
+            raise ValueError(
+                "must start a plain branch name (not refs/…, -, HEAD, or git's special characters)"
+            )
+        return value
 
 
 class DeliveryConfig(_Section):
@@ -91,8 +108,43 @@ class AgentConfig(_Section):
     max_tokens: int = Field(default=4096, ge=1, le=200000)
 
 
+# the dashboard's remappable actions (the ids of ui/app.py's bindings; a test keeps them equal)
+KEY_ACTIONS = [
+    "new_session",
+    "send_prompt",
+    "queue_prompt",
+    "take_over",
+    "approve",
+    "reject",
+    "next_waiting",
+    "kill",
+    "restart",
+    "details",
+    "approve_run",
+    "reject_run",
+    "approval_details",
+    "memory",
+    "diff",
+    "skills",
+    "quit",
+]
+
+
+def _did_you_mean(value: str, known: list[str]) -> str:
+    near = difflib.get_close_matches(value, known, n=1)
+    return f"; did you mean {near[0]!r}?" if near else f" (known: {', '.join(known)})"
+
+
 class UiConfig(_Section):
     theme: str = Field(default="orchtui", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+
+    @field_validator("theme")
+    @classmethod
+    def _known_theme(cls, value: str) -> str:
+        known = sorted(p.stem for p in paths.shipped("themes").glob("*.toml"))
+        if value not in known:
+            raise ValueError(f"no theme {value!r}{_did_you_mean(value, known)}")
+        return value
 
 
 class Config(_Section):
@@ -111,6 +163,15 @@ class Config(_Section):
     pricing: dict[str, Price] = Field(default_factory=dict)
     # dashboard key remapping: binding id -> key(s), e.g. {new_session = "ctrl+n"}
     keys: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("keys")
+    @classmethod
+    def _known_actions(cls, value: dict[str, str]) -> dict[str, str]:
+        for action in value:
+            if action not in KEY_ACTIONS:
+                raise ValueError(f"no dashboard action {action!r}{_did_you_mean(action, KEY_ACTIONS)}")
+        return value
+
     profile_dirs: list[Path] = Field(default_factory=list)
     sources: list[str] = Field(default_factory=list, exclude=True)
 
@@ -141,13 +202,7 @@ _TOP_LEVEL = {"profile_dirs"}
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    return parse_toml(path)
 
 
 def _env_value(raw: str) -> Any:

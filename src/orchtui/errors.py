@@ -27,3 +27,9 @@ class Refused(OrchtuiError):
     """A safety rule refused the action (e.g. a dirty worktree without --force)."""
 
     exit_code = 4
+
+
+class StoreError(OrchtuiError):
+    """The database failed (disk full, read-only, locked past the busy timeout)."""
+
+    exit_code = 5

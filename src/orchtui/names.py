@@ -17,7 +17,7 @@ def validate_task(name: str) -> str:
     Lower-case letters, digits, `.`, `_` and `-`; starts with a letter or digit; at
     most 63 characters; no `..` and no trailing `.lock` (git's own rules).
     """
-    if not TASK_RE.match(name) or ".." in name or name.endswith((".lock", ".")):
+    if not TASK_RE.fullmatch(name) or ".." in name or name.endswith((".lock", ".")):
         raise UsageError(
             f"invalid task name {name!r}: use 1-63 of a-z 0-9 . _ - starting with a letter or digit"
         )
@@ -25,7 +25,7 @@ def validate_task(name: str) -> str:
 
 
 def validate_profile_name(name: str) -> str:
-    if not PROFILE_RE.match(name):
+    if not PROFILE_RE.fullmatch(name):
         raise UsageError(f"invalid profile name {name!r}: use 1-32 of a-z 0-9 _ -")
     return name
 
@@ -40,4 +40,12 @@ def validate_branch(branch: str) -> str:
     )
     if proc.returncode != 0 or branch.startswith("-"):
         raise UsageError(f"invalid branch name {branch!r} (git check-ref-format)")
+    if outside_heads(branch):
+        raise UsageError(f"invalid branch name {branch!r}: it would name a ref outside refs/heads/")
     return branch
+
+
+def outside_heads(name: str) -> bool:
+    """A branch name git accepts that would still mislead: `refs/heads/x` makes a branch
+    literally named so, `HEAD` and `@` are not branches."""
+    return name.startswith("refs/") or name in ("HEAD", "@") or "@{" in name

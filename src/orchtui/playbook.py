@@ -11,7 +11,6 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -23,6 +22,7 @@ from pydantic import (
 )
 
 from orchtui.errors import ConfigError
+from orchtui.inputs import parse_yaml
 
 STAGE_ID = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")  # {task}, {base}, … in prompts and command gates
@@ -246,14 +246,7 @@ def check(playbook: Playbook, profiles: set[str]) -> list[tuple[str, str]]:
 
 def load_playbook(path: Path, profiles: set[str]) -> Playbook:
     """Load and validate; the first problem is raised as `file: field: message`."""
-    try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise ConfigError(f"{path}: invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    data: Any = parse_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a playbook is a mapping with `name` and `stages`")
     data.setdefault("name", path.stem)

@@ -20,6 +20,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orchtui import paths
+from orchtui.errors import ConfigError
+from orchtui.inputs import read_input
 
 Trust = Literal["vetted", "community", "experimental"]
 TRUST_LEVELS: tuple[Trust, ...] = ("vetted", "community", "experimental")
@@ -69,6 +71,7 @@ class SkillProblem:
 class Catalog:
     skills: dict[str, Skill] = field(default_factory=dict)
     problems: list[SkillProblem] = field(default_factory=list)
+    shadowed: dict[str, Skill] = field(default_factory=dict)  # name -> the skill a later source replaced
 
     def get(self, name: str) -> Skill | None:
         return self.skills.get(name)
@@ -76,10 +79,10 @@ class Catalog:
 
 def parse(path: Path, source: str) -> Skill:
     """One SKILL.md; raises ValueError with a one-line reason naming the field."""
-    size = path.stat().st_size
-    if size > MAX_BYTES:
-        raise ValueError(f"too large ({size} bytes; at most {MAX_BYTES})")
-    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        text = read_input(path, MAX_BYTES)
+    except ConfigError as exc:  # a broken skill is listed as a problem; the others go on
+        raise ValueError(str(exc).removeprefix(f"{path}: ")) from None
     match = FRONT.match(text)
     if match is None:
         raise ValueError("no YAML front matter (the file must start with a '---' block)")
@@ -89,6 +92,8 @@ def parse(path: Path, source: str) -> Skill:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark is not None else ""
         raise ValueError(f"front matter is not valid YAML{where}") from None
+    except (RecursionError, MemoryError):
+        raise ValueError("front matter is nested too deeply") from None
     if not isinstance(data, dict):
         raise ValueError("front matter must be a mapping of fields")
     try:
@@ -96,6 +101,8 @@ def parse(path: Path, source: str) -> Skill:
     except ValidationError as exc:
         err = exc.errors()[0]
         raise ValueError(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}") from None
+    except (RecursionError, MemoryError):
+        raise ValueError("front matter is nested too deeply") from None
     if meta.name != path.parent.name:
         raise ValueError(f"name: {meta.name!r} differs from its folder {path.parent.name!r}")
     if meta.script is not None:
@@ -118,6 +125,8 @@ def load_catalog(sources: list[tuple[str, Path]]) -> Catalog:
             except (ValueError, OSError) as exc:
                 catalog.problems.append(SkillProblem(path, str(exc)))
                 continue
+            if skill.name in catalog.skills:
+                catalog.shadowed[skill.name] = catalog.skills[skill.name]
             catalog.skills[skill.name] = skill
     return catalog
 
@@ -135,7 +144,9 @@ def catalog_for(repo_root: Path | None) -> Catalog:
 
 
 def effective_trust(skill: Skill, vetted: set[tuple[str, str]]) -> Trust:
-    """`vetted` when the skill says so or an operator vetted this exact text."""
-    return (
-        "vetted" if skill.meta.trust == "vetted" or (skill.name, skill.digest) in vetted else skill.meta.trust
-    )
+    """`vetted` only when an operator vetted this exact text, or for orchtui's own
+    skills. A user or project skill's declared level is a suggestion: never above
+    `community` on its own word (a skill cannot vouch for itself)."""
+    if (skill.name, skill.digest) in vetted or skill.source == "builtin":
+        return "vetted" if (skill.name, skill.digest) in vetted else skill.meta.trust
+    return "community" if skill.meta.trust == "vetted" else skill.meta.trust

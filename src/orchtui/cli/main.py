@@ -12,7 +12,7 @@ import click
 
 from orchtui import __version__
 from orchtui.cli.app import App, fail
-from orchtui.errors import OrchtuiError
+from orchtui.errors import OrchtuiError, StoreError
 
 # verb -> "module:attribute". A verb's module (and what it needs: the store, git, tmux)
 # is imported only when that verb runs, so `orchtui --version` imports almost nothing.
@@ -97,6 +97,16 @@ def agent(ctx: click.Context) -> None:
     sys.exit(agent_main(list(ctx.args)))
 
 
+def store_fault(exc: BaseException) -> StoreError | None:
+    """A SQLAlchemy database error as one line: its driver's own words (`database or disk
+    is full`, `attempt to write a readonly database`, `database is locked`)."""
+    if not type(exc).__module__.startswith("sqlalchemy"):
+        return None
+    cause = getattr(exc, "orig", None) or exc
+    words = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+    return StoreError(f"database: {words}")
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)
@@ -110,7 +120,9 @@ def main() -> None:
         fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         fail("interrupted", 130)
-    except Exception as exc:  # a bug: one line for the operator, the traceback in a file
+    except Exception as exc:  # a database fault, else a bug: one line, the traceback in a file
+        if (fault := store_fault(exc)) is not None:
+            fail(str(fault), fault.exit_code)
         home = Path(os.environ.get("ORCHTUI_HOME") or Path.home())
         crash = home / "orchtui-crash.log"
         try:

@@ -22,8 +22,9 @@ def repo_root() -> Path | None:
         return None
 
 
-def skill_json(skill: Skill, trust: str, used: list[str]) -> dict[str, object]:
+def skill_json(skill: Skill, trust: str, used: list[str], shadows: Skill | None = None) -> dict[str, object]:
     return {
+        "shadows": f"{shadows.source} {shadows.path}" if shadows else None,
         "name": skill.name,
         "description": skill.meta.description,
         "version": skill.meta.version,
@@ -54,13 +55,23 @@ def skills_list(app: App, as_json: bool) -> None:
     """Every skill with its source, version, trust and where it is used; broken ones too."""
     catalog, vetted, root = _catalog(app)
     used = uses(app.ctx, root)
-    rows = [skill_json(s, effective_trust(s, vetted), used.get(s.name, [])) for s in catalog.skills.values()]
+    rows = [
+        skill_json(s, effective_trust(s, vetted), used.get(s.name, []), catalog.shadowed.get(s.name))
+        for s in catalog.skills.values()
+    ]
     if as_json:
         emit_json({"skills": rows, "problems": [str(p) for p in catalog.problems]})
         return
     table(
         [
-            [s.name, s.meta.version, effective_trust(s, vetted), s.source, ", ".join(used.get(s.name, []))]
+            [
+                s.name,
+                s.meta.version,
+                effective_trust(s, vetted),
+                s.source
+                + (f" (shadows {catalog.shadowed[s.name].source})" if s.name in catalog.shadowed else ""),
+                ", ".join(used.get(s.name, [])),
+            ]
             for s in catalog.skills.values()
         ],
         ["name", "version", "trust", "source", "used by"],

@@ -61,13 +61,16 @@ class Engine:
         self._event_offset = self.state.tmux_events.stat().st_size
         self._wake_offset = self.state.wake_file.stat().st_size
         self.ctx.tmux.use_control_mode()
-        self.adopt_all()
         reconcile = asyncio.create_task(self._reconcile_loop(stop))
         cfg = self.ctx.config.engine
-        log.info("engine watching %d session(s)", len(self.monitors))
+
+        def ready() -> None:  # adopted with the watch in place: output written meanwhile is seen
+            self.adopt_all()
+            log.info("engine watching %d session(s)", len(self.monitors))
+
         try:
             dirs = [self.state.logs, self.state.events, self.state.run]
-            async for paths in changes(dirs, cfg.debounce_ms, stop, cfg.step_ms):
+            async for paths in changes(dirs, cfg.debounce_ms, stop, cfg.step_ms, on_ready=ready):
                 self.handle(paths)
         finally:
             reconcile.cancel()
@@ -463,27 +466,15 @@ class Engine:
                 return
             # the exit screen (or a hook) said so first: now the exit code, no second transition
             self.ctx.records.update_session(monitor.session_id, exit_code=code, status_detail=detail)
-            emit(
-                self.ctx,
-                "agent.exited",
-                f"agent exited: {detail}",
-                severity="info" if code == 0 else "warning",
-                session_id=monitor.session_id,
-                exit_code=code,
-            )
-            return
-        if not SessionStatus(row.status).live:
+        elif not SessionStatus(row.status).live:
             monitor.awaiting_exit_code = False
             return  # killed or lost meanwhile: that stands
-        if self.set_status(monitor, SessionStatus.EXITED.value, detail, ended=True, exit_code=code):
-            emit(
-                self.ctx,
-                "agent.exited",
-                f"agent exited: {detail}",
-                severity="info" if code == 0 else "warning",
-                session_id=monitor.session_id,
-                exit_code=code,
-            )
+        elif not self.set_status(monitor, SessionStatus.EXITED.value, detail, ended=True, exit_code=code):
+            return
+        severity = "info" if code == 0 else "warning"
+        emit(
+            self.ctx, "agent.exited", f"agent exited: {detail}", severity, monitor.session_id, exit_code=code
+        )
 
     def _close_commands(self, session_id: str, cause: str) -> None:
         delivering = session_id in self.delivering

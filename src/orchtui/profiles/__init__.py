@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,6 +23,7 @@ from pydantic import (
 )
 
 from orchtui.errors import ConfigError, UsageError
+from orchtui.inputs import parse_toml
 from orchtui.names import PROFILE_RE
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -163,12 +163,7 @@ class AgentProfile(BaseModel):
 
 
 def _load_file(path: Path) -> AgentProfile:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    data = parse_toml(path)
     data.setdefault("name", path.stem)
     try:
         profile = AgentProfile.model_validate(data)

@@ -68,12 +68,19 @@ class GitRepo:
     def resolve_base(self, base: str | None) -> str:
         if self.repo.head.is_valid() is False:
             raise UsageError(f"{self.root}: the repository has no commits yet; commit something first")
+        if base is None and self.repo.head.is_detached:
+            raise UsageError(f"{self.root}: HEAD is detached; name the base branch with --base")
         name = base or self.current_branch()
-        try:
-            self.repo.git.rev_parse("--verify", "--quiet", f"{name}^{{commit}}")
-        except GitCommandError:
-            raise UsageError(f"base branch {name!r} not found in {self.root}") from None
-        return name
+        for ref in (f"refs/heads/{name}", f"refs/remotes/{name}"):
+            try:
+                self.repo.git.show_ref("--verify", "--quiet", ref)  # exactly this ref, no expression
+                return name
+            except GitCommandError:
+                continue
+        raise UsageError(
+            f"--base {name!r} is not a branch of {self.root} (a local or remote-tracking branch "
+            "name; not HEAD, a tag, a full ref or an expression like main~1)"
+        )
 
     def branch_exists(self, branch: str) -> bool:
         try:

@@ -78,12 +78,17 @@ async def changes(
     stop: asyncio.Event,
     step_ms: int = 50,
     use_inotify: bool = True,
+    on_ready: Callable[[], None] | None = None,
 ) -> AsyncIterator[set[Path]]:
     """Sets of changed paths, each gathered over `debounce_ms` after the first change,
-    until `stop` is set."""
+    until `stop` is set. `on_ready` runs once the watch is in place: what it reads then
+    is either read by it or reported afterwards, never missed in between."""
     watcher = _inotify(dirs, use_inotify)
     if watcher is None:
         from watchfiles import awatch
+
+        if on_ready is not None:
+            on_ready()
 
         async for found in awatch(
             *dirs, debounce=debounce_ms, step=step_ms, stop_event=stop, recursive=False, rust_timeout=5000
@@ -100,6 +105,8 @@ async def changes(
             ready.set()
 
     loop.add_reader(watcher.fileno(), readable)
+    if on_ready is not None:
+        on_ready()
     stopping = asyncio.ensure_future(stop.wait())
     try:
         while not stop.is_set():

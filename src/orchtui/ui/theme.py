@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from textual.theme import Theme
 
 from orchtui.errors import ConfigError
+from orchtui.inputs import parse_toml
 from orchtui.paths import shipped
 
 STATUS_FALLBACK = {"color": "#8a8a8a", "glyph": "·"}
@@ -26,10 +26,7 @@ class LoadedTheme:
 
 def load_theme(name: str = "orchtui", folder: Path | None = None) -> LoadedTheme:
     path = (folder or shipped("themes")) / f"{name}.toml"
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot load theme: {exc}") from None
+    data = parse_toml(path)
     colors = dict(data.get("colors", {}))
     if "primary" not in colors:
         raise ConfigError(f"{path}: colors.primary: required")
