@@ -294,6 +294,7 @@ def test_setup_command_and_copied_files_and_rollback_on_failure(orch: Orch) -> N
     (orch.repo / ".orchtui.toml").write_text(
         '[worktrees]\ncopy_files = [".env", "missing.txt"]\nsetup_command = "echo ready > setup-ran.txt"\n'
     )
+    orch.run("trust")  # the repository's own setup command (tests/test_trust.py: refused before)
     sid = orch.new("with-setup")
     worktree = __import__("pathlib").Path(orch.show(sid)["worktree"])
     assert (worktree / ".env").read_text() == "SECRET_TOKEN=abc\n"
@@ -301,6 +302,7 @@ def test_setup_command_and_copied_files_and_rollback_on_failure(orch: Orch) -> N
     assert not (worktree / "missing.txt").exists()
 
     (orch.repo / ".orchtui.toml").write_text('[worktrees]\nsetup_command = "echo broken >&2; exit 3"\n')
+    orch.run("trust")
     proc = orch.run("session", "new", "--agent", "scripted", "--task", "bad-setup", check=False)
     assert proc.returncode == 1 and "setup command failed (exit 3): broken" in proc.stderr
     # rolled back: no session, no worktree, and the just-made branch (no work on it) is gone

@@ -28,6 +28,7 @@ def policy(orch: Orch, text: str) -> None:
     (orch.repo / ".orchtui.toml").write_text(text)
     git(orch.repo, "add", ".orchtui.toml")
     git(orch.repo, "commit", "-q", "-m", "policy")
+    orch.run("trust")  # its required checks run only once trusted (tests/test_trust.py)
 
 
 def worktree(orch: Orch, sid: str) -> Path:

@@ -38,15 +38,19 @@ stages:
 """
 
 
-def install_skills(repo: Path) -> None:
+def install_skills(orch: Orch) -> None:
+    """The project's own skills, trusted (their scripts) and vetted (a fully_auto stage)."""
     for name, (extra, script) in SKILLS.items():
-        folder = repo / ".orchtui" / "skills" / name
+        folder = orch.repo / ".orchtui" / "skills" / name
         folder.mkdir(parents=True)
         front = f"---\nname: {name}\ndescription: {name} for the tests.\ntrust: vetted\n{extra}---\n"
         (folder / "SKILL.md").write_text(f"{front}# {name}\n\nSay hi.\n")
         if script is not None:
             (folder / "run.sh").write_text(script)
             (folder / "run.sh").chmod(0o755)
+    orch.run("trust")
+    for name in SKILLS:
+        orch.run("skills", "vet", name)
 
 
 def events(orch: Orch, run_id: str, kind: str) -> list[dict[str, object]]:
@@ -54,7 +58,7 @@ def events(orch: Orch, run_id: str, kind: str) -> list[dict[str, object]]:
 
 
 def test_parallel_skills_with_a_timeout_all_policy_fails_the_step(orch: Orch, tmp_path: Path) -> None:
-    install_skills(orch.repo)
+    install_skills(orch)
     book = tmp_path / "steps.yaml"
     book.write_text(PLAYBOOK.format(policy="all"))
     secret = {"ANTHROPIC_API_KEY": "sk-ant-test-secret-value"}
@@ -86,7 +90,7 @@ def test_parallel_skills_with_a_timeout_all_policy_fails_the_step(orch: Orch, tm
 
 
 def test_any_policy_passes_with_one_skill_timed_out(orch: Orch, tmp_path: Path) -> None:
-    install_skills(orch.repo)
+    install_skills(orch)
     book = tmp_path / "steps.yaml"
     book.write_text(PLAYBOOK.format(policy="any"))
     run_id = orch.run("run", str(book), "--task", "steps-any").stdout.strip()
@@ -96,7 +100,7 @@ def test_any_policy_passes_with_one_skill_timed_out(orch: Orch, tmp_path: Path) 
 
 
 def test_a_step_skill_without_script_or_agent_is_refused(orch: Orch, tmp_path: Path) -> None:
-    install_skills(orch.repo)
+    install_skills(orch)
     book = tmp_path / "bad.yaml"
     book.write_text(PLAYBOOK.format(policy="all").replace("greet, agent: scripted,", "greet,"))
     proc = orch.run("run", str(book), "--task", "nope", check=False)

@@ -17,8 +17,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from orchtui import paths
-from orchtui.errors import ConfigError
+from orchtui import paths, trust
+from orchtui.errors import ConfigError, Refused
 from orchtui.gitpolicy import GitPolicy
 from orchtui.inputs import parse_toml
 from orchtui.names import outside_heads
@@ -174,6 +174,15 @@ class Config(_Section):
 
     profile_dirs: list[Path] = Field(default_factory=list)
     sources: list[str] = Field(default_factory=list, exclude=True)
+    # a repository's settings that would run something, left out until trusted (orchtui/trust.py):
+    # setting -> (its file, its value)
+    untrusted: dict[str, tuple[str, Any]] = Field(default_factory=dict, exclude=True)
+
+    def refuse_untrusted(self, setting: str) -> None:
+        """Raise the one-line refusal when a repository set `setting` without being trusted."""
+        if setting in self.untrusted:
+            source, value = self.untrusted[setting]
+            raise Refused(trust.refusal(source, setting, value))
 
     @property
     def state(self) -> paths.StatePaths:
@@ -275,8 +284,13 @@ def load_config(cwd: Path | None = None, environ: dict[str, str] | None = None) 
     if user_file.is_file():
         layers.append((str(user_file), _read_toml(user_file)))
     repo_file = find_repo_config((cwd or Path.cwd()).resolve())
+    untrusted: dict[str, tuple[str, Any]] = {}
     if repo_file is not None:
-        layers.append((str(repo_file), _read_toml(repo_file)))
+        repo_layer = _read_toml(repo_file)
+        home = Path(env["ORCHTUI_HOME"]).expanduser() if env.get("ORCHTUI_HOME") else paths.default_home()
+        if trust.executing(repo_layer) and not trust.is_trusted(repo_file, home):
+            untrusted = {k: (str(repo_file), v) for k, v in trust.withhold(repo_layer).items()}
+        layers.append((str(repo_file), repo_layer))
     layers.extend(_env_layer(env))
 
     merged: dict[str, Any] = {}
@@ -291,6 +305,7 @@ def load_config(cwd: Path | None = None, environ: dict[str, str] | None = None) 
         source = _source_of(field, prov)
         raise ConfigError(f"{source}: {field}: {err['msg']}") from None
     config.sources = [source for source, _ in layers]
+    config.untrusted = untrusted
     return config
 
 
@@ -304,7 +319,12 @@ def _source_of(field: str, prov: dict[str, str]) -> str:
     return "config"
 
 
-def policy_for(repo_root: Path) -> GitPolicy:
+def policy_for(repo_root: Path, checks: bool = False) -> GitPolicy:
     """The `[git]` policy of one repository: the user file, that repository's own
-    `.orchtui.toml`, then `ORCHTUI_GIT__*` variables (one engine serves many repositories)."""
-    return load_config(repo_root).git
+    `.orchtui.toml`, then `ORCHTUI_GIT__*` variables (one engine serves many repositories).
+    With `checks` (a merge is about to run them): refused while the repository's own
+    `required_checks` are not trusted, rather than merging without them."""
+    config = load_config(repo_root)
+    if checks:
+        config.refuse_untrusted("git.required_checks")
+    return config.git

@@ -13,6 +13,7 @@ from orchtui.cli.app import App, json_option, pass_app
 from orchtui.cli.output import command_json, emit_json, iso, one_line, table
 from orchtui.engine import daemon
 from orchtui.errors import OrchtuiError
+from orchtui.trust import refusal as trust_refusal
 
 
 # doctor -------------------------------------------------------------------
@@ -48,6 +49,7 @@ def doctor(app: App, as_json: bool) -> None:
         info["repository"] = str(GitRepo(Path.cwd()).root)
     except OrchtuiError:
         info["repository"] = None
+    info["untrusted"] = [trust_refusal(src, k, v) for k, (src, v) in ctx.config.untrusted.items()]
     ok = bool(info["tmux"] and info["git"])
     info["ok"] = ok
     if as_json:
@@ -70,6 +72,8 @@ def doctor(app: App, as_json: bool) -> None:
         for name, agent in info["agents"].items():
             mark = "yes" if agent["installed"] else "no (not on PATH)"
             click.echo(f"{'agent ' + name:15} {agent['command']}: {mark}")
+        for line in info["untrusted"]:
+            click.echo(f"{'untrusted':15} {line}")
     if not ok:
         raise OrchtuiError("tmux and git are required")
 

@@ -36,6 +36,7 @@ VERBS = {
     "doctor": "inspect:doctor",
     "ledger": "inspect:ledger",
     "events": "inspect:events",
+    "trust": "trustcmd:trust",
 }
 
 

@@ -53,7 +53,7 @@ class MergeService:
         wt = ctx.records.worktree(worktree_id)
         project = ctx.records.project(wt.project_id)
         repo = GitRepo(Path(project.path))
-        policy = policy_for(repo.root)
+        policy = policy_for(repo.root, checks=True)
         target = target or wt.base
         strategy = strategy or policy.merge_strategy
         if strategy not in ("merge", "squash", "rebase"):
@@ -204,7 +204,7 @@ class MergeService:
         wt = ctx.records.worktree(row.resolver_worktree_id or 0)
         where = Path(wt.path)
         repo = GitRepo(Path(ctx.records.project(row.project_id).path))
-        policy = policy_for(repo.root)
+        policy = policy_for(repo.root, checks=True)
         left = git_merge.markers_left(where, json.loads(row.conflicts))
         why = None
         if not left:

@@ -22,6 +22,7 @@ from orchtui.runtime.git import GitRepo
 from orchtui.skills import catalog_for, effective_trust
 from orchtui.store.tables import Artifact, Run
 from orchtui.store.vetting import Vettings
+from orchtui.trust import refuse_unless_trusted
 
 GROUP = "group"  # artifact on every run of a multi-repository start: {"runs": [...], "repos": {name: path}}
 
@@ -83,6 +84,8 @@ def start_runs(
     """The new runs, and the playbook's warnings."""
     validate_task(task)
     book = load_playbook(playbook, {p.name for p in ctx.profiles.all()})
+    if any(g.type == "command" for stage in book.stages for g in stage.gates):  # a repository's own
+        refuse_unless_trusted(playbook, "a playbook with command gates")
     repos = repositories(cwd, extra)
     warnings = check_skills(ctx, book, playbook, repos[0].root)
     names = {r.root.name for r in repos}

@@ -81,6 +81,7 @@ class SessionService:
             raise UsageError(f"task {task!r} would escape the worktree root {root}")
         if prompt is not None and not prompt.strip():
             raise UsageError("--prompt: the prompt is empty")
+        ctx.config.refuse_untrusted("worktrees.setup_command")  # before anything is made
 
         with file_lock(ctx.config.state.run / "create.lock"):
             project = ctx.records.project_for(str(repo.root), repo.root.name, f"orchtui-{slug}")

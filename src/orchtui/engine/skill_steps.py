@@ -31,6 +31,7 @@ from orchtui.runtime.git_changes import git
 from orchtui.skills import Catalog, Skill
 from orchtui.store.db import now
 from orchtui.store.tables import Artifact, Run
+from orchtui.trust import refuse_unless_trusted
 
 SCRIPT_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TERM", "TMPDIR", "USER")
 OUTPUT_LIMIT = 16 * 1024
@@ -174,6 +175,9 @@ def run_call(
                 label = f"{run.task[:24]}-{step.id[:12]}-{skill.name[:16]}-{attempt}"
                 result = run_in_agent(ctx, run, skill, call, worktree_id, label)
             elif skill.meta.script is not None:
+                if skill.source == "project":  # a repository's own script runs only once trusted
+                    for part in (skill.path, (skill.folder / skill.meta.script).resolve()):
+                        refuse_unless_trusted(part, f"skill {skill.name}'s script")
                 result = run_script(skill, call, worktree)
             else:
                 result = SkillResult(

@@ -1,0 +1,124 @@
+"""Trust in a repository's own configuration, in the manner of `direnv allow`.
+
+A repository's `.orchtui.toml` can make orchtui run commands: a worktree setup command,
+an events hook, the checks a merge needs (command gates), folders of agent profiles
+(whose commands orchtui starts). People clone repositories from strangers, so those
+settings take effect only after the operator trusted that exact file with
+`orchtui trust`: recorded in ORCHTUI_HOME/trust.json with its sha256, who and when. A
+changed file is untrusted again. The user's own config and orchtui's shipped files are
+trusted; environment variables are the operator's own.
+
+Until then the settings are left out of the configuration and remembered
+(`Config.untrusted`), so whatever would run them refuses in one line that names the
+file, the setting and how to trust it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+FILE = "trust.json"
+# the settings of a repository's .orchtui.toml that make orchtui run something
+EXECUTING = ("worktrees.setup_command", "events.hook", "git.required_checks", "profile_dirs")
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _records(home: Path) -> dict[str, dict[str, Any]]:
+    try:
+        data = json.loads((home / FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def is_trusted(path: Path, home: Path) -> bool:
+    entry = _records(home).get(str(path.resolve()))
+    try:
+        return isinstance(entry, dict) and entry.get("sha256") == digest(path)
+    except OSError:
+        return False
+
+
+def record(path: Path, home: Path) -> dict[str, Any]:
+    """Trust this exact content of `path` (written atomically, readable by the operator only)."""
+    entry = {"sha256": digest(path), "who": getpass.getuser(), "at": time.time()}
+    records = _records(home)
+    records[str(path.resolve())] = entry
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    temp = home / f".{FILE}.{os.getpid()}"
+    temp.write_text(json.dumps(records, indent=2) + "\n", encoding="utf-8")
+    temp.chmod(0o600)
+    os.replace(temp, home / FILE)
+    return entry
+
+
+def executing(layer: dict[str, Any]) -> dict[str, Any]:
+    """The settings of a config layer that would make orchtui run something."""
+    found: dict[str, Any] = {}
+    for dotted in EXECUTING:
+        node: Any = layer
+        for part in dotted.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if node:
+            found[dotted] = node
+    return found
+
+
+def withhold(layer: dict[str, Any]) -> dict[str, Any]:
+    """Remove the executing settings from `layer` (in place); return what was removed."""
+    removed = executing(layer)
+    for dotted in removed:
+        *parents, last = dotted.split(".")
+        node: Any = layer
+        for part in parents:
+            node = node[part]
+        with contextlib.suppress(KeyError, TypeError):
+            del node[last]
+    return removed
+
+
+def in_repository(path: Path) -> Path | None:
+    """The work tree a file lies in (a folder with `.git` above it), if any."""
+    for folder in path.resolve().parents:
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+def repository_files(root: Path) -> list[Path]:
+    """What `orchtui trust` on a repository covers: its .orchtui.toml and every file under
+    .orchtui/ (project skills and their scripts, agent profiles)."""
+    found = [root / ".orchtui.toml"] if (root / ".orchtui.toml").is_file() else []
+    own = root / ".orchtui"
+    if own.is_dir():
+        found += sorted(p for p in own.rglob("*") if p.is_file())
+    return found
+
+
+def refuse_unless_trusted(path: Path, what: str) -> None:
+    """A file of a repository that would make orchtui run `what`: refused until trusted."""
+    from orchtui.paths import default_home
+
+    if in_repository(path) is not None and not is_trusted(path, default_home()):
+        from orchtui.errors import Refused
+
+        raise Refused(f"{path}: {what} is not trusted: read it, then `orchtui trust {path}`")
+
+
+def refusal(source: str, setting: str, value: Any) -> str:
+    shown = value if isinstance(value, str) else json.dumps(value)[:120]
+    folder = Path(source).parent
+    return (
+        f"{source}: {setting} ({shown}) is not trusted: this repository's file asks orchtui to "
+        f"run it; read it, then `orchtui trust {folder}`"
+    )
