@@ -77,7 +77,12 @@ def mutate(seed: bytes, rng: random.Random) -> bytes:
 
 def loader(kind: str, path: Path) -> Callable[[], object]:
     if kind == "config":
-        return lambda: load_config(path.parent, {"ORCHTUI_HOME": str(path.parent)})
+
+        def config() -> object:
+            os.environ["ORCHTUI_HOME"] = str(path.parent)  # its config.toml is the user file
+            return load_config(path.parent, {"ORCHTUI_HOME": str(path.parent)})
+
+        return config
     if kind == "playbook":
         return lambda: load_playbook(path, {"scripted"})
     if kind == "profile":

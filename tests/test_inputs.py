@@ -81,3 +81,14 @@ def test_any_bytes_give_a_clean_error_or_a_value(tmp_path: Path, data: bytes, ki
         load(path)
     except (ConfigError, ValueError) as exc:
         assert "\n" not in str(exc)
+
+
+def test_a_theme_with_a_stray_colour_key_is_a_one_line_error(tmp_path: Path) -> None:
+    """Found by scripts/fuzz_inputs.py: `name` among the colours reached Textual's Theme
+    as a second `name` and ended in a TypeError (exit 70)."""
+    (tmp_path / "odd.toml").write_text('[colors]\nprimary = "#112233"\nname = "x"\n')
+    with pytest.raises(ConfigError, match=r"odd.toml: colors.name: not a theme colour"):
+        load_theme("odd", tmp_path)
+    (tmp_path / "odd.toml").write_text("[colors]\nprimary = 7\n")
+    with pytest.raises(ConfigError, match=r"odd.toml: colors.primary: a colour is a string"):
+        load_theme("odd", tmp_path)

@@ -24,11 +24,28 @@ class LoadedTheme:
         return entry.get("glyph", "·"), entry.get("color", "#8a8a8a")
 
 
+COLORS: tuple[str, ...] = ("primary", "secondary", "warning", "error", "success", "accent")
+COLORS += ("foreground", "background", "surface", "panel", "boost")
+
+
 def load_theme(name: str = "orchtui", folder: Path | None = None) -> LoadedTheme:
     path = (folder or shipped("themes")) / f"{name}.toml"
     data = parse_toml(path)
-    colors = dict(data.get("colors", {}))
-    if "primary" not in colors:
+    colors = data.get("colors", {})
+    if not isinstance(colors, dict) or "primary" not in colors:
         raise ConfigError(f"{path}: colors.primary: required")
-    theme = Theme(name=str(data.get("name", name)), dark=bool(data.get("dark", True)), **colors)
-    return LoadedTheme(theme, dict(data.get("status", {})))
+    for key, value in colors.items():
+        if key not in COLORS:
+            raise ConfigError(f"{path}: colors.{key}: not a theme colour ({', '.join(COLORS)})")
+        if not isinstance(value, str):
+            raise ConfigError(f'{path}: colors.{key}: a colour is a string such as "#88c0d0"')
+    status = data.get("status", {})
+    if not isinstance(status, dict) or not all(
+        isinstance(v, dict) and all(isinstance(x, str) for x in v.values()) for v in status.values()
+    ):
+        raise ConfigError(f"{path}: status: a table of {{glyph, color}} strings per status")
+    try:
+        theme = Theme(name=str(data.get("name", name)), dark=bool(data.get("dark", True)), **colors)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: colors: {' '.join(str(exc).split())}") from None
+    return LoadedTheme(theme, dict(status))
