@@ -287,8 +287,7 @@ def load_config(cwd: Path | None = None, environ: dict[str, str] | None = None) 
     untrusted: dict[str, tuple[str, Any]] = {}
     if repo_file is not None:
         repo_layer = _read_toml(repo_file)
-        home = Path(env["ORCHTUI_HOME"]).expanduser() if env.get("ORCHTUI_HOME") else paths.default_home()
-        if trust.executing(repo_layer) and not trust.is_trusted(repo_file, home):
+        if trust.executing(repo_layer) and not trust.is_trusted(repo_file, trust.home(env)):
             untrusted = {k: (str(repo_file), v) for k, v in trust.withhold(repo_layer).items()}
         layers.append((str(repo_file), repo_layer))
     layers.extend(_env_layer(env))

@@ -21,12 +21,21 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from orchtui import paths
 
 FILE = "trust.json"
 # the settings of a repository's .orchtui.toml that make orchtui run something
 EXECUTING = ("worktrees.setup_command", "events.hook", "git.required_checks", "profile_dirs")
+
+
+def home(env: Mapping[str, str] | None = None) -> Path:
+    """Where trust.json lives: ORCHTUI_HOME (from `env`, else the process's), else the default."""
+    value = (os.environ if env is None else env).get("ORCHTUI_HOME")
+    return Path(value).expanduser().resolve() if value else paths.default_home()
 
 
 def digest(path: Path) -> str:
@@ -88,8 +97,9 @@ def withhold(layer: dict[str, Any]) -> dict[str, Any]:
 
 
 def in_repository(path: Path) -> Path | None:
-    """The work tree a file lies in (a folder with `.git` above it), if any."""
-    for folder in path.resolve().parents:
+    """The work tree a file or folder lies in (the nearest folder holding `.git`), if any."""
+    resolved = path.resolve()
+    for folder in (resolved, *resolved.parents):
         if (folder / ".git").exists():
             return folder
     return None
@@ -107,9 +117,7 @@ def repository_files(root: Path) -> list[Path]:
 
 def refuse_unless_trusted(path: Path, what: str) -> None:
     """A file of a repository that would make orchtui run `what`: refused until trusted."""
-    from orchtui.paths import default_home
-
-    if in_repository(path) is not None and not is_trusted(path, default_home()):
+    if in_repository(path) is not None and not is_trusted(path, home()):
         from orchtui.errors import Refused
 
         raise Refused(f"{path}: {what} is not trusted: read it, then `orchtui trust {path}`")

@@ -11,7 +11,6 @@ from orchtui.cli.app import App, json_option, pass_app
 from orchtui.cli.output import emit_json
 from orchtui.config import _read_toml, find_repo_config
 from orchtui.errors import UsageError
-from orchtui.paths import default_home
 
 
 @click.command("trust")
@@ -24,12 +23,12 @@ def trust(app: App, path: Path | None, as_json: bool) -> None:
     folders) and every file under its .orchtui/ (project skills' scripts, profiles); or one
     file, such as a playbook with command gates. A changed file needs trusting again."""
     start = (path or Path.cwd()).resolve()
-    home = default_home()
+    home = trusting.home()
     if start.is_file():
         files, settings = [start], {}
     else:
         config = find_repo_config(start)
-        root = config.parent if config is not None else trusting.in_repository(start / "x")
+        root = config.parent if config is not None else trusting.in_repository(start)
         if root is None:
             raise UsageError(f"{start}: not inside a git repository")
         files = trusting.repository_files(root)
