@@ -67,6 +67,12 @@ def _plugins() -> list[Any]:
     return [*found, KeywordDetector()]
 
 
+def warm() -> None:
+    """Load the plugins now (a long-running process calls this in a thread at start, so the
+    first secret-looking line it records does not pay the import on its hot path)."""
+    _plugins()
+
+
 def _detected(text: str) -> Iterator[str]:
     for plugin in _plugins():
         try:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
+from orchtui import redact
 from orchtui.domain import CommandKind, CommandState, SessionStatus
 from orchtui.engine.context import Context
 from orchtui.engine.delivery import deliver, deliver_answer, recover_issued
@@ -61,6 +63,7 @@ class Engine:
         self._event_offset = self.state.tmux_events.stat().st_size
         self._wake_offset = self.state.wake_file.stat().st_size
         self.ctx.tmux.use_control_mode()
+        threading.Thread(target=redact.warm, name="redact-warm", daemon=True).start()
         reconcile = asyncio.create_task(self._reconcile_loop(stop))
         cfg = self.ctx.config.engine
 
