@@ -34,6 +34,7 @@ class TmuxConfig(_Section):
     width: int = Field(default=200, ge=40, le=1000)
     height: int = Field(default=50, ge=10, le=500)
     history_limit: int = Field(default=5000, ge=100)
+    log_cap_mb: int = Field(default=16, ge=1, le=4096)  # a pane log past this is rotated (one old part kept)
 
 
 class StoreConfig(_Section):

@@ -95,6 +95,19 @@ class StatePaths:
     def log_file(self, session_id: str) -> Path:
         return self.logs / f"{session_id}.log"
 
+    def rotated_log(self, session_id: str) -> Path:
+        """The previous part of a pane log that grew past its cap (see engine/logcap.py)."""
+        return self.logs / f"{session_id}.log.1"
+
+    def log_base(self, session_id: str) -> Path:
+        """How many bytes of the session's output were rotated out of its log (a number)."""
+        return self.logs / f"{session_id}.base"
+
+    def session_logs(self, session_id: str) -> list[Path]:
+        """Every file under logs/ that holds the session's output: its log, the rotated
+        part, the base, and logs kept from earlier launches."""
+        return sorted(self.logs.glob(f"{session_id}.*"))
+
     def hook_file(self, session_id: str) -> Path:
         """Where an agent's own hooks drop their events (see runtime/hookdrop.py)."""
         return self.events / f"hooks-{session_id}.jsonl"

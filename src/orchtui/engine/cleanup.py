@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchtui.domain import WorktreeState
+from orchtui.engine import logcap
 from orchtui.engine.context import Context
 from orchtui.errors import Refused, UsageError
 from orchtui.runtime import git_merge
@@ -140,6 +141,9 @@ class Cleanup:
     def _record(self, wt: Worktree, report: CleanupReport) -> None:
         rescue = report.rescue_refs[0] if report.rescue_refs else None
         self.ctx.records.update_worktree(wt.id or 0, state=report.state, removed_at=now(), rescue_ref=rescue)
+        for row in self.ctx.records.sessions():
+            if row.worktree_id == wt.id:
+                logcap.remove(self.ctx.config.state, row.id)
 
     def _remove_worktree(self, wt: Worktree, loss: Loss, report: CleanupReport, session_id: str) -> None:
         path = Path(wt.path)

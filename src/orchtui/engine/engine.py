@@ -18,6 +18,7 @@ from typing import Any
 
 from orchtui import redact
 from orchtui.domain import CommandKind, CommandState, SessionStatus
+from orchtui.engine import logcap
 from orchtui.engine.context import Context
 from orchtui.engine.delivery import deliver, deliver_answer, recover_issued
 from orchtui.engine.events import emit
@@ -148,6 +149,7 @@ class Engine:
         monitor.replaying = row.status == SessionStatus.STARTING.value and "(resuming" in (
             row.status_detail or ""
         )
+        monitor.base = logcap.read_base(self.state, row.id)
         self.monitors[row.id] = monitor
         self.by_pane[pane.pane_id] = row.id
         for regex in self.extra_markers.get(row.id, ()):
@@ -180,7 +182,7 @@ class Engine:
     def _scan_gap(self, monitor: Monitor) -> None:
         """Output written while orchtui was away: look for completion markers in it. Any
         output at all means a prompt delivered before the stop has had its turn."""
-        gap = read_from(monitor.log_file, monitor.offset)
+        gap = read_from(monitor.log_file, monitor.offset - monitor.base)
         monitor.scan_markers(gap)
         monitor.turn_seen = bool(gap.strip())
         monitor.offset += len(gap)
@@ -270,6 +272,8 @@ class Engine:
     # signals --------------------------------------------------------------
     def on_output(self, monitor: Monitor) -> None:
         if monitor.read_new():
+            if logcap.due(monitor, self.ctx.config.tmux.log_cap_mb * 1024 * 1024):
+                logcap.rotate(monitor, self.ctx.tmux, self.state)
             self.evaluate(monitor, cause="screen")
             monitor.notify()
 

@@ -29,7 +29,8 @@ class Monitor:
     pane_id: str
     status: str
     pane_pid: int | None = None  # the launcher's pid: a late "died" of an earlier launch is not ours
-    offset: int = 0
+    offset: int = 0  # bytes of output read since the session's launch, across rotations
+    base: int = 0  # bytes of that output rotated out of log_file (see engine/logcap.py)
     cols: int = 200
     rows: int = 50
     screen: VirtualScreen = field(init=False)
@@ -89,22 +90,27 @@ class Monitor:
             self._changed.set()
 
     def read_new(self) -> bytes:
-        data = read_from(self.log_file, self.offset)
+        data = read_from(self.log_file, self.offset - self.base)
         if data:
-            self.last_output = time.time()
-            self.stuck_reported = False
-            self.offset += len(data)
-            self.screen.feed(data)
-            self.generation += 1
-            self.scan_markers(data)
+            self.feed(data)
         return data
+
+    def feed(self, data: bytes) -> None:
+        """Output that follows what was read so far."""
+        self.last_output = time.time()
+        self.stuck_reported = False
+        self.offset += len(data)
+        self.screen.feed(data)
+        self.generation += 1
+        self.scan_markers(data)
 
     def _markers(self) -> list[re.Pattern[str]]:
         return ([self._marker] if self._marker is not None else []) + self._extra
 
     def markers_since(self, offset: int) -> int:
         """Completion markers in the log from byte `offset` to what was read so far."""
-        text = strip_ansi(read_from(self.log_file, offset)[: max(0, self.offset - offset)])
+        start = max(offset, self.base)  # what was rotated out is not looked at again
+        text = strip_ansi(read_from(self.log_file, start - self.base)[: max(0, self.offset - start)])
         return sum(1 for pattern in self._markers() for _ in pattern.finditer(text))
 
     def scan_markers(self, data: bytes) -> int:
@@ -129,9 +135,9 @@ class Monitor:
 
     def skip_to_end(self) -> None:
         try:
-            self.offset = self.log_file.stat().st_size
+            self.offset = self.base + self.log_file.stat().st_size
         except FileNotFoundError:
-            self.offset = 0
+            self.offset = self.base
 
     def screen_error(self) -> str | None:
         """The line on screen that shows the agent's last error: one its profile's error

@@ -14,6 +14,7 @@ from orchtui.config import policy_for
 from orchtui.controls import paste_safe
 from orchtui.domain import CommandKind, CommandState, SessionStatus, WorktreeState
 from orchtui.drivers import driver
+from orchtui.engine import logcap
 from orchtui.engine.capacity import Slot, refusal
 from orchtui.engine.context import Context, project_slug
 from orchtui.engine.signals import session_files
@@ -296,6 +297,8 @@ class SessionService:
                     rescue_ref=report.rescue_ref,
                 )
                 report.worktree_state = WorktreeState.REMOVED.value
+        if report.worktree_state in (None, WorktreeState.REMOVED.value):
+            logcap.remove(ctx.config.state, session_id)  # nothing left to look at: its output goes too
         ctx.records.event(
             "session.killed",
             session_id,
@@ -333,9 +336,7 @@ class SessionService:
             for pane in ctx.tmux.panes().values():  # its old window, if tmux kept the dead pane
                 if pane.orchtui_session == row.id:
                     ctx.tmux.kill_window(pane.window_id)
-            log = state.log_file(row.id)
-            if log.exists():
-                log.rename(log.with_name(f"{row.id}.{int(now())}.log"))
+            logcap.set_aside(state, row.id, int(now()))
             row = ctx.records.update_session(
                 row.id,
                 status=SessionStatus.STARTING.value,

@@ -213,11 +213,14 @@ class Tmux:
         self.run("wait-for", "-S", channel)
         return window_id, pane_id
 
-    def pipe_to(self, pane_id: str, log_file: Path) -> None:
-        """Append everything the pane prints to `log_file` (kept even if orchtui dies)."""
+    def pipe_to(self, pane_id: str, log_file: Path, replace: bool = False) -> None:
+        """Append everything the pane prints to `log_file` (kept even if orchtui dies).
+        `replace`: close the pane's pipe and open this one in one server command, so
+        no output falls between them; otherwise an existing pipe is kept."""
         log_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         log_file.touch(mode=0o600)  # before the shell's `>>` creates it with its umask
-        self.run("pipe-pane", "-o", "-t", pane_id, f"cat >> {_tmux_quote(str(log_file))}")
+        keep = () if replace else ("-o",)
+        self.run("pipe-pane", *keep, "-t", pane_id, f"cat >> {_tmux_quote(str(log_file))}")
 
     def panes(self) -> dict[str, PaneInfo]:
         if not self.alive():

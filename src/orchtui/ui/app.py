@@ -32,7 +32,7 @@ from orchtui.errors import OrchtuiError, Refused, UsageError
 from orchtui.runtime.git import GitRepo
 from orchtui.runtime.watch import changes
 from orchtui.screen.vt import VirtualScreen
-from orchtui.tail import read_from
+from orchtui.tail import read_after
 from orchtui.ui.background import Coalesced, background
 from orchtui.ui.modals import ConfirmScreen, NewSessionRequest, NewSessionScreen, PromptScreen
 from orchtui.ui.render import screen_lines, seed_screen
@@ -331,15 +331,14 @@ class OrchtuiApp(RunActions):
         if view is None:
             return
         if view.id != self._vt_session or self._vt is None:
-            self._vt = seed_screen(self.ctx, view.pane, view.status, view.log_file)
+            self._vt = seed_screen(self.ctx, view.pane, view.status, view.id)
             self._vt_session = view.id
             try:
                 self._vt_offset = view.log_file.stat().st_size
             except FileNotFoundError:
                 self._vt_offset = 0
         else:
-            data = read_from(view.log_file, self._vt_offset)
-            self._vt_offset += len(data)
+            data, self._vt_offset = read_after(view.log_file, self._vt_offset)
             self._vt.feed(data)
         lines = screen_lines(self._vt)
         self.call_from_thread(self.query_one(ScreenView).show_lines, lines)

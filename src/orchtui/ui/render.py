@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 from rich.style import Style
 from rich.text import Text
@@ -13,7 +12,7 @@ from orchtui.domain import SessionStatus
 from orchtui.engine.context import Context
 from orchtui.errors import OrchtuiError
 from orchtui.screen.vt import VirtualScreen
-from orchtui.tail import read_from
+from orchtui.tail import last_bytes
 
 TAIL_BYTES = 256 * 1024  # how much of a log seeds the view of a session without a live pane
 
@@ -72,9 +71,9 @@ def screen_lines(vt: VirtualScreen) -> list[Text]:
     return rows
 
 
-def seed_screen(ctx: Context, pane: str | None, status: str, log_file: Path) -> VirtualScreen:
+def seed_screen(ctx: Context, pane: str | None, status: str, session_id: str) -> VirtualScreen:
     """A terminal emulator showing a session now: one capture of its live pane, else the
-    tail of its output log."""
+    tail of its output log (and of the log's rotated part before it)."""
     if pane and SessionStatus(status).live:
         try:
             cap = ctx.tmux.capture(pane)
@@ -84,8 +83,6 @@ def seed_screen(ctx: Context, pane: str | None, status: str, log_file: Path) -> 
         except OrchtuiError:
             pass
     vt = VirtualScreen(ctx.config.tmux.width, ctx.config.tmux.height)
-    try:
-        vt.feed(read_from(log_file, max(0, log_file.stat().st_size - TAIL_BYTES)))
-    except FileNotFoundError:
-        pass
+    state = ctx.config.state
+    vt.feed(last_bytes([state.rotated_log(session_id), state.log_file(session_id)], TAIL_BYTES))
     return vt
