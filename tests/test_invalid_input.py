@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 
 from conftest import Orch, git, wait_for
+from orchtui.store.tables import Project
 
 
 def snapshot(orch: Orch) -> tuple[object, ...]:
@@ -142,3 +144,18 @@ def test_outside_a_repository(orch: Orch, tmp_path: Path) -> None:
     elsewhere.mkdir()
     proc = orch.run("session", "new", "--agent", "scripted", "--task", "x", check=False, cwd=elsewhere)
     assert_one_line_error(proc, "not inside a git repository")
+
+
+def test_a_repository_given_by_its_git_folder_is_its_work_tree(orch: Orch) -> None:
+    """`--repo X/.git` (or a folder inside it) names the work tree X: one project, the
+    worktree beside the others, never a project rooted in .git."""
+    plain = orch.show(orch.new("plain"))
+    for task, where in (("dotgit", orch.repo / ".git"), ("inside", orch.repo / ".git" / "refs")):
+        made = orch.show(orch.new(task, "scripted", "--repo", str(where)))
+        assert Path(made["worktree"]).parent == Path(plain["worktree"]).parent
+    store = orch.store
+    try:
+        with store.session() as db:
+            assert [p.path for p in db.exec(select(Project)).all()] == [str(orch.repo.resolve())]
+    finally:
+        store.close()
