@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
 
 import pytest
 from textual.widgets import Input, Static
@@ -221,3 +223,37 @@ async def test_switching_selection_fast_while_sessions_stream_never_crashes(
         assert "streaming line" in shown, shown[-300:]
         assert selected in str(app.query_one("#screen-box").border_title)
     assert keys >= 6  # (as many as the machine allows in 30 s; this is no speed check)
+
+
+async def test_an_untrusted_setup_command_is_asked_about_inline_then_runs(
+    orch: Orch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A repository's setup command never runs unasked: the form says what it would run;
+    `n` leaves nothing behind, `t` trusts that exact file and creates the session."""
+    (orch.repo / ".orchtui.toml").write_text('[worktrees]\nsetup_command = "touch setup-ran"\n')
+    ctx = engine_context(orch, monkeypatch)
+    app = OrchtuiApp(ctx, orch.repo)
+
+    def error_text() -> str:
+        return str(app.screen.query_one("#error", Static).render())
+
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, NewSessionScreen))
+        await type_text(pilot, "trusted-setup")
+        for answer in ("n", "t"):
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            question = str(app.screen.query_one(".question", Static).render())
+            assert "setup_command: touch setup-ran" in question and ".orchtui.toml" in question
+            assert orch.json("session", "list") == []  # nothing made while it asks
+            await pilot.press(answer)
+            if answer == "n":
+                await until(pilot, lambda: isinstance(app.screen, NewSessionScreen))
+                assert "is not trusted" in error_text() and orch.json("session", "list") == []
+                app.screen.query_one("#task", Input).focus()
+        await until(pilot, lambda: (s := session(app, "trusted-setup")) and s.status == "idle")
+    made = orch.json("session", "list")[0]
+    assert (Path(made["worktree"]) / "setup-ran").exists()
+    trusted = json.loads((orch.home / "trust.json").read_text())
+    assert str((orch.repo / ".orchtui.toml").resolve()) in trusted

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from orchtui import paths, trust
-from orchtui.errors import ConfigError, Refused
+from orchtui.errors import ConfigError, Untrusted
 from orchtui.gitpolicy import GitPolicy
 from orchtui.inputs import parse_toml
 from orchtui.names import outside_heads
@@ -183,7 +183,7 @@ class Config(_Section):
         """Raise the one-line refusal when a repository set `setting` without being trusted."""
         if setting in self.untrusted:
             source, value = self.untrusted[setting]
-            raise Refused(trust.refusal(source, setting, value))
+            raise Untrusted(trust.refusal(source, setting, value), Path(source))
 
     @property
     def state(self) -> paths.StatePaths:
@@ -267,16 +267,6 @@ def _env_layer(environ: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
     return layers
 
 
-def find_repo_config(start: Path) -> Path | None:
-    for folder in (start, *start.parents):
-        candidate = folder / ".orchtui.toml"
-        if candidate.is_file():
-            return candidate
-        if (folder / ".git").exists():
-            return None
-    return None
-
-
 def load_config(cwd: Path | None = None, environ: dict[str, str] | None = None) -> Config:
     """Load and validate every layer; errors name the file (or variable) and the field."""
     env = dict(os.environ if environ is None else environ)
@@ -284,7 +274,7 @@ def load_config(cwd: Path | None = None, environ: dict[str, str] | None = None) 
     user_file = paths.user_config_file()
     if user_file.is_file():
         layers.append((str(user_file), _read_toml(user_file)))
-    repo_file = find_repo_config((cwd or Path.cwd()).resolve())
+    repo_file = paths.find_repo_config((cwd or Path.cwd()).resolve())
     untrusted: dict[str, tuple[str, Any]] = {}
     if repo_file is not None:
         repo_layer = _read_toml(repo_file)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class OrchtuiError(Exception):
     """An error the operator can act on. `exit_code` is what the CLI returns."""
@@ -27,6 +29,15 @@ class Refused(OrchtuiError):
     """A safety rule refused the action (e.g. a dirty worktree without --force)."""
 
     exit_code = 4
+
+
+class Untrusted(Refused):
+    """A repository's file asks orchtui to run something the operator has not trusted;
+    `path` is what `orchtui trust` (or the dashboard's question) would trust."""
+
+    def __init__(self, message: str, path: Path) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class StoreError(OrchtuiError):

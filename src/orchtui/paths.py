@@ -129,3 +129,14 @@ def shipped(name: str) -> Path:
         if candidate.is_dir():
             return candidate
     return package / "_data" / name
+
+
+def find_repo_config(start: Path) -> Path | None:
+    """The repository's own `.orchtui.toml`: the nearest one from `start` up to the work tree's root."""
+    for folder in (start, *start.parents):
+        candidate = folder / ".orchtui.toml"
+        if candidate.is_file():
+            return candidate
+        if (folder / ".git").exists():
+            return None
+    return None

@@ -22,10 +22,13 @@ import json
 import os
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from orchtui import paths
+from orchtui.errors import Untrusted, UsageError
+from orchtui.inputs import parse_toml
 
 FILE = "trust.json"
 # the settings of a repository's .orchtui.toml that make orchtui run something
@@ -118,9 +121,7 @@ def repository_files(root: Path) -> list[Path]:
 def refuse_unless_trusted(path: Path, what: str) -> None:
     """A file of a repository that would make orchtui run `what`: refused until trusted."""
     if in_repository(path) is not None and not is_trusted(path, home()):
-        from orchtui.errors import Refused
-
-        raise Refused(f"{path}: {what} is not trusted: read it, then `orchtui trust {path}`")
+        raise Untrusted(f"{path}: {what} is not trusted: read it, then `orchtui trust {path}`", path)
 
 
 def refusal(source: str, setting: str, value: Any) -> str:
@@ -130,3 +131,31 @@ def refusal(source: str, setting: str, value: Any) -> str:
         f"{source}: {setting} ({shown}) is not trusted: this repository's file asks orchtui to "
         f"run it; read it, then `orchtui trust {folder}`"
     )
+
+
+@dataclass
+class Grant:
+    files: dict[str, dict[str, Any]]  # file -> its trust record
+    settings: dict[str, Any]  # what the repository's .orchtui.toml may now run
+
+
+def scope(start: Path) -> tuple[list[Path], dict[str, Any]]:
+    """What trusting `start` covers: one file as it is, or a repository's .orchtui.toml
+    and .orchtui/ files (with the settings that would run something)."""
+    start = start.resolve()
+    if start.is_file():
+        return [start], executing(parse_toml(start)) if start.name == ".orchtui.toml" else {}
+    config = paths.find_repo_config(start)
+    root = config.parent if config is not None else in_repository(start)
+    if root is None:
+        raise UsageError(f"{start}: not inside a git repository")
+    files = repository_files(root)
+    if not files:
+        raise UsageError(f"{root}: no .orchtui.toml and no .orchtui/ folder: nothing to trust")
+    return files, executing(parse_toml(config)) if config is not None else {}  # refuses bad TOML
+
+
+def grant(start: Path, home: Path) -> Grant:
+    """Trust what `start` covers (see `scope`), as it is now."""
+    files, settings = scope(start)
+    return Grant({str(f): record(f, home) for f in files}, settings)

@@ -9,8 +9,6 @@ import click
 from orchtui import trust as trusting
 from orchtui.cli.app import App, json_option, pass_app
 from orchtui.cli.output import emit_json
-from orchtui.config import _read_toml, find_repo_config
-from orchtui.errors import UsageError
 
 
 @click.command("trust")
@@ -22,24 +20,11 @@ def trust(app: App, path: Path | None, as_json: bool) -> None:
     repository: its .orchtui.toml (setup command, events hook, merge checks, profile
     folders) and every file under its .orchtui/ (project skills' scripts, profiles); or one
     file, such as a playbook with command gates. A changed file needs trusting again."""
-    start = (path or Path.cwd()).resolve()
-    home = trusting.home()
-    if start.is_file():
-        files, settings = [start], {}
-    else:
-        config = find_repo_config(start)
-        root = config.parent if config is not None else trusting.in_repository(start)
-        if root is None:
-            raise UsageError(f"{start}: not inside a git repository")
-        files = trusting.repository_files(root)
-        if not files:
-            raise UsageError(f"{root}: no .orchtui.toml and no .orchtui/ folder: nothing to trust")
-        settings = trusting.executing(_read_toml(config)) if config is not None else {}  # refuses bad TOML
-    entries = {str(f): trusting.record(f, home) for f in files}
+    granted = trusting.grant(path or Path.cwd(), trusting.home())
     if as_json:
-        emit_json({"files": entries, "settings": settings})
+        emit_json({"files": granted.files, "settings": granted.settings})
         return
-    for name, entry in entries.items():
+    for name, entry in granted.files.items():
         click.echo(f"trusted {name} (sha256 {entry['sha256'][:12]}…)")
-    for setting, value in settings.items():
+    for setting, value in granted.settings.items():
         click.echo(f"  it may run {setting}: {value}")

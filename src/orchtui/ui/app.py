@@ -23,12 +23,14 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
+from orchtui import trust
+from orchtui.config import load_config
 from orchtui.domain import CommandKind, SessionStatus
 from orchtui.engine import daemon
 from orchtui.engine.context import Context
 from orchtui.engine.dashboard import DashboardSource, SessionView, Snapshot
 from orchtui.engine.sessions import SessionService
-from orchtui.errors import OrchtuiError, Refused, UsageError
+from orchtui.errors import OrchtuiError, Refused, Untrusted, UsageError
 from orchtui.runtime.git import GitRepo
 from orchtui.runtime.watch import changes
 from orchtui.screen.vt import VirtualScreen
@@ -364,10 +366,10 @@ class OrchtuiApp(RunActions):
         # a coding-agent CLI first; orchtui's own agent (it needs an API key) only when nothing else is there
         ranked = sorted(installed, key=lambda n: (n == "orchtui", n != "claude"))
         default = ranked[0] if ranked else profiles[0].name
-        screen = NewSessionScreen(agents, default, self.base_hint, self._create_session)
+        screen = NewSessionScreen(agents, default, self.base_hint, self._create_session, self._trust)
         self.push_screen(screen, self._created)
 
-    def _create_session(self, request: NewSessionRequest) -> str | None:
+    def _create_session(self, request: NewSessionRequest) -> str | Untrusted | None:
         """Runs in the modal's worker thread; an error comes back as one line."""
         if self.repo is None:
             return "not inside a git repository: start orchtui in the repository to work on"
@@ -375,9 +377,21 @@ class OrchtuiApp(RunActions):
             row = SessionService(self.ctx).create(
                 self.repo, request.agent, request.task, request.base, request.prompt
             )
+        except Untrusted as exc:
+            return exc  # the form asks whether to trust it
         except OrchtuiError as exc:
             return str(exc)
         self.selected = row.id
+        return None
+
+    def _trust(self, path: Path) -> str | None:
+        """Trust a repository file the operator was shown, and read the configuration
+        again so what it asks for takes effect here (the engine reads it at its start)."""
+        try:
+            trust.grant(path, trust.home())
+            self.ctx.config = load_config(self.repo)
+        except OrchtuiError as exc:
+            return str(exc)
         return None
 
     def _created(self, request: NewSessionRequest | None) -> None:

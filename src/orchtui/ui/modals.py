@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,8 +12,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
-from orchtui.errors import UsageError
+from orchtui.errors import OrchtuiError, Untrusted, UsageError
 from orchtui.names import validate_task
+from orchtui.trust import scope
 from orchtui.ui.background import WorkerErrors, background
 
 
@@ -34,14 +36,17 @@ class NewSessionScreen(WorkerErrors, ModalScreen[NewSessionRequest | None]):
         agents: list[tuple[str, str]],
         default_agent: str,
         base_hint: str,
-        create: Callable[[NewSessionRequest], str | None],
+        create: Callable[[NewSessionRequest], str | Untrusted | None],
+        trust: Callable[[Path], str | None],
     ) -> None:
-        """`create` runs in a worker thread and returns an error message or None."""
+        """`create` runs in a worker thread and returns an error message, the repository
+        file that must be trusted first, or None; `trust` trusts one (an error or None)."""
         super().__init__()
         self.agents = agents
         self.default_agent = default_agent
         self.base_hint = base_hint
         self.create = create
+        self.trust = trust
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
@@ -105,16 +110,31 @@ class NewSessionScreen(WorkerErrors, ModalScreen[NewSessionRequest | None]):
         self._create(request)
 
     @background(group="create", exclusive=True)
-    def _create(self, request: NewSessionRequest) -> None:
-        error = self.create(request)
-        self.app.call_from_thread(self._created, request, error)
+    def _create(self, request: NewSessionRequest, trusting: Path | None = None) -> None:
+        error = self.trust(trusting) if trusting is not None else None
+        outcome = self.create(request) if error is None else error
+        self.app.call_from_thread(self._created, request, outcome)
 
-    def _created(self, request: NewSessionRequest, error: str | None) -> None:
+    def _created(self, request: NewSessionRequest, error: str | Untrusted | None) -> None:
         if error is None:
             self.dismiss(request)
             return
-        self.show_error(error)
+        self.show_error(str(error))
         self.query_one("#create", Button).disabled = False
+        if isinstance(error, Untrusted):
+            self._ask_trust(request, error.path)
+
+    def _ask_trust(self, request: NewSessionRequest, path: Path) -> None:
+        """The repository asks orchtui to run something: say what, and trust it on `t`."""
+
+        def answered(answer: str | None) -> None:
+            if answer == "trust":
+                self.show_error(f"Trusted {path.name}; creating the worktree and starting the agent…")
+                self.query_one("#create", Button).disabled = True
+                self._create(request, path)
+
+        choices = [("t", "Trust it and create", "trust"), ("n", "Not now", "no")]
+        self.app.push_screen(ConfirmScreen(trust_question(path), choices), answered)
 
 
 class PromptScreen(ModalScreen[str | None]):
@@ -195,3 +215,18 @@ class TextScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def trust_question(path: Path) -> str:
+    """What trusting `path` lets run, for the operator to read before saying yes."""
+    try:
+        files, settings = scope(path)
+    except OrchtuiError as exc:
+        return f"{path}: {exc}"
+    lines = [f"{path} asks orchtui to run commands on this machine:"]
+    lines += [f"  {setting}: {value}" for setting, value in settings.items()] or [f"  (see {path.name})"]
+    lines += ["", "Trusting records this exact content (sha256); any change asks again."]
+    if len(files) > 1:
+        lines.append("Also trusted as they are: " + ", ".join(f.name for f in files[1:]))
+    lines.append("t: trust it and create the session · n or Esc: not now")
+    return "\n".join(lines)
