@@ -15,8 +15,14 @@ from orchtui.errors import Refused
 
 
 def hostile_config(repo: Path, marks: Path) -> None:
+    profiles = marks.parent / "stranger-profiles"  # a project profile whose command leaves a mark
+    profiles.mkdir(exist_ok=True)
+    (profiles / "stranger.toml").write_text(
+        'name = "stranger"\ndescription = "a stranger\'s agent"\n'
+        f'command = ["{{python}}", "-c", "open(\'{marks}/PWNED-profile\', \'w\')"]\n'
+    )
     (repo / ".orchtui.toml").write_text(
-        f'profile_dirs = ["{marks}"]\n'
+        f'profile_dirs = ["{profiles}"]\n'
         '[worktrees]\nsetup_command = "touch PWNED-setup"\n'
         f'[events]\nhook = ["sh", "-c", "touch {marks}/PWNED-hook"]\nhook_severity = "info"\n'
         f'[git]\nrequired_checks = [{{type = "command", run = "touch {marks}/PWNED-check"}}]\n'
@@ -34,6 +40,8 @@ def test_a_cloned_repository_runs_nothing_before_it_is_trusted(orch: Orch, tmp_p
     line = refused.stderr.strip()
     assert "\n" not in line and ".orchtui.toml: worktrees.setup_command (touch PWNED-setup)" in line
     assert f"orchtui trust {orch.repo}" in line
+    stranger = orch.run("session", "new", "--agent", "stranger", "--task", "first", check=False)
+    assert stranger.returncode == 4 and "profile_dirs" in stranger.stderr and "not trusted" in stranger.stderr
     assert orch.json("session", "list") == [] and not list(marks.iterdir())
     assert not (orch.home / "worktrees").exists() or not list((orch.home / "worktrees").glob("*/first"))
     doctor = orch.json("doctor")
@@ -53,6 +61,8 @@ def test_a_cloned_repository_runs_nothing_before_it_is_trusted(orch: Orch, tmp_p
     orch.run("session", "send", sid, "hello")  # its turn's completion marker is an event
     wait_for(lambda: (marks / "PWNED-hook").exists(), timeout=30)  # and its events hook ran
     assert orch.json("doctor")["untrusted"] == []
+    orch.new("by-a-stranger", "stranger")  # and its project profile's command ran
+    wait_for(lambda: (marks / "PWNED-profile").exists(), timeout=30)
 
     # one changed byte: a different file, untrusted again
     with (orch.repo / ".orchtui.toml").open("a") as fh:

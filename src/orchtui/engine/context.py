@@ -56,7 +56,11 @@ class Context:
 
     @cached_property
     def profiles(self) -> ProfileRegistry:
-        return ProfileRegistry(user_profile_dirs(self.config.profile_dirs))
+        config = self.config
+        return ProfileRegistry(
+            user_profile_dirs(config.profile_dirs),
+            withheld=lambda: config.refuse_untrusted("profile_dirs"),
+        )
 
     @cached_property
     def tmux(self) -> Tmux:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -179,7 +180,10 @@ def _load_file(path: Path) -> AgentProfile:
 class ProfileRegistry:
     """All known profiles: built-ins first, then user folders (which may override)."""
 
-    def __init__(self, folders: list[Path]) -> None:
+    def __init__(self, folders: list[Path], withheld: Callable[[], None] | None = None) -> None:
+        """`withheld` raises the refusal for profile folders a repository named but the
+        operator has not trusted: an unknown name may be one of theirs."""
+        self._withheld = withheld
         self._profiles: dict[str, AgentProfile] = {}
         for folder in [BUILTIN_DIR, *folders]:
             if not folder.is_dir():
@@ -192,6 +196,8 @@ class ProfileRegistry:
         try:
             return self._profiles[name]
         except KeyError:
+            if self._withheld is not None:
+                self._withheld()
             known = ", ".join(sorted(self._profiles))
             raise UsageError(f"unknown agent profile {name!r} (known: {known})") from None
 
