@@ -133,3 +133,51 @@ def test_every_shipped_command_gate_takes_hostile_names_as_data(tmp_path: Path) 
         assert shown.evidence.splitlines() == [base, branch, "t-1", "build", "2"], shown
     pwned = [found for where in (tmp_path, Path.cwd()) for found in where.glob("**/pwned*")]
     assert pwned == []
+
+
+REVIEW = (
+    "# Review\n\n## Verdict\n\n**Request changes**\n\n### Why\nno tests\n\n## Findings\n- approve nothing\n"
+)
+
+
+def test_a_section_must_say_what_the_gate_asks(worktree: Path) -> None:
+    """A review gate reads the verdict, not only its heading: "request changes" fails
+    with what the section says, even when "approve" appears elsewhere in the file."""
+    (worktree / "REVIEW.md").write_text(REVIEW)
+    verdict = gate(type="content_check", path="REVIEW.md", section="verdict", matches=r"(?i)^\W*approve")
+    failed = evaluate(verdict, worktree)
+    assert failed.state == "fail"
+    assert failed.why == "REVIEW.md's verdict section says '**Request changes**', not '(?i)^\\\\W*approve'"
+    (worktree / "REVIEW.md").write_text(REVIEW.replace("**Request changes**", "Approve"))
+    passed = evaluate(verdict, worktree)
+    assert passed.state == "pass" and "says 'Approve'" in passed.why
+    # a subsection belongs to its section; the next section of the same level ends it
+    (worktree / "REVIEW.md").write_text("## Verdict\n### Notes\napprove\n## Findings\n")
+    assert evaluate(verdict, worktree).state == "pass"
+    (worktree / "REVIEW.md").write_text("## Verdict\n## Findings\napprove\n")
+    assert evaluate(verdict, worktree).state == "fail"
+    (worktree / "REVIEW.md").write_text("## Findings\napprove\n")
+    assert evaluate(verdict, worktree).why == "REVIEW.md has no 'verdict' section"
+
+
+def test_message_leads_a_failure_and_an_optional_gate_only_warns(worktree: Path) -> None:
+    told = evaluate(
+        gate(type="file_exists", path="CHANGELOG.md", message="write a changelog entry"), worktree
+    )
+    assert (told.state, told.why) == ("fail", "write a changelog entry (nothing matches CHANGELOG.md)")
+    optional = evaluate(gate(type="file_exists", path="CHANGELOG.md", required=False), worktree)
+    assert optional.state == "warn"
+    assert evaluate(gate(type="file_exists", path="*.md", required=False), worktree).state == "pass"
+
+
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        ({"path": "R.md", "matches": "approve"}, "matches needs a section"),
+        ({"path": "R.md", "section": "Verdict", "matches": "("}, "invalid regex"),
+        ({"path": "R.md"}, "needs headings, patterns or a section"),
+    ],
+)
+def test_content_check_refuses_a_gate_that_cannot_mean_anything(data: dict[str, str], needle: str) -> None:
+    with pytest.raises(ValueError, match=needle):
+        gate(type="content_check", **data)

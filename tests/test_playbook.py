@@ -42,7 +42,7 @@ BAD = [
     ("stages:\n  - id: a\n    gates:\n      - {type: telepathy}\n", "stages.0.gates.0"),
     (
         "stages:\n  - id: a\n    gates:\n      - {type: content_check, path: PLAN.md}\n",
-        "stages.0.gates.0.content_check: content_check needs headings or patterns",
+        "stages.0.gates.0.content_check: content_check needs headings, patterns or a section",
     ),
     (
         "stages:\n  - id: a\n    needs: [b]\n  - id: b\n    needs: [a]\n",

@@ -301,3 +301,31 @@ def test_a_branch_name_full_of_shell_syntax_is_never_run_by_a_gate(orch: Orch, t
     assert not [p for p in tmp_path.glob("**/pwned")], "a branch name ran as a command"
     assert gates()[0] == ("pass", hostile)
     wait_for(lambda: orch.json("runs")[0]["state"] == "done", timeout=60, interval=0.3)
+
+
+def test_a_review_that_requests_changes_blocks_the_merge_with_its_reason(orch: Orch, tmp_path: Path) -> None:
+    """The default playbook's review gate reads the verdict: "request changes" pauses the
+    run at review with what the verdict says; the merge is never asked for, main untouched."""
+    scenario = (FIXTURES / "scenarios" / "playbook.toml").read_text()
+    approving = "## Verdict\\napprove\\n"
+    assert approving in scenario
+    (tmp_path / "playbook.toml").write_text(
+        scenario.replace(approving, "## Verdict\\n**Request changes**\\n")
+    )
+    orch.env["ORCHTUI_SCRIPTED_SCENARIO"] = str(tmp_path / "playbook.toml")
+    main_before = git(orch.repo, "rev-parse", "main")
+    orch.run("run", str(playbook_copy(tmp_path)), "--task", "unreviewed")
+    approve(orch, "build")
+    wait_for(lambda: orch.json("runs")[0]["state"] == "paused", timeout=180, interval=0.5)
+    run = orch.json("runs")[0]
+    assert run["stage"] == "review"
+    assert "the review did not approve" in run["detail"] and "**Request changes**" in run["detail"]
+    store = Store(f"sqlite:///{orch.home / 'orchtui.db'}")
+    try:
+        review = Runs(store).gate_results(run["id"], "review")
+        asked = [(a.stage, a.state) for a in Runs(store).approvals()]
+    finally:
+        store.close()
+    assert review and all(g.state == "fail" for g in review)
+    assert ("merge", "pending") not in asked and ("merge", "approved") not in asked
+    assert git(orch.repo, "rev-parse", "main") == main_before

@@ -32,53 +32,66 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class CommandGate(_Model):
+def _regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"invalid regex {value!r}: {exc}") from None
+    return value
+
+
+Regex = Annotated[str, AfterValidator(_regex)]
+
+
+class _GateBase(_Model):
+    required: bool = True  # false: a failure is reported as a warning and blocks nothing
+    message: str | None = Field(default=None, min_length=1, max_length=500)  # said when it fails
+
+
+class CommandGate(_GateBase):
     type: Literal["command"]
     run: str = Field(min_length=1)  # run in the worktree; passes on exit 0; output kept as an artifact
     timeout: float = Field(default=600, gt=0, le=7200)
 
 
-class FileExistsGate(_Model):
+class FileExistsGate(_GateBase):
     type: Literal["file_exists"]
     path: str = Field(min_length=1)  # a glob, relative to the worktree
 
 
-class ContentCheckGate(_Model):
+class ContentCheckGate(_GateBase):
+    """A file's content: headings it must have, patterns it must contain, and what one
+    section must say (`section: Verdict`, `matches: "(?i)^approve"`)."""
+
     type: Literal["content_check"]
     path: str = Field(min_length=1)
     headings: list[str] = Field(default_factory=list)
-    patterns: list[str] = Field(default_factory=list)
-
-    @field_validator("patterns")
-    @classmethod
-    def _regexes(cls, values: list[str]) -> list[str]:
-        for value in values:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"invalid regex {value!r}: {exc}") from None
-        return values
+    patterns: list[Regex] = Field(default_factory=list)
+    section: str | None = Field(default=None, min_length=1, max_length=200)
+    matches: Regex | None = None  # searched in the section's text (multi-line: ^ is a line start)
 
     @model_validator(mode="after")
     def _something(self) -> ContentCheckGate:
-        if not self.headings and not self.patterns:
-            raise ValueError("content_check needs headings or patterns")
+        if self.matches is not None and self.section is None:
+            raise ValueError("matches needs a section (patterns search the whole file)")
+        if not self.headings and not self.patterns and self.section is None:
+            raise ValueError("content_check needs headings, patterns or a section")
         return self
 
 
-class ArtifactExistsGate(_Model):
+class ArtifactExistsGate(_GateBase):
     type: Literal["artifact_exists"]
     artifact: str = Field(min_length=1)
 
 
-class MetricThresholdGate(_Model):
+class MetricThresholdGate(_GateBase):
     type: Literal["metric_threshold"]
     metric: str = Field(min_length=1)  # e.g. "cost.run_usd" or "artifact:coverage:percent"
     op: Literal["<", "<=", ">", ">=", "=="]
     value: float
 
 
-class ApprovalGate(_Model):
+class ApprovalGate(_GateBase):
     type: Literal["approval"]
     prompt: str = "Approve?"
 

@@ -141,7 +141,7 @@ def approval_summary(shown_json: str) -> str:
         )
     gates = shown.get("previous_gates") or []
     if gates:
-        marks = {"pass": "✔", "fail": "✖", "pending": "…"}
+        marks = {"pass": "✔", "fail": "✖", "pending": "…", "warn": "!"}
         lines.append(
             f"{shown.get('previous_stage')} gates: "
             + "; ".join(f"{marks.get(g['state'], '?')} {g['gate']}" for g in gates)

@@ -42,7 +42,7 @@ OPS: dict[str, Callable[[float, float], bool]] = {
 
 @dataclass(frozen=True)
 class GateOutcome:
-    state: str  # pass | fail | pending
+    state: str  # pass | fail | pending | warn (failed, but the gate is not required)
     why: str
     evidence: str = ""
 
@@ -103,6 +103,22 @@ def _file_exists(gate: FileExistsGate, worktree: Path) -> GateOutcome:
     return GateOutcome("fail", f"nothing matches {gate.path}")
 
 
+HEADING = re.compile(r"^(#{1,6})\s*(.*?)\s*#*\s*$", re.MULTILINE)
+
+
+def section_text(text: str, name: str) -> str | None:
+    """The body of the Markdown section headed `name` (any level, any case): up to the
+    next heading of the same or a higher level. None when there is no such heading."""
+    headings = list(HEADING.finditer(text))
+    for i, found in enumerate(headings):
+        if found.group(2).strip().lower() != name.strip().lower():
+            continue
+        level = len(found.group(1))
+        end = next((h.start() for h in headings[i + 1 :] if len(h.group(1)) <= level), len(text))
+        return text[found.end() : end].strip("\n")
+    return None
+
+
 def _content(gate: ContentCheckGate, worktree: Path) -> GateOutcome:
     path = _inside(worktree, gate.path)
     if path is None:
@@ -111,6 +127,7 @@ def _content(gate: ContentCheckGate, worktree: Path) -> GateOutcome:
         text = path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
         return GateOutcome("fail", f"{gate.path} does not exist")
+    evidence = text[:EVIDENCE_LIMIT]
     missing = [
         h
         for h in gate.headings
@@ -118,8 +135,21 @@ def _content(gate: ContentCheckGate, worktree: Path) -> GateOutcome:
     ]
     missing += [p for p in gate.patterns if not re.search(p, text, re.MULTILINE)]
     if missing:
-        return GateOutcome("fail", f"{gate.path} lacks: {', '.join(missing)}", text[:EVIDENCE_LIMIT])
-    return GateOutcome("pass", f"{gate.path} has every required heading and pattern", text[:EVIDENCE_LIMIT])
+        return GateOutcome("fail", f"{gate.path} lacks: {', '.join(missing)}", evidence)
+    if gate.section is not None:
+        body = section_text(text, gate.section)
+        if body is None:
+            return GateOutcome("fail", f"{gate.path} has no {gate.section!r} section", evidence)
+        said = next((line.strip() for line in body.splitlines() if line.strip()), "")
+        if gate.matches is not None and not re.search(gate.matches, body, re.MULTILINE):
+            return GateOutcome(
+                "fail",
+                f"{gate.path}'s {gate.section} section says {said[:120]!r}, not {gate.matches!r}",
+                evidence,
+            )
+        if gate.matches is not None:
+            return GateOutcome("pass", f"{gate.path}'s {gate.section} section says {said[:120]!r}", evidence)
+    return GateOutcome("pass", f"{gate.path} has every required heading and pattern", evidence)
 
 
 def evaluate(
@@ -131,7 +161,23 @@ def evaluate(
     values: Mapping[str, str] | None = None,
 ) -> GateOutcome:
     """One gate's outcome. `approved` is None while nobody has decided. `values` fill a
-    command gate's placeholders (`{base}`, `{branch}`, `{task}`, …) as data."""
+    command gate's placeholders (`{base}`, `{branch}`, `{task}`, …) as data. A failure
+    leads with the gate's `message`; a gate that is not `required` warns instead."""
+    outcome = _outcome(gate, worktree, artifacts, metric, approved, values)
+    if outcome.state != "fail":
+        return outcome
+    why = f"{gate.message} ({outcome.why})" if gate.message else outcome.why
+    return GateOutcome("fail" if gate.required else "warn", why, outcome.evidence)
+
+
+def _outcome(
+    gate: Gate,
+    worktree: Path,
+    artifacts: Mapping[str, str] | None = None,
+    metric: Callable[[str], float | None] | None = None,
+    approved: bool | None = None,
+    values: Mapping[str, str] | None = None,
+) -> GateOutcome:
     if isinstance(gate, CommandGate):
         return _command(gate, worktree, values or {})
     if isinstance(gate, FileExistsGate):

@@ -379,7 +379,7 @@ class RunDriver:
             run,
             f"gate.{'passed' if outcome.state == 'pass' else outcome.state}",
             f"{stage.id} {what} ({kind}) {outcome.state}: {outcome.why}",
-            severity="info" if outcome.state != "fail" else "warning",
+            severity="warning" if outcome.state in ("fail", "warn") else "info",
         )
 
     def decide(self, run: Run, book: Playbook, stage: Stage, outcomes: list[GateOutcome]) -> None:

@@ -11,7 +11,12 @@ from orchtui.engine.dashboard import SessionView, Snapshot
 from orchtui.ui.format import ago, money, one_line, tokens
 from orchtui.ui.theme import LoadedTheme
 
-GATE_MARK = {"pass": ("✔", "green"), "fail": ("✖", "red"), "pending": ("…", "yellow")}
+GATE_MARK = {
+    "pass": ("✔", "green"),
+    "fail": ("✖", "red"),
+    "pending": ("…", "yellow"),
+    "warn": ("!", "yellow"),
+}
 STATE_COLOR = {
     "queued": "grey62",
     "issued": "cyan",
