@@ -3,6 +3,7 @@ libtmux pytest plugin's `server`), a real SQLite file, and orchtui run as a proc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 from libtmux import Server
+from libtmux.exc import LibTmuxException
 
 from orchtui.engine.context import Context
 from orchtui.store import Store
@@ -53,7 +55,8 @@ def terminal() -> Iterator[Server]:
     server = Server(socket_name=f"orchtui-term-{uuid.uuid4().hex[:8]}")
     yield server
     if server.is_alive():
-        server.kill()
+        with contextlib.suppress(LibTmuxException):  # it may end by itself as its last pane closes
+            server.kill()
 
 
 def pane_text(server: Server, target: str = "term") -> str:

@@ -128,12 +128,13 @@ class Engine:
         if pane is None or pane.orchtui_session != row.id:
             pane = self.ctx.tmux.panes().get(row.tmux_pane or "")  # a second look before `lost`
         if pane is None or pane.orchtui_session != row.id:
+            self._close_commands(row.id, "session lost", poke=False)  # whoever sees `lost` sees them closed
             self.ctx.records.update_session(
                 row.id, status=SessionStatus.LOST.value, status_detail="tmux window gone", ended_at=now()
             )
             self.ctx.records.event("status", row.id, f"{row.status} -> lost", old=row.status, new="lost")
             emit(self.ctx, "agent.lost", "its tmux window is gone", severity="warning", session_id=row.id)
-            self._close_commands(row.id, "session lost")
+            self.runs.poke(row.id)
             return
         profile = self.ctx.profiles.get(row.agent)
         monitor = Monitor(
@@ -483,7 +484,7 @@ class Engine:
             self.ctx, "agent.exited", f"agent exited: {detail}", severity, monitor.session_id, exit_code=code
         )
 
-    def _close_commands(self, session_id: str, cause: str) -> None:
+    def _close_commands(self, session_id: str, cause: str, poke: bool = True) -> None:
         delivering = session_id in self.delivering
         for cmd in self.ctx.ledger.open_rows(session_id):
             if cmd.id is None or cmd.kind == CommandKind.TAKEOVER.value:
@@ -492,7 +493,8 @@ class Engine:
                 continue  # its delivery task settles it (the agent may have taken it, then exited)
             final = CommandState.CANCELLED if cmd.state == CommandState.QUEUED.value else CommandState.FAILED
             self.ctx.ledger.transition(cmd.id, final, cause)
-        self.runs.poke(session_id)
+        if poke:
+            self.runs.poke(session_id)
 
     # queue ----------------------------------------------------------------
     def progress(self, monitor: Monitor) -> None:

@@ -152,10 +152,7 @@ class OrchtuiApp(RunActions):
         )
         self._layout_for(self.size.width)
         self.query_one(SessionsTable).focus()
-        if self.start_engine:
-            self.run_worker(self._ensure_engine, thread=True, group="engine", exit_on_error=False)
-        self.run_worker(self._read_repo, thread=True, group="repo", exit_on_error=False)
-        self.request_refresh()
+        self.request_refresh()  # the rows first: the engine and the repository's facts after them
         self.watch_files()
         self.set_interval(5.0, self._tick)  # elapsed columns; batched so idle costs ~nothing
 
@@ -217,6 +214,9 @@ class OrchtuiApp(RunActions):
 
     def _apply(self, snap: Snapshot) -> None:
         if self.snap is None:
+            if self.start_engine:
+                self.run_worker(self._ensure_engine, thread=True, group="engine", exit_on_error=False)
+            self.run_worker(self._read_repo, thread=True, group="repo", exit_on_error=False)
             # What is alive once the UI is up (Textual, widgets, caches) lives as long as the
             # app: keep it out of the collector, whose full passes stalled keys by 100+ ms.
             gc.freeze()
