@@ -8,7 +8,7 @@ import random
 import pyte
 from wcwidth import wcwidth
 
-from orchtui.screen.vt import VirtualScreen
+from orchtui.screen.vt import VirtualScreen, _Screen
 
 PIECES = [
     "plain text ",
@@ -72,3 +72,52 @@ def test_streaming_lines_scroll_and_the_last_rows_are_current() -> None:
     for i in range(1, 101):
         vt.feed(f"\r\x1b[2Kline {i}\n\r\x1b[2K⠋ Working…".encode())
     assert vt.lines() == ["line 97", "line 98", "line 99", "line 100", "⠋ Working…"]
+
+
+class _PyteErase(_Screen):
+    """The same screen with pyte's own erase handlers, as the reference."""
+
+    erase_in_line = pyte.Screen.erase_in_line
+    erase_in_display = pyte.Screen.erase_in_display
+
+
+ERASE_PIECES = [
+    "abc", "héllo", "wide中文", "x" * 30, "\r", "\n", "\x1b[2K", "\x1b[1K", "\x1b[K", "\x1b[0K", "\x1b[?1K",
+    "\x1b[2J", "\x1b[J", "\x1b[1J", "\x1b[3J", "\x1b[?2J", "\x1b[31m", "\x1b[41m", "\x1b[7m", "\x1b[0m",
+    "\x1b[5G", "\x1b[10C", "\x1b[3;10H", "\x1b[1P", "\x1b[2@",
+]  # fmt: skip
+
+
+def test_sparse_erases_show_the_same_text_as_pyte() -> None:
+    """orchtui's erases drop plain blank cells instead of writing 200 of them per
+    `ESC [ 2 K`: on 2,000 random streams every cell reads the same text as pyte's."""
+    rng = random.Random(7)
+    for _ in range(2000):
+        ours, reference = _Screen(40, 8), _PyteErase(40, 8)
+        data = "".join(rng.choice(ERASE_PIECES) for _ in range(60))
+        pyte.Stream(ours).feed(data)
+        pyte.Stream(reference).feed(data)
+        for y in range(8):
+            assert [ours.buffer[y][x].data for x in range(40)] == [
+                reference.buffer[y][x].data for x in range(40)
+            ], repr(data)
+
+
+def test_a_coloured_clear_colours_every_cell() -> None:
+    screen = _Screen(10, 3)
+    pyte.Stream(screen).feed("ab\x1b[41m\x1b[2J")
+    assert {screen.buffer[y][x].bg for y in range(3) for x in range(10)} == {"red"}
+    pyte.Stream(screen).feed("\x1b[0m\x1b[2J")
+    assert all(not screen.buffer[y] for y in range(3))  # plain blanks are not stored
+
+
+def test_drawn_cells_are_shared_and_attributes_still_apply() -> None:
+    """Cells are made once per (attributes, character) and shared between screens; a
+    colour change still reaches the cells drawn after it."""
+    one, two = VirtualScreen(20, 2), VirtualScreen(20, 2)
+    one.feed(b"ab\x1b[31mc")
+    two.feed(b"ab")
+    assert one.screen.buffer[0][0] is two.screen.buffer[0][0]
+    assert one.screen.buffer[0][2].fg == "red" and one.screen.buffer[0][1].fg == "default"
+    one.feed(b"\x1b[0m\x1b[2J\x1b[Hplain")
+    assert one.text() == "plain" and one.screen.buffer[0][0].fg == "default"

@@ -10,6 +10,7 @@ sessions) is a safety net, not the watcher.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
 from collections.abc import Coroutine
@@ -22,6 +23,7 @@ from orchtui.engine import logcap
 from orchtui.engine.context import Context
 from orchtui.engine.delivery import deliver, deliver_answer, recover_issued
 from orchtui.engine.events import emit
+from orchtui.engine.followups import FollowUps
 from orchtui.engine.monitor import Monitor
 from orchtui.engine.runs import RunDriver
 from orchtui.engine.signals import Signals
@@ -55,6 +57,9 @@ class Engine:
         self.turns = Turns(ctx, self.runs.poke)
         self.signals = Signals(self)
         self.extra_markers: dict[str, set[str]] = {}
+        self.after = FollowUps(
+            self.signals.collect, self.progress, lambda m: self.monitors.get(m.session_id) is m
+        )
 
     # lifecycle ------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -71,6 +76,9 @@ class Engine:
         def ready() -> None:  # adopted with the watch in place: output written meanwhile is seen
             self.adopt_all()
             log.info("engine watching %d session(s)", len(self.monitors))
+            # what exists now (modules, the store, every session's screen) lives as long as the
+            # engine: kept out of the collector, whose full passes over it stalled a burst
+            gc.freeze()
 
         try:
             dirs = [self.state.logs, self.state.events, self.state.run]
@@ -83,6 +91,15 @@ class Engine:
             self.ctx.tmux.close()
 
     def handle(self, paths: set[Path]) -> None:
+        """One batch of changed files: every session's status first, then what they move
+        (engine/followups.py)."""
+        self.after.hold()
+        try:
+            self._handle(paths)
+        finally:
+            self.after.release()
+
+    def _handle(self, paths: set[Path]) -> None:
         for path in sorted(paths):
             try:
                 if path.parent == self.state.logs and path.suffix == ".log":
@@ -361,7 +378,7 @@ class Engine:
         self.turns.note_retrying(monitor)
         if changed or cause != "screen":
             monitor.markers_acted = monitor.markers_seen
-            self.progress(monitor)
+            self.after.add(monitor)
 
     def _check_error_later(self, monitor: Monitor) -> None:
         if monitor.error_check is not None:
@@ -438,7 +455,7 @@ class Engine:
         elif status == SessionStatus.WORKING.value:
             monitor.last_error = None
         if old == SessionStatus.WORKING.value or not monitor.hooked:
-            self.signals.collect(monitor)
+            self.after.add(monitor, collect=True, progress=False)
         if not SessionStatus(status).live:
             self._close_commands(monitor.session_id, f"session {status}")
         return True
@@ -554,5 +571,4 @@ class Engine:
         if not SessionStatus(monitor.status).live:
             self._close_commands(monitor.session_id, f"session {monitor.status}")
         elif monitor.session_id in self.monitors:
-            self.progress(monitor)
-            self.maybe_dispatch(monitor)
+            self.after.add(monitor)  # its prompts move on, and the next one goes (progress)

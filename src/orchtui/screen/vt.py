@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pyte
-from pyte.screens import Margins
+from pyte.screens import Char, Margins
 from wcwidth import wcwidth
 
 log = logging.getLogger("orchtui.screen")
@@ -26,6 +26,29 @@ _ANSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|
 def strip_ansi(data: bytes) -> str:
     text = _ANSI.sub(b"", data).decode("utf-8", errors="replace")
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+_CELLS: dict[tuple[Char, str], _Cell] = {}  # (attributes, text) -> the cell: drawn cells are shared
+_CELLS_LIMIT = 65536
+
+
+class _Cell(Char):
+    """pyte makes a new cell for every character drawn (`attrs._replace(data=char)`),
+    most of a streaming agent's cost. Cells are immutable, so one per (attributes,
+    character) is made once and shared by every screen."""
+
+    __slots__ = ()
+
+    def _replace(self, **changes: Any) -> _Cell:
+        if len(changes) != 1 or "data" not in changes:
+            return super()._replace(**changes)  # new attributes (SGR): stays a _Cell
+        key = (self, changes["data"])
+        cell = _CELLS.get(key)
+        if cell is None:
+            if len(_CELLS) >= _CELLS_LIMIT:
+                _CELLS.clear()
+            cell = _CELLS[key] = super()._replace(**changes)
+        return cell
 
 
 class _Screen(pyte.Screen):
@@ -41,6 +64,10 @@ class _Screen(pyte.Screen):
             if method is not None and "private" not in inspect.signature(method).parameters:
                 setattr(self, name, _public_only(method))
 
+    def reset(self) -> None:
+        super().reset()
+        self.cursor.attrs = _Cell._make(self.cursor.attrs)
+
     def index(self) -> None:
         """A line feed on the bottom row scrolls: the rows move up unchanged. pyte marks
         every row dirty then; here only the new bottom row is (with the rows that were
@@ -55,6 +82,39 @@ class _Screen(pyte.Screen):
         super().index()
         self.dirty = {y if y < top or y > bottom else y - 1 for y in dirty if y != top} | {bottom}
         self.scrolls.append((top, bottom))
+
+    def erase_in_line(self, how: int = 0, private: bool = False) -> None:
+        """pyte writes a blank cell into every erased column: 200 objects for each
+        `ESC [ 2 K`, which spinners send many times a second. A blank without attributes
+        is what a row's missing columns read as, so here those columns are dropped."""
+        blank = self.cursor.attrs
+        if private or blank != self.default_char:
+            super().erase_in_line(how, private)
+            return
+        self.dirty.add(self.cursor.y)
+        x = self.cursor.x
+        start, stop = {0: (x, self.columns), 1: (0, x + 1), 2: (0, self.columns)}.get(how, (0, 0))
+        line = self.buffer[self.cursor.y]
+        for column in [c for c in line if start <= c < stop]:
+            del line[column]
+
+    def erase_in_display(self, how: int = 0, *args: Any, **kwargs: Any) -> None:
+        """As pyte's, but whole rows: pyte repaints only the columns a row has stored,
+        so a coloured clear left the other columns plain. A plain blank drops them all."""
+        blank = self.cursor.attrs
+        y = self.cursor.y
+        rows = {0: range(y + 1, self.lines), 1: range(y), 2: range(self.lines), 3: range(self.lines)}
+        interval = rows.get(how, range(0))
+        self.dirty.update(interval)
+        for row in interval:
+            line = self.buffer[row]
+            if blank == self.default_char:
+                line.clear()
+            else:
+                for x in range(self.columns):
+                    line[x] = blank
+        if how in (0, 1):
+            self.erase_in_line(how)
 
 
 def _public_only(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -72,16 +132,22 @@ class VirtualScreen:
 
     def _render(self, y: int) -> str:
         line = self.screen.buffer[y]
-        plain = "".join([cell.data for cell in map(line.__getitem__, range(self.screen.columns))])
+        if not line:
+            return ""
+        columns = self.screen.columns
+        cells = [" "] * min(columns, max(line) + 1)  # a row stores only the columns drawn on
+        for x, cell in line.items():
+            if x < columns:
+                cells[x] = cell.data
+        plain = "".join(cells)
         if plain.isascii():
             return plain.rstrip()
         chars = []
         wide = False
-        for x in range(self.screen.columns):
+        for char in cells:
             if wide:  # the cell after a double-width character is its right half
                 wide = False
                 continue
-            char = line[x].data
             wide = bool(char) and wcwidth(char[0]) == 2
             chars.append(char)
         return "".join(chars).rstrip()
