@@ -163,35 +163,38 @@ def evaluate(
     """One gate's outcome. `approved` is None while nobody has decided. `values` fill a
     command gate's placeholders (`{base}`, `{branch}`, `{task}`, …) as data. A failure
     leads with the gate's `message`; a gate that is not `required` warns instead."""
-    outcome = _outcome(gate, worktree, artifacts, metric, approved, values)
+    outcome = _outcome(gate, worktree, _Given(artifacts or {}, metric, approved, values or {}))
     if outcome.state != "fail":
         return outcome
     why = f"{gate.message} ({outcome.why})" if gate.message else outcome.why
     return GateOutcome("fail" if gate.required else "warn", why, outcome.evidence)
 
 
-def _outcome(
-    gate: Gate,
-    worktree: Path,
-    artifacts: Mapping[str, str] | None = None,
-    metric: Callable[[str], float | None] | None = None,
-    approved: bool | None = None,
-    values: Mapping[str, str] | None = None,
-) -> GateOutcome:
+@dataclass(frozen=True)
+class _Given:
+    """What a run knows when it checks a gate (see `evaluate`)."""
+
+    artifacts: Mapping[str, str]
+    metric: Callable[[str], float | None] | None
+    approved: bool | None
+    values: Mapping[str, str]
+
+
+def _outcome(gate: Gate, worktree: Path, given: _Given) -> GateOutcome:
     if isinstance(gate, CommandGate):
-        return _command(gate, worktree, values or {})
+        return _command(gate, worktree, given.values)
     if isinstance(gate, FileExistsGate):
         return _file_exists(gate, worktree)
     if isinstance(gate, ContentCheckGate):
         return _content(gate, worktree)
     if isinstance(gate, ArtifactExistsGate):
-        present = gate.artifact in (artifacts or {})
+        present = gate.artifact in given.artifacts
         return GateOutcome(
             "pass" if present else "fail",
             f"artifact {gate.artifact!r} {'recorded' if present else 'not recorded yet'}",
         )
     if isinstance(gate, MetricThresholdGate):
-        value = metric(gate.metric) if metric else None
+        value = given.metric(gate.metric) if given.metric else None
         if value is None:
             return GateOutcome("pending", f"{gate.metric} not available yet")
         ok = OPS[gate.op](value, gate.value)
@@ -199,6 +202,6 @@ def _outcome(
             "pass" if ok else "fail", f"{gate.metric} = {value:g} ({gate.op} {gate.value:g} is {ok})"
         )
     assert isinstance(gate, ApprovalGate)
-    if approved is None:
+    if given.approved is None:
         return GateOutcome("pending", "waiting for a person to approve")
-    return GateOutcome("pass" if approved else "fail", "approved" if approved else "rejected")
+    return GateOutcome("pass" if given.approved else "fail", "approved" if given.approved else "rejected")
