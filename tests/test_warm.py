@@ -8,8 +8,9 @@ import sys
 import time
 
 import psutil
+from libtmux import Server
 
-from conftest import Orch, wait_for
+from conftest import Orch, pane_text, run_in_terminal, wait_for
 
 
 def warm_process(orch: Orch) -> psutil.Process | None:
@@ -54,3 +55,26 @@ def test_verbs_run_in_the_warm_process_with_the_callers_terminal_codes_and_ctrl_
     wait_for(lambda: not warm.is_running() or warm.status() == psutil.STATUS_ZOMBIE, 30)
     assert not (orch.home / "run" / "cli.sock").exists()
     assert orch.run("session", "show", sid, "--json").returncode == 0  # runs here now
+
+
+def test_the_dashboard_starts_in_the_warm_process_and_follows_a_resize(orch: Orch, terminal: Server) -> None:
+    """`orchtui` alone is forked from the warm process (Textual imported already); a
+    resize of the caller's terminal reaches it (SIGWINCH passed on), and q ends it."""
+    sid = orch.new("dash")
+    orch.wait_status(sid, "idle")
+    warm = wait_for(lambda: warm_process(orch), 30)
+    wait_for(lambda: (orch.home / "run" / "cli.sock").exists(), 30)
+    run_in_terminal(terminal, orch)
+    wait_for(lambda: sid in pane_text(terminal), 30)
+    assert len(warm.children()) == 1  # the dashboard, forked from the warm process
+
+    def title_at() -> int:
+        return pane_text(terminal).splitlines()[0].find("orchtui")
+
+    wide = title_at()
+    assert wide > 50  # centred in 150 columns
+    terminal.cmd("resize-window", "-t", "term", "-x", "80", "-y", "24")
+    wait_for(lambda: 0 <= title_at() < 40, 20)  # redrawn for 80 columns, not cropped
+    assert sid in pane_text(terminal)
+    terminal.cmd("send-keys", "-t", "term", "q")
+    wait_for(lambda: not warm.children(), 20)

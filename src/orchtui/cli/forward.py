@@ -6,13 +6,18 @@ this process's arguments, directory, environment and terminal (stdin, stdout and
 stderr are passed as file descriptors), then reports the exit code. Ctrl-C here is
 passed on. Kept to the standard library (and platformdirs) so it starts at once.
 
+The dashboard (`orchtui` alone) goes there too: Textual and the store are imported
+already, so its first rows show in a fraction of the time. A resize here is passed on
+(SIGWINCH), and the terminal's modes are put back afterwards whatever happened.
+
 When no warm process answers, or it refuses (its code is older than the installed
-one), the verb runs here as usual. Verbs that take over the terminal (`session
-attach`, the dashboard, `demo`, `agent`) and the engine's own verbs always run here.
+one), the verb runs here as usual. `session attach`, `demo`, `agent` and the engine's
+own verbs always run here.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -22,6 +27,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 SOCKET_NAME = "cli.sock"  # in ORCHTUI_HOME/run
 VERBS = {
@@ -58,10 +64,35 @@ def socket_path() -> Path:
 
 
 def eligible(argv: list[str]) -> bool:
+    if os.environ.get("ORCHTUI_NO_WARM"):
+        return False
+    if not argv:
+        return True  # the dashboard: Textual is imported there already
     words = [a for a in argv if not a.startswith("-")]
-    if not words or words[0] not in VERBS or os.environ.get("ORCHTUI_NO_WARM"):
+    if not words or words[0] not in VERBS:
         return False
     return tuple(words[:2]) not in LOCAL
+
+
+def _terminal_state() -> list[Any] | None:
+    """The terminal's modes, to put back should the dashboard end without doing so."""
+    if not os.isatty(0):
+        return None
+    import termios
+
+    try:
+        return termios.tcgetattr(0)
+    except termios.error:
+        return None
+
+
+def _restore_terminal(saved: list[Any] | None) -> None:
+    if saved is None:
+        return
+    import termios
+
+    with contextlib.suppress(termios.error, OSError):
+        termios.tcsetattr(0, termios.TCSADRAIN, saved)
 
 
 def frame(header: Mapping[str, object]) -> bytes:
@@ -93,12 +124,15 @@ def forward(argv: list[str]) -> int | None:
         except OSError:
             pass
 
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, pass_on)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGWINCH):
+        signal.signal(sig, pass_on)  # SIGWINCH: the terminal was resized (the dashboard redraws)
+    saved = _terminal_state()
     try:
         last = reply.readline()
     except OSError:
         last = b""
+    finally:
+        _restore_terminal(saved)
     if not last.strip().lstrip(b"-").isdigit():
         print(
             "orchtui: error: internal error: the warm CLI process ended during the command", file=sys.stderr

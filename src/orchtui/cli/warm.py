@@ -39,6 +39,7 @@ def fingerprint() -> int:
 def main(home: str) -> int:
     for spec in sorted(set(VERBS.values())):  # what the verbs need, imported once here
         importlib.import_module(f"orchtui.cli.{spec.split(':')[0]}")
+    importlib.import_module("orchtui.ui.app")  # and the dashboard (Textual)
     code = fingerprint()
     parent = os.getppid()
     run = Path(home) / "run"
@@ -159,6 +160,9 @@ def _own_stdio() -> None:
     sys.stderr = io.TextIOWrapper(
         io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="backslashreplace", line_buffering=True
     )
+    # the originals too: Textual's driver and shutil.get_terminal_size read those (the warm
+    # process's own were its log or nothing)
+    sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr  # type: ignore[misc]
 
 
 def _signals_from(conn: socket.socket) -> None:
@@ -167,6 +171,8 @@ def _signals_from(conn: socket.socket) -> None:
         name = line.strip().decode(errors="replace")
         if name in ("SIGINT", "SIGTERM", "SIGHUP"):  # each ends the verb as Ctrl-C does (exit 130)
             os.kill(os.getpid(), signal.SIGINT)
+        elif name == "SIGWINCH":  # the caller's terminal was resized: the dashboard redraws
+            os.kill(os.getpid(), signal.SIGWINCH)
 
 
 def _run() -> int:

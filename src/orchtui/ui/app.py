@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib
 import os
 import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import textual.constants
 from textual import work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -591,4 +593,9 @@ class OrchtuiApp(RunActions):
 
 def run_dashboard(ctx: Context, repo: Path | None, demo: bool = False) -> None:
     os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
+    for stale in ("COLUMNS", "LINES"):  # an exported size would hide the terminal's real one, and resizes
+        os.environ.pop(stale, None)
+    # Textual reads its settings from the environment when imported; the warm CLI process
+    # (cli/warm.py) imported it before this caller's environment arrived
+    importlib.reload(textual.constants)
     OrchtuiApp(ctx, repo, demo=demo).run()
