@@ -264,11 +264,24 @@ class DashboardSource:
         stale.sort(key=lambda item: chosen is None or item[0] != chosen.worktree)  # the selected first
         self.stale = stale
         selected = next((v for v in views if chosen is not None and v.id == chosen.id), None)
+        points = ctx.usage.points()
+        approvals = [
+            ApprovalView(a.id or 0, a.run_id, a.stage, a.action, approval_summary(a.shown), a.shown)
+            for a in ctx.runs.approvals(pending_only=True)
+        ]
+        alerts, last_event = ctx.records.recent_alerts()
+        whole = Snapshot(views, None, [], [], points, alerts, last_event, approvals=approvals)
+        return self.reselect(whole, selected.id if selected else None)
+
+    def reselect(self, snap: Snapshot, selected_id: str | None) -> Snapshot:
+        """`snap` with another session selected: only that session's ledger, gates, run and
+        budget are read again (moving through the list does not re-read every session)."""
+        selected = next((v for v in snap.sessions if v.id == selected_id), None)
         ledger: list[CommandView] = []
         gates: list[GateView] = []
         if selected is not None:
-            for cmd in ctx.ledger.rows(selected.id):
-                transitions = ctx.ledger.transitions(cmd.id or 0)
+            for cmd in self.ctx.ledger.rows(selected.id):
+                transitions = self.ctx.ledger.transitions(cmd.id or 0)
                 ledger.append(
                     CommandView(
                         id=cmd.id or 0,
@@ -282,25 +295,15 @@ class DashboardSource:
                     )
                 )
             gates = self.gates(selected, ledger)
-        points = ctx.usage.points()
         run, run_gates = self.focus_run(selected.id if selected else None)
-        approvals = [
-            ApprovalView(a.id or 0, a.run_id, a.stage, a.action, approval_summary(a.shown), a.shown)
-            for a in ctx.runs.approvals(pending_only=True)
-        ]
-        alerts, last_event = ctx.records.recent_alerts()
-        return Snapshot(
-            views,
-            selected,
-            ledger,
-            gates,
-            points,
-            alerts,
-            last_event,
-            run,
-            run_gates,
-            approvals,
-            self.budget_lines(points, selected, run),
+        return replace(
+            snap,
+            selected=selected,
+            ledger=ledger,
+            gates=gates,
+            run=run,
+            run_gates=run_gates,
+            budgets=self.budget_lines(snap.usage_points, selected, run),
         )
 
     def budget_lines(

@@ -103,6 +103,7 @@ class OrchtuiApp(RunActions):
         self._offered: tuple[bool, bool] | None = None
         self.loaded_theme: LoadedTheme = load_theme(ctx.config.ui.theme)
         self._refresh_pending = False
+        self._whole = True  # the next data load reads every session (else only the selected one)
         self._screen_pending = False
         self._vt: VirtualScreen | None = None
         self._vt_session: str | None = None
@@ -194,6 +195,7 @@ class OrchtuiApp(RunActions):
                 self.request_screen()
 
     def request_refresh(self) -> None:
+        self._whole = True  # the store changed: every session is read again
         if not self._refresh_pending:
             self._refresh_pending = True
             covering = self.screen if isinstance(self.screen, CoveringView) else None
@@ -204,7 +206,12 @@ class OrchtuiApp(RunActions):
         self._data_job.request()
 
     def _load(self) -> None:
-        snap = self.source.snapshot(self.selected)
+        whole, self._whole = self._whole, False
+        last = self.snap
+        if whole or last is None:
+            snap = self.source.snapshot(self.selected)
+        else:  # only the selection moved
+            snap = self.source.reselect(last, self.selected)
         self.call_from_thread(self._apply, snap)
 
     def _read_git(self) -> None:
@@ -316,7 +323,7 @@ class OrchtuiApp(RunActions):
 
     def _selection_settled(self) -> None:
         self._settle_timer = None
-        self.request_refresh()
+        self._data_job.request()  # the selected session's data (see _load)
         self.request_screen()
 
     # the selected agent's screen -----------------------------------------

@@ -320,4 +320,8 @@ class ScreenView(Static):
         while lines and not lines[-1].plain.strip():
             lines.pop()
         height = max(1, self.size.height)
-        return Text("\n").join(lines[-height:]) if lines else Text("no output yet", style="dim")
+        if not lines:
+            return Text("no output yet", style="dim")
+        shown = Text("\n").join(lines[-height:])
+        shown.no_wrap, shown.overflow = True, "crop"  # a terminal's rows are cut, never wrapped (and cheaper)
+        return shown
