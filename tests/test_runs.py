@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -329,3 +330,29 @@ def test_a_review_that_requests_changes_blocks_the_merge_with_its_reason(orch: O
     assert review and all(g.state == "fail" for g in review)
     assert ("merge", "pending") not in asked and ("merge", "approved") not in asked
     assert git(orch.repo, "rev-parse", "main") == main_before
+
+
+def test_an_auto_notify_stage_tells_the_operator_it_is_done(orch: Orch, tmp_path: Path) -> None:
+    """auto_notify runs on its own and, once its stage completes, a `stage.notify` event
+    at `notice` severity reaches the events hook (default threshold: notice); a
+    fully_auto stage says nothing, and info events stay below the hook."""
+    book = tmp_path / "notify.yaml"
+    book.write_text(
+        "name: notify\nstages:\n"
+        "  - id: quiet\n    automation: fully_auto\n"
+        "    roles:\n      - {role: a, agents: [scripted], prompt: hello}\n"
+        "  - id: loud\n    automation: auto_notify\n"
+        "    roles:\n      - {role: b, agents: [scripted], prompt: hello again}\n"
+    )
+    heard = tmp_path / "hook.jsonl"
+    hook = tmp_path / "hook.sh"
+    hook.write_text(f"#!/bin/sh\ncat >> '{heard}'\necho >> '{heard}'\n")
+    hook.chmod(0o755)
+    orch.env["ORCHTUI_EVENTS__HOOK"] = f'["{hook}"]'
+    orch.run("run", str(book), "--task", "told")
+    wait_for(lambda: orch.json("runs")[0]["state"] == "done", timeout=120, interval=0.5)
+    events = [json.loads(line) for line in heard.read_text().splitlines() if line.strip()]
+    told = [e for e in events if e["kind"] == "stage.notify"]
+    assert [(e["data"]["stage"], e["severity"]) for e in told] == [("loud", "notice")]
+    assert "stage loud of told completed" in told[0]["message"]
+    assert all(e["severity"] != "info" for e in events)

@@ -79,7 +79,7 @@ class EngineConfig(_Section):
 class EventsConfig(_Section):
     # a command (argv, no shell) that receives each event of at least `hook_severity` as JSON on stdin
     hook: list[str] = Field(default_factory=list)
-    hook_severity: Literal["info", "warning", "error", "critical"] = "warning"
+    hook_severity: Literal["info", "notice", "warning", "error", "critical"] = "notice"
     stuck_after: float = Field(default=300.0, gt=0)  # seconds of silence while working
     retry_warn_after: float = Field(default=60.0, gt=0)  # seconds of API-error retries before agent.retrying
 

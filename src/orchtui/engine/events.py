@@ -12,7 +12,7 @@ from orchtui.engine.context import Context
 from orchtui.redact import redact
 
 log = logging.getLogger("orchtui.events")
-SEVERITY = {"info": 0, "warning": 1, "error": 2, "critical": 3}
+SEVERITY = {"info": 0, "notice": 1, "warning": 2, "error": 3, "critical": 4}  # notice: done, worth telling
 
 
 def emit(

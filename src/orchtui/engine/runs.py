@@ -435,6 +435,14 @@ class RunDriver:
             if repo.ahead_behind(stage_wt.branch, run_wt.branch)[0]:
                 merge_into(repo, run_wt.branch, stage_wt.branch, f"Merge stage {stage.id} of run {run.id}")
         self.event(run, "stage.completed", f"{stage.id} complete (attempt {run.attempt})", stage=stage.id)
+        if stage.automation == "auto_notify":  # it ran on its own; the operator is told it is done
+            self.event(
+                run,
+                "stage.notify",
+                f"stage {stage.id} of {run.task} completed; the run moves on",
+                "notice",
+                stage=stage.id,
+            )
         self.next_stage(run, book, stage)
 
     def next_stage(self, run: Run, book: Playbook, stage: Stage) -> None:

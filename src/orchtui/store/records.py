@@ -171,11 +171,11 @@ class Records:
         return row
 
     def recent_alerts(self, limit: int = 20) -> tuple[list[Event], int]:
-        """The latest events of warning severity and up, and the newest event id."""
+        """The latest events of notice severity and up, and the newest event id."""
         with self.store.session() as db:
             alerts = db.exec(
                 select(Event)
-                .where(col(Event.severity).in_(["warning", "error", "critical"]))
+                .where(col(Event.severity).in_(["notice", "warning", "error", "critical"]))
                 .order_by(col(Event.id).desc())
                 .limit(limit)
             ).all()

@@ -21,6 +21,7 @@ from textual import work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
@@ -56,6 +57,7 @@ from orchtui.ui.widgets import (
 )
 
 NARROW = 120  # columns below which the panes stack in one column
+TOAST: dict[str, SeverityLevel] = {"notice": "information", "warning": "warning"}  # else error
 SELECTION_SETTLE = 0.12  # seconds the cursor rests before the selected session's data loads
 
 
@@ -283,7 +285,8 @@ class OrchtuiApp(RunActions):
             self.request_screen()
 
     def _announce(self, snap: Snapshot) -> None:
-        """Warnings and worse from the event log reach the operator as notifications."""
+        """Notices (a stage done under auto_notify), warnings and worse from the event log
+        reach the operator as notifications."""
         if self._events_seen is None:
             self._events_seen = snap.last_event_id
             return
@@ -292,7 +295,7 @@ class OrchtuiApp(RunActions):
                 self.notify(
                     event.message,
                     title=event.kind,
-                    severity="error" if event.severity in ("error", "critical") else "warning",
+                    severity=TOAST.get(event.severity, "error"),
                 )
         self._events_seen = max(self._events_seen, snap.last_event_id)
 
