@@ -181,3 +181,33 @@ def test_message_leads_a_failure_and_an_optional_gate_only_warns(worktree: Path)
 def test_content_check_refuses_a_gate_that_cannot_mean_anything(data: dict[str, str], needle: str) -> None:
     with pytest.raises(ValueError, match=needle):
         gate(type="content_check", **data)
+
+
+COVERAGE = {"coverage": r"^TOTAL.*?(\d+(?:\.\d+)?)%"}
+
+
+def test_a_coverage_metric_read_from_real_pytest_cov_passes_and_fails_a_threshold(worktree: Path) -> None:
+    """pytest --cov prints its TOTAL line; the command gate reads the number and a
+    metric_threshold gate compares it (3 of 4 statements run: 75 %)."""
+    (worktree / "calc.py").write_text("def add(a, b):\n    return a + b\n\n\ndef unused():\n    return 0\n")
+    run = f"{shlex.quote(sys.executable)} -m pytest -q -p no:cacheprovider --cov=calc --cov-report=term"
+    measured = evaluate(gate(type="command", run=run, metrics=COVERAGE), worktree)
+    assert measured.state == "pass" and "TOTAL" in measured.evidence
+    assert measured.metrics == {"coverage": 75.0}
+    at_least = {
+        threshold: evaluate(
+            gate(type="metric_threshold", metric="coverage", op=">=", value=threshold),
+            worktree,
+            metric=measured.metrics.get,
+        )
+        for threshold in (70, 80)
+    }
+    assert at_least[70].state == "pass" and at_least[80].state == "fail"
+    assert at_least[80].why == "coverage = 75 (>= 80 is False)"
+
+
+def test_a_metric_regex_needs_a_group_and_a_plain_name() -> None:
+    with pytest.raises(ValueError, match="needs a group"):
+        gate(type="command", run="true", metrics={"coverage": "TOTAL"})
+    with pytest.raises(ValueError, match="a metric name"):
+        gate(type="command", run="true", metrics={"cov rage": "(\\d+)"})

@@ -356,3 +356,32 @@ def test_an_auto_notify_stage_tells_the_operator_it_is_done(orch: Orch, tmp_path
     assert [(e["data"]["stage"], e["severity"]) for e in told] == [("loud", "notice")]
     assert "stage loud of told completed" in told[0]["message"]
     assert all(e["severity"] != "info" for e in events)
+
+
+def test_metric_gates_read_a_command_gates_output_and_an_unknown_metric_fails_at_the_timeout(
+    orch: Orch, tmp_path: Path
+) -> None:
+    """A command gate's metric reaches a later metric_threshold gate of the run (and is
+    kept as an artifact); a metric nothing provides fails once the stage timeout has
+    passed, instead of leaving the run pending forever."""
+    book = tmp_path / "metrics.yaml"
+    book.write_text(
+        "name: metrics\nstages:\n  - id: check\n    automation: fully_auto\n    timeout: 2\n"
+        "    roles:\n      - {role: a, agents: [scripted], prompt: hello}\n"
+        "    gates:\n"
+        "      - {type: command, run: 'echo score 42', metrics: {score: 'score (\\d+)'}}\n"
+        "      - {type: metric_threshold, metric: score, op: '>=', value: 40}\n"
+        "      - {type: metric_threshold, metric: nobody.sets.this, op: '<', value: 1}\n"
+    )
+    orch.run("run", str(book), "--task", "measured")
+    wait_for(lambda: orch.json("runs")[0]["state"] == "paused", timeout=120, interval=0.5)
+    run = orch.json("runs")[0]
+    assert "nobody.sets.this not available yet after 2s (the stage timeout): never resolved" in run["detail"]
+    store = Store(f"sqlite:///{orch.home / 'orchtui.db'}")
+    try:
+        last = {g.gate_index: (g.state, g.why) for g in Runs(store).gate_results(run["id"], "check")}
+        artifacts = Runs(store).artifacts(run["id"])
+    finally:
+        store.close()
+    assert last[1] == ("pass", "score = 42 (>= 40 is True)")
+    assert artifacts["metric:score"] == "42"

@@ -25,6 +25,7 @@ from orchtui.errors import ConfigError
 from orchtui.inputs import parse_yaml
 
 STAGE_ID = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+METRIC_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")  # {task}, {base}, … in prompts and command gates
 
 
@@ -52,6 +53,19 @@ class CommandGate(_GateBase):
     type: Literal["command"]
     run: str = Field(min_length=1)  # run in the worktree; passes on exit 0; output kept as an artifact
     timeout: float = Field(default=600, gt=0, le=7200)
+    # metrics read from its output: name -> a regex whose first group is the number
+    # (e.g. coverage: 'TOTAL.*?(\d+(?:\.\d+)?)%'); a later metric_threshold gate compares them
+    metrics: dict[str, Regex] = Field(default_factory=dict)
+
+    @field_validator("metrics")
+    @classmethod
+    def _metric_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, regex in value.items():
+            if not METRIC_NAME.fullmatch(name):
+                raise ValueError(f"{name!r}: a metric name is letters, digits, _ . and -")
+            if re.compile(regex).groups < 1:
+                raise ValueError(f"{name}: the regex needs a group around the number")
+        return value
 
 
 class FileExistsGate(_GateBase):
@@ -85,8 +99,11 @@ class ArtifactExistsGate(_GateBase):
 
 
 class MetricThresholdGate(_GateBase):
+    """A number compared with `value`: one a command gate read from its output (its
+    `metrics`), or orchtui's own: `cost.run_usd`, `attempts`, `time.run_s`."""
+
     type: Literal["metric_threshold"]
-    metric: str = Field(min_length=1)  # e.g. "cost.run_usd" or "artifact:coverage:percent"
+    metric: str = Field(min_length=1)
     op: Literal["<", "<=", ">", ">=", "=="]
     value: float
 

@@ -15,7 +15,7 @@ import os
 import re
 import subprocess
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchtui.playbook import (
@@ -45,6 +45,7 @@ class GateOutcome:
     state: str  # pass | fail | pending | warn (failed, but the gate is not required)
     why: str
     evidence: str = ""
+    metrics: Mapping[str, float] = field(default_factory=dict)  # what a command gate read from its output
 
 
 def _inside(worktree: Path, relative: str) -> Path | None:
@@ -90,8 +91,24 @@ def _command(gate: CommandGate, worktree: Path, values: Mapping[str, str]) -> Ga
     last = next((ln.strip() for ln in reversed(output.splitlines()) if ln.strip()), "")
     state = "pass" if proc.returncode == 0 else "fail"
     return GateOutcome(
-        state, f"`{gate.run}` exited {proc.returncode}" + (f": {last}" if last else ""), output
+        state,
+        f"`{gate.run}` exited {proc.returncode}" + (f": {last}" if last else ""),
+        output,
+        read_metrics(gate.metrics, proc.stdout + proc.stderr),
     )
+
+
+def read_metrics(rules: Mapping[str, str], output: str) -> dict[str, float]:
+    """Each metric's number: the first group of its regex's last match in the output."""
+    found: dict[str, float] = {}
+    for name, regex in rules.items():
+        matches = list(re.finditer(regex, output, re.MULTILINE))
+        if matches:
+            try:
+                found[name] = float(matches[-1].group(1))
+            except (TypeError, ValueError):
+                continue
+    return found
 
 
 def _file_exists(gate: FileExistsGate, worktree: Path) -> GateOutcome:
@@ -167,7 +184,7 @@ def evaluate(
     if outcome.state != "fail":
         return outcome
     why = f"{gate.message} ({outcome.why})" if gate.message else outcome.why
-    return GateOutcome("fail" if gate.required else "warn", why, outcome.evidence)
+    return GateOutcome("fail" if gate.required else "warn", why, outcome.evidence, outcome.metrics)
 
 
 @dataclass(frozen=True)

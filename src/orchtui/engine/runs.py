@@ -355,10 +355,52 @@ class RunDriver:
             values = {"task": run.task, "stage": stage.id, "attempt": str(run.attempt)}
             if wt is not None:
                 values |= {"base": wt.base, "branch": wt.branch}
-            outcome = evaluate(gate, worktree, artifacts=artifacts, approved=approved, values=values)
+            outcome = evaluate(
+                gate,
+                worktree,
+                artifacts=artifacts,
+                metric=lambda name: self.metric(run, artifacts, name),
+                approved=approved,
+                values=values,
+            )
+            if outcome.state == "pending" and gate.type == "metric_threshold":
+                outcome = self.unresolved(run, stage, outcome)
+            for name, number in outcome.metrics.items():  # for the metric gates after this one
+                artifacts[f"metric:{name}"] = f"{number:g}"
+                self.ctx.runs.add_artifact(
+                    Artifact(
+                        run_id=run.id, stage=stage.id, name=f"metric:{name}", content=f"{number:g}", at=now()
+                    )
+                )
             self.record_outcome(run, stage, index, gate.type, outcome)
             outcomes.append(outcome)
         return outcomes
+
+    def metric(self, run: Run, artifacts: dict[str, str], name: str) -> float | None:
+        """A metric_threshold gate's number: one a command gate read (`metric:<name>`), or
+        the run's own cost, attempts or age."""
+        if f"metric:{name}" in artifacts:
+            return float(artifacts[f"metric:{name}"])
+        if name == "cost.run_usd":
+            return self.ctx.usage.spent(run_id=run.id)
+        if name == "attempts":
+            return float(run.attempt)
+        if name == "time.run_s":
+            return now() - run.created_at
+        return None
+
+    def unresolved(self, run: Run, stage: Stage, outcome: GateOutcome) -> GateOutcome:
+        """A metric nobody provides would keep the stage waiting forever: past the stage's
+        timeout (counted from its first gate check) it fails, saying so."""
+        first = min(
+            (g.at for g in self.ctx.runs.gate_results(run.id, stage.id) if g.attempt == run.attempt),
+            default=now(),
+        )
+        if now() - first < stage.timeout:
+            return outcome
+        return GateOutcome(
+            "fail", f"{outcome.why} after {stage.timeout:.0f}s (the stage timeout): never resolved"
+        )
 
     def record_outcome(self, run: Run, stage: Stage, index: int, kind: str, outcome: GateOutcome) -> None:
         self.ctx.runs.record_gate(
