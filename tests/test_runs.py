@@ -237,9 +237,13 @@ def check(ctx: Context, levels: list[str]) -> None:
     if run.state in ("running", "gating") and run.stage:
         started.add(run.stage)
     for stage in started:
-        if levels[int(stage[1:])] in ("human_approval", "manual"):
-            approval = ctx.runs.approval_for("r1", stage, "start")
+        level = levels[int(stage[1:])]
+        if level in ("human_approval", "manual"):  # manual: orchtui ran nothing until marked done
+            approval = ctx.runs.approval_for("r1", stage, "start" if level == "human_approval" else "done")
             assert approval is not None and approval.state == "approved", (stage, levels)
+    assert not any(  # a manual stage never asks to start, and never starts an agent
+        ctx.runs.approval_for("r1", f"s{i}", "start") for i, level in enumerate(levels) if level == "manual"
+    )
 
 
 async def test_run_with_approvals_answered_in_the_dashboard(
@@ -385,3 +389,22 @@ def test_metric_gates_read_a_command_gates_output_and_an_unknown_metric_fails_at
         store.close()
     assert last[1] == ("pass", "score = 42 (>= 40 is True)")
     assert artifacts["metric:score"] == "42"
+
+
+def test_a_manual_stage_runs_nothing_until_the_operator_marks_it_done(orch: Orch, tmp_path: Path) -> None:
+    """manual: no agent starts and no prompt is sent; the run waits for the operator to
+    say the work is done (an approval of action `done`), then the stage's gates decide."""
+    book = tmp_path / "manual.yaml"
+    book.write_text(
+        "name: manual\nstages:\n  - id: write\n    automation: manual\n"
+        "    roles:\n      - {role: w, agents: [scripted], prompt: never sent}\n"
+        "    gates:\n      - {type: file_exists, path: NOTES.md}\n"
+    )
+    orch.run("run", str(book), "--task", "byhand")
+    asked = wait_for(lambda: orch.json("approvals"), timeout=60, interval=0.3)
+    assert [(a["stage"], a["action"]) for a in asked] == [("write", "done")]
+    assert orch.json("runs")[0]["state"] == "waiting_approval"
+    (orch.repo / "NOTES.md").write_text("written by a person\n")
+    orch.run("approve", str(asked[0]["id"]))
+    wait_for(lambda: orch.json("runs")[0]["state"] == "done", timeout=60, interval=0.3)
+    assert orch.json("session", "list") == [] and orch.json("ledger") == []

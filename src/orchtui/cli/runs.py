@@ -219,11 +219,12 @@ def resume(app: App, run_id: str) -> None:
     if run.state != RunState.PAUSED.value:
         raise UsageError(f"run {run_id} is {run.state}, not paused")
     stage = run.stage or ""
-    latest = ctx.runs.approval_for(run.id, stage, "start")
     started = bool(stage_commands(ctx, run, stage))
-    if latest is not None and latest.state == ApprovalState.REJECTED.value:
-        ctx.runs.request_approval(run.id, stage, "start", json.loads(latest.shown), again=True)
-        started = False
+    for action in ("start", "done"):  # done: a manual stage the operator had not finished
+        latest = ctx.runs.approval_for(run.id, stage, action)
+        if latest is not None and latest.state == ApprovalState.REJECTED.value:
+            ctx.runs.request_approval(run.id, stage, action, json.loads(latest.shown), again=True)
+            started = False
     state = RunState.RUNNING if started else RunState.PENDING
     ctx.runs.update(run.id, state=state.value, detail=f"resumed by {operator()}")
     emit(

@@ -130,10 +130,11 @@ def approval_summary(shown_json: str) -> str:
         shown: dict[str, Any] = json.loads(shown_json)
     except ValueError:
         return shown_json[:200]
-    lines = [
-        f"start {shown.get('stage')} ({shown.get('automation')}) for task {shown.get('task')}"
-        + (" — merges the run's branch" if shown.get("merge") else "")
-    ]
+    if shown.get("action") == "done":  # a manual stage: the operator did it and says so
+        head = f"mark {shown.get('stage')} done (manual: orchtui ran nothing) for task {shown.get('task')}"
+    else:
+        head = f"start {shown.get('stage')} ({shown.get('automation')}) for task {shown.get('task')}"
+    lines = [head + (" — merges the run's branch" if shown.get("merge") else "")]
     plan = shown.get("plan") or []
     if plan:
         lines.append(

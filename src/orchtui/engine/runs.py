@@ -109,10 +109,11 @@ class RunDriver:
                 )
                 self.next_stage(run, book, stage)
                 return
-        if state in (RunState.PENDING, RunState.WAITING_APPROVAL):
-            if stage.automation in ("human_approval", "manual") and not self.approved_to_start(
-                run, book, stage
-            ):
+        if state in (RunState.PENDING, RunState.WAITING_APPROVAL) and stage.automation == "manual":
+            if self.approved(run, book, stage, "done"):  # the operator did the work: its gates decide
+                self.begin_gates(self.set(run, RunState.GATING), book, stage)
+        elif state in (RunState.PENDING, RunState.WAITING_APPROVAL):
+            if stage.automation == "human_approval" and not self.approved(run, book, stage, "start"):
                 return
             self.start_stage(run, book, stage)
         elif state is RunState.RUNNING and stage.merge:
@@ -172,28 +173,29 @@ class RunDriver:
         self.ctx.runs.update(run.id, state=RunState.PAUSED.value, detail=why)
 
     # approvals --------------------------------------------------------------
-    def approved_to_start(self, run: Run, book: Playbook, stage: Stage) -> bool:
-        approval = self.ctx.runs.approval_for(run.id, stage.id, "start")
+    def approved(self, run: Run, book: Playbook, stage: Stage, action: str) -> bool:
+        """A person's word on the stage: `start` (human_approval: its agents may start) or
+        `done` (manual: orchtui runs nothing; the operator did the work and says so).
+        Asked once, recorded; until answered the run waits."""
+        what = f"start {stage.id}" if action == "start" else f"mark {stage.id} done (a manual stage)"
+        approval = self.ctx.runs.approval_for(run.id, stage.id, action)
         if approval is None:
-            approval = self.ctx.runs.request_approval(
-                run.id,
-                stage.id,
-                "start",
-                approval_shown(self.ctx, run, book, stage, self.live_slots(), self.run_worktree(run)),
-            )
+            shown = approval_shown(self.ctx, run, book, stage, self.live_slots(), self.run_worktree(run))
+            approval = self.ctx.runs.request_approval(run.id, stage.id, action, shown | {"action": action})
             self.event(
                 run,
                 "approval.requested",
-                f"approval #{approval.id} to start {stage.id}",
+                f"approval #{approval.id} to {what}",
+                "notice" if action == "done" else "info",  # a manual stage waits for the operator's work
                 approval=approval.id,
                 stage=stage.id,
             )
         if approval.state == ApprovalState.PENDING.value:
             if run.state != RunState.WAITING_APPROVAL.value:
-                self.set(run, RunState.WAITING_APPROVAL, f"approval #{approval.id}: start {stage.id}?")
+                self.set(run, RunState.WAITING_APPROVAL, f"approval #{approval.id}: {what}?")
             return False
         if approval.state == ApprovalState.REJECTED.value:
-            self.pause(run, f"start of {stage.id} rejected by {approval.who}: {approval.reason}")
+            self.pause(run, f"{what} rejected by {approval.who}: {approval.reason}")
             return False
         return True
 
