@@ -70,11 +70,14 @@ def tagged_prompts(orch: Orch, run_id: str) -> list[str]:
     return [r["actor"] for r in orch.json("ledger") if r["actor"].startswith(f"run:{run_id}:")]
 
 
+WAIT = ["--wait-for-approvals"]  # approvals are answered from outside while it follows
+
+
 def test_default_playbook_headless_with_cli_approvals(orch: Orch, tmp_path: Path) -> None:
     use_playbook_agents(orch)
     book = playbook_copy(tmp_path)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "orchtui", "run", str(book), "--task", "feature", "--headless"],
+        [sys.executable, "-m", "orchtui", "run", str(book), "--task", "feature", "--headless", *WAIT],
         cwd=orch.repo,
         env=orch.env,
         stdout=subprocess.PIPE,
@@ -408,3 +411,28 @@ def test_a_manual_stage_runs_nothing_until_the_operator_marks_it_done(orch: Orch
     orch.run("approve", str(asked[0]["id"]))
     wait_for(lambda: orch.json("runs")[0]["state"] == "done", timeout=60, interval=0.3)
     assert orch.json("session", "list") == [] and orch.json("ledger") == []
+
+
+def test_headless_exit_codes_say_when_a_person_is_needed_and_what_is_left_running(
+    orch: Orch, tmp_path: Path
+) -> None:
+    """--headless stops with 6 at the first approval (and how to go on), with 124 at its
+    timeout, and then names the agents it leaves running."""
+    use_playbook_agents(orch)
+    needs = orch.run("run", str(playbook_copy(tmp_path)), "--task", "asks", "--headless", check=False)
+    assert needs.returncode == 6, needs.stderr
+    assert "needs a person: approval #" in needs.stderr and "orchtui wait --run" in needs.stderr
+
+    slow_agent = tmp_path / "slow.toml"
+    slow_agent.write_text('name = "slow"\n[[rule]]\nmatch = ""\nsteps = [{ work = 60.0 }]\n')
+    orch.env["ORCHTUI_SCRIPTED_SCENARIO"] = str(slow_agent)
+    orch.run("engine", "stop")  # agents of runs take pass_env from the engine's environment
+    book = tmp_path / "slow.yaml"
+    book.write_text(
+        "name: slow\nstages:\n  - id: long\n    automation: fully_auto\n"
+        "    roles:\n      - {role: worker, agents: [scripted], prompt: work}\n"
+    )
+    slow = orch.run("run", str(book), "--task", "slow", "--headless", "--timeout", "8", check=False)
+    assert slow.returncode == 124, slow.stderr
+    left = [line for line in slow.stderr.splitlines() if "left running" in line]
+    assert len(left) == 1 and "1 agent(s)" in left[0] and "(scripted worker, working)" in left[0]

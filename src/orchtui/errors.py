@@ -40,6 +40,12 @@ class Untrusted(Refused):
         self.path = path
 
 
+class NeedsPerson(OrchtuiError):
+    """`run --headless`: the run waits for a person (an approval). Exit 6."""
+
+    exit_code = 6
+
+
 class StoreError(OrchtuiError):
     """The database failed (disk full, read-only, locked past the busy timeout)."""
 

@@ -12,7 +12,7 @@ from orchtui.controls import shown_safe
 from orchtui.domain import ApprovalState, RunState
 from orchtui.engine import waiting
 from orchtui.engine.sessions import operator
-from orchtui.errors import OrchtuiError, Refused, UsageError
+from orchtui.errors import NeedsPerson, OrchtuiError, Refused, UsageError
 
 
 @click.command()
@@ -97,13 +97,29 @@ def _playbook_path(playbook: Path) -> Path:
     multiple=True,
     help="More repositories the run spans (comma-separated or repeated); one run per repository.",
 )
-@click.option("--headless", is_flag=True, help="Follow the run here until it ends or needs a person.")
+@click.option(
+    "--headless",
+    is_flag=True,
+    help="Follow the run here: exit 0 when done, 6 when it needs a person, 1 when it failed or "
+    "paused, 124 on --timeout.",
+)
+@click.option(
+    "--wait-for-approvals",
+    is_flag=True,
+    help="With --headless: keep following while an approval waits (someone answers elsewhere).",
+)
 @click.option(
     "--timeout", default=3600.0, show_default=True, help="With --headless: give up after this long."
 )
 @pass_app
 def run_playbook(
-    app: App, playbook: Path, task: str, repos: tuple[str, ...], headless: bool, timeout: float
+    app: App,
+    playbook: Path,
+    task: str,
+    repos: tuple[str, ...],
+    headless: bool,
+    wait_for_approvals: bool,
+    timeout: float,
 ) -> None:
     """Run PLAYBOOK for a task: validated and planned first, then advanced by the engine
     stage by stage (approvals with `orchtui approvals` / `approve` / `reject`). With
@@ -120,12 +136,14 @@ def run_playbook(
     for run in runs:
         click.echo(run.id)
     if headless:
-        _follow(app, [r.id for r in runs], timeout)
+        _follow(app, [r.id for r in runs], timeout, wait_for_approvals)
 
 
-def _follow(app: App, run_ids: list[str], timeout: float) -> None:
+def _follow(app: App, run_ids: list[str], timeout: float, wait_for_approvals: bool) -> None:
     """Print the runs' events as they happen, until every run is done (woken by the
-    store's changes, like `orchtui wait`)."""
+    store's changes, like `orchtui wait`). Stops with exit 6 when a run waits for a
+    person (unless told to wait), 1 when one failed or paused, 124 on timeout; then says
+    what it leaves running."""
     ctx = app.ctx
     seen = 0
 
@@ -139,11 +157,33 @@ def _follow(app: App, run_ids: list[str], timeout: float) -> None:
         for r in current:
             if r.state in (RunState.FAILED.value, RunState.CANCELLED.value, RunState.PAUSED.value):
                 raise OrchtuiError(f"run {r.id} {r.state}: {r.detail}")
+            if r.state == RunState.WAITING_APPROVAL.value and not wait_for_approvals:
+                raise NeedsPerson(
+                    f"run {r.id} needs a person: {r.detail} (`orchtui approvals`, `orchtui approve N`; "
+                    f"then `orchtui wait --run {r.id} --for done`)"
+                )
         return True if all(r.state == RunState.DONE.value for r in current) else None
 
-    if waiting.until(ctx, check, timeout) is None:
-        states = ", ".join(f"{rid} {ctx.runs.get(rid).state}" for rid in run_ids)
-        raise OrchtuiError(f"runs still going after {timeout:.0f}s: {states}")
+    try:
+        if waiting.until(ctx, check, timeout) is None:
+            states = ", ".join(f"{rid} {ctx.runs.get(rid).state}" for rid in run_ids)
+            raise waiting.TimedOut(f"runs still going after {timeout:.0f}s: {states}")
+    except OrchtuiError:
+        _say_what_is_left(app, run_ids)
+        raise
+
+
+def _say_what_is_left(app: App, run_ids: list[str]) -> None:
+    """A headless run that stops short leaves the engine and the run's agents going."""
+    agents = [s for s in app.ctx.records.sessions(live_only=True) if s.run_id in run_ids]
+    if not agents:
+        return
+    listed = ", ".join(f"{s.id} ({s.agent} {s.role or ''}, {s.status})".replace(" ,", ",") for s in agents)
+    click.echo(
+        f"orchtui: left running: the engine and {len(agents)} agent(s) of the run: {listed}; "
+        "`orchtui session kill ID` stops one",
+        err=True,
+    )
 
 
 @click.command()
