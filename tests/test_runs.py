@@ -436,3 +436,35 @@ def test_headless_exit_codes_say_when_a_person_is_needed_and_what_is_left_runnin
     assert slow.returncode == 124, slow.stderr
     left = [line for line in slow.stderr.splitlines() if "left running" in line]
     assert len(left) == 1 and "1 agent(s)" in left[0] and "(scripted worker, working)" in left[0]
+
+
+def test_artifacts_recorded_by_an_agent_and_by_a_person_satisfy_their_gates(
+    orch: Orch, tmp_path: Path
+) -> None:
+    """An agent of a run records a URL through $ORCHTUI_ARTIFACT; a person records a
+    report with `orchtui artifact add`; `artifact_exists` gates match them by kind and label."""
+    scenario = tmp_path / "publish.toml"
+    scenario.write_text(
+        'name = "publish"\n[[rule]]\nmatch = "role publisher"\nsteps = [{ run = ["sh", "-c", '
+        '"\\"$ORCHTUI_ARTIFACT\\" --kind url --label preview https://example.test/pr/7"] }]\n'
+    )
+    orch.env["ORCHTUI_SCRIPTED_SCENARIO"] = str(scenario)
+    book = tmp_path / "evidence.yaml"
+    book.write_text(
+        "name: evidence\nstages:\n"
+        "  - id: publish\n    automation: fully_auto\n"
+        "    roles:\n      - {role: publisher, agents: [scripted], prompt: publish it}\n"
+        "    gates:\n      - {type: artifact_exists, kind: url, label: preview}\n"
+        "  - id: signoff\n    automation: manual\n"
+        "    gates:\n      - {type: artifact_exists, kind: report}\n"
+    )
+    run_id = orch.run("run", str(book), "--task", "evidence").stdout.split()[0]
+    asked = wait_for(lambda: orch.json("approvals"), timeout=90, interval=0.3)  # publish passed
+    bad = orch.run("artifact", "add", "--run", run_id, "--kind", "report", "--label", "a b", "x", check=False)
+    assert bad.returncode == 2 and "--label" in bad.stderr
+    orch.run("artifact", "add", "--run", run_id, "--kind", "report", "--label", "notes", "read it; fine")
+    orch.run("approve", str(asked[0]["id"]))
+    wait_for(lambda: orch.json("runs")[0]["state"] == "done", timeout=60, interval=0.3)
+    recorded = {(a["stage"], a["name"], a["value"]) for a in orch.json("artifact", "list", run_id)}
+    assert ("publish", "url:preview", "https://example.test/pr/7") in recorded
+    assert ("signoff", "report:notes", "read it; fine") in recorded

@@ -94,8 +94,30 @@ class ContentCheckGate(_GateBase):
 
 
 class ArtifactExistsGate(_GateBase):
+    """An artifact of the run: by exact name (`artifact`), or one recorded with `orchtui
+    artifact add` by `kind` (url, file, report) and, if given, `label`."""
+
     type: Literal["artifact_exists"]
-    artifact: str = Field(min_length=1)
+    artifact: str | None = Field(default=None, min_length=1)
+    kind: Literal["url", "file", "report"] | None = None
+    label: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _named(self) -> ArtifactExistsGate:
+        if (self.artifact is None) == (self.kind is None):
+            raise ValueError("name an artifact, or a kind (and a label)")
+        if self.label is not None and self.kind is None:
+            raise ValueError("a label needs its kind")
+        return self
+
+    def wanted(self) -> str:
+        return self.artifact or f"{self.kind}:{self.label or '*'}"
+
+    def found_in(self, names: list[str]) -> list[str]:
+        if self.artifact is not None:
+            return [n for n in names if n == self.artifact]
+        prefix = f"{self.kind}:"
+        return [n for n in names if n.startswith(prefix) and self.label in (None, n[len(prefix) :])]
 
 
 class MetricThresholdGate(_GateBase):

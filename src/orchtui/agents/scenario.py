@@ -22,6 +22,7 @@ class Step(BaseModel):
     content: str = ""
     commit: str | None = None  # git add -A; git commit -m
     git: list[str] | None = None  # run git with these arguments (no shell); prints the exit status
+    run: list[str] | None = None  # run this argv (as a real agent's tool call would); prints the exit status
     stream: int | None = Field(default=None, ge=1, le=100000)  # lines of streamed output
     interval: float = Field(default=0.02, ge=0, le=10)
     fail: str | None = None  # end the turn with an error

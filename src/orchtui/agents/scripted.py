@@ -158,6 +158,12 @@ class Agent(TerminalAgent):
             self.clear_line()
             self.write(f"● git {' '.join(step.git)}: exit {done.returncode} {first[0]}\n")
             self.spin()
+        if step.run is not None:
+            done = subprocess.run(step.run, check=False, capture_output=True, text=True)
+            first = (done.stdout.strip() or done.stderr.strip()).splitlines()[:1] or [""]
+            self.clear_line()
+            self.write(f"● ran {step.run[0]}: exit {done.returncode} {first[0]}\n")
+            self.spin()
         if step.ask is not None:
             return self.ask(step.ask)
         if step.api_error is not None and not self.api_error(step):

@@ -31,6 +31,7 @@ from typing import Any
 
 SOCKET_NAME = "cli.sock"  # in ORCHTUI_HOME/run
 VERBS = {
+    "artifact",
     "session",
     "ledger",
     "events",

@@ -37,6 +37,7 @@ VERBS = {
     "ledger": "inspect:ledger",
     "events": "inspect:events",
     "trust": "trustcmd:trust",
+    "artifact": "artifacts:artifact",
 }
 
 

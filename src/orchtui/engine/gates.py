@@ -205,10 +205,12 @@ def _outcome(gate: Gate, worktree: Path, given: _Given) -> GateOutcome:
     if isinstance(gate, ContentCheckGate):
         return _content(gate, worktree)
     if isinstance(gate, ArtifactExistsGate):
-        present = gate.artifact in given.artifacts
+        found = gate.found_in(list(given.artifacts))
+        evidence = "\n".join(f"{name}: {given.artifacts[name][:500]}" for name in found)
         return GateOutcome(
-            "pass" if present else "fail",
-            f"artifact {gate.artifact!r} {'recorded' if present else 'not recorded yet'}",
+            "pass" if found else "fail",
+            f"artifact {gate.wanted()!r} {'recorded' if found else 'not recorded yet'}",
+            evidence,
         )
     if isinstance(gate, MetricThresholdGate):
         value = given.metric(gate.metric) if given.metric else None

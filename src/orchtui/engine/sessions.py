@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 import secrets
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from orchtui.engine.signals import session_files
 from orchtui.errors import OrchtuiError, Refused, UsageError
 from orchtui.locks import file_lock
 from orchtui.names import validate_branch, validate_task
+from orchtui.paths import StatePaths
 from orchtui.profiles import AgentProfile
 from orchtui.runtime import launch, refguard
 from orchtui.runtime.git import GitRepo
@@ -229,6 +231,8 @@ class SessionService:
         if profile.unset_env:
             env[launch.UNSET_ENV] = ",".join(profile.unset_env)
         env.update({"ORCHTUI_SESSION_ID": row.id, "ORCHTUI_HOME": str(state.home)})
+        if row.run_id:  # `"$ORCHTUI_ARTIFACT" --kind url --label preview URL` records evidence
+            env.update({"ORCHTUI_RUN_ID": row.run_id, "ORCHTUI_ARTIFACT": str(artifact_command(state))})
         try:
             window_id, pane_id = self.ctx.tmux.create_window(
                 tmux_session, row.task, path, argv, env, row.id, state.log_file(row.id)
@@ -441,3 +445,15 @@ class SessionService:
             ctx.records.event("takeover.end", session_id, f"{who} handed back")
             ctx.wake_engine(f"handback {session_id}")
         return code
+
+
+def artifact_command(state: StatePaths) -> Path:
+    """A small executable an agent runs to record an artifact for its run
+    (`orchtui artifact add`, with this interpreter); written once, the operator's only."""
+    path = state.home / "bin" / "orchtui-artifact"
+    script = f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m orchtui artifact add "$@"\n'
+    if not path.exists() or path.read_text() != script:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.write_text(script)
+        path.chmod(0o700)
+    return path

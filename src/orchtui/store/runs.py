@@ -124,6 +124,12 @@ class Runs:
             db.commit()
             return row
 
+    def artifact_rows(self, run_id: str) -> list[Artifact]:
+        with self.store.session() as db:
+            return list(
+                db.exec(select(Artifact).where(Artifact.run_id == run_id).order_by(col(Artifact.id))).all()
+            )
+
     def artifacts(self, run_id: str) -> dict[str, str]:
         with self.store.session() as db:
             rows = db.exec(select(Artifact).where(Artifact.run_id == run_id).order_by(col(Artifact.id))).all()
