@@ -468,3 +468,35 @@ def test_artifacts_recorded_by_an_agent_and_by_a_person_satisfy_their_gates(
     recorded = {(a["stage"], a["name"], a["value"]) for a in orch.json("artifact", "list", run_id)}
     assert ("publish", "url:preview", "https://example.test/pr/7") in recorded
     assert ("signoff", "report:notes", "read it; fine") in recorded
+
+
+def test_pause_and_cancel_a_run_by_cli(orch: Orch, tmp_path: Path) -> None:
+    """pause: nothing new starts, resume goes on; cancel: its agent stops, the open prompt
+    is cancelled, the run ends `cancelled` and its worktree and branch are kept."""
+    slow_agent = tmp_path / "slow.toml"
+    slow_agent.write_text('name = "slow"\n[[rule]]\nmatch = ""\nsteps = [{ work = 60.0 }]\n')
+    orch.env["ORCHTUI_SCRIPTED_SCENARIO"] = str(slow_agent)
+    book = tmp_path / "slow.yaml"
+    book.write_text(
+        "name: slow\nstages:\n  - id: long\n    automation: fully_auto\n"
+        "    roles:\n      - {role: worker, agents: [scripted], prompt: work}\n"
+    )
+    run_id = orch.run("run", str(book), "--task", "stopme").stdout.split()[0]
+    wait_for(
+        lambda: orch.ledger_rows() and orch.ledger_rows()[0].state == "running", timeout=60, interval=0.3
+    )
+    orch.run("pause", run_id)
+    assert orch.json("runs")[0]["state"] == "paused"
+    orch.run("resume", run_id)
+    assert orch.json("runs")[0]["state"] == "running"
+
+    out = orch.run("cancel", run_id, "--reason", "wrong task").stdout
+    assert "1 agent(s) stopped" in out
+    run = orch.json("runs")[0]
+    assert run["state"] == "cancelled" and "wrong task" in run["detail"]
+    session = orch.json("session", "list", "--all")[0]
+    assert session["status"] == "killed" and Path(session["worktree"]).is_dir()
+    assert git(orch.repo, "branch", "--list", "orchtui/stopme")
+    assert [r.state for r in orch.ledger_rows()] == ["cancelled"]
+    again = orch.run("cancel", run_id, check=False)
+    assert again.returncode == 2 and "already cancelled" in again.stderr

@@ -40,6 +40,8 @@ VERBS = {
     "approve",
     "reject",
     "resume",
+    "pause",
+    "cancel",
     "plan",
     "report",
     "wait",

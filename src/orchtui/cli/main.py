@@ -32,6 +32,8 @@ VERBS = {
     "approve": "runs:approve",
     "reject": "runs:reject",
     "resume": "runs:resume",
+    "pause": "runs:pause",
+    "cancel": "runs:cancel",
     "runs": "runs:runs",
     "doctor": "inspect:doctor",
     "ledger": "inspect:ledger",

@@ -306,3 +306,27 @@ def runs(app: App, as_json: bool) -> None:
         ],
         ["id", "playbook", "task", "state", "stage", "attempt", "detail"],
     )
+
+
+@click.command()
+@click.argument("run_id")
+@click.option("--reason", default=None, help="Why (recorded with the run).")
+@pass_app
+def cancel(app: App, run_id: str, reason: str | None) -> None:
+    """Cancel a run: its agents stop and its open prompts and approvals close; worktrees,
+    branches, gates and memory are kept."""
+    from orchtui.engine import run_control
+
+    run, stopped = run_control.cancel(app.ctx, run_id, operator(), reason)
+    click.echo(f"cancelled {run.id} at stage {run.stage}; {len(stopped)} agent(s) stopped; worktrees kept")
+
+
+@click.command()
+@click.argument("run_id")
+@pass_app
+def pause(app: App, run_id: str) -> None:
+    """Pause a run: nothing new starts (agents finish their turn); `orchtui resume` goes on."""
+    from orchtui.engine import run_control
+
+    run = run_control.pause(app.ctx, run_id, operator())
+    click.echo(f"paused {run.id} at stage {run.stage}")

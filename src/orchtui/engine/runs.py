@@ -427,6 +427,8 @@ class RunDriver:
         )
 
     def decide(self, run: Run, book: Playbook, stage: Stage, outcomes: list[GateOutcome]) -> None:
+        if run.state not in (RunState.RUNNING.value, RunState.GATING.value):
+            return  # paused or cancelled while its gates ran: the operator's word stands
         states = {o.state for o in outcomes}
         if "fail" not in states and "pending" in states:
             self.set(run, RunState.GATING, f"{stage.id}: waiting on a gate")
