@@ -88,6 +88,7 @@ def test_project_memory_is_written_indexed_and_given_to_later_roles(orch: Orch, 
     use_playbook_agents(orch)
     run_id = orch.run("run", str(playbook_copy(tmp_path)), "--task", "remember").stdout.strip()
     approve(orch, "build")
+    approve(orch, "test", timeout=120)
     approve(orch, "merge", timeout=120)
     wait_for(lambda: orch.json("runs")[0]["state"] == "done", timeout=60, interval=0.3)
     folder = next((orch.home / "memory").glob(f"*/{run_id}"))

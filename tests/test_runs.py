@@ -85,7 +85,8 @@ def test_default_playbook_headless_with_cli_approvals(orch: Orch, tmp_path: Path
         text=True,
     )
     approve(orch, "build")
-    approve(orch, "merge")
+    approve(orch, "test", timeout=120)
+    approve(orch, "merge", timeout=120)
     out, err = proc.communicate(timeout=180)
     assert proc.returncode == 0, err
     run = orch.json("runs")[0]
@@ -106,7 +107,11 @@ def test_default_playbook_headless_with_cli_approvals(orch: Orch, tmp_path: Path
     store.close()
     assert gates == [(1, "fail"), (2, "pass")]
     assert "1 failed" in evidence[0] and "1 passed" in evidence[1]
-    assert [(a.stage, a.state) for a in approvals] == [("build", "approved"), ("merge", "approved")]
+    assert [(a.stage, a.state) for a in approvals] == [
+        ("build", "approved"),
+        ("test", "approved"),
+        ("merge", "approved"),
+    ]
     assert all(a.who and a.decided_at for a in approvals)
 
     # every step in the ledger, each prompt once, in stage order, all done
@@ -137,6 +142,7 @@ def test_kill9_mid_stage_then_restart_continues_without_repeats(orch: Orch, tmp_
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: orch.engine_pid() is None, timeout=10)
     orch.run("engine", "start")
+    approve(orch, "test", timeout=120)
     approve(orch, "merge", timeout=120)
     wait_for(lambda: orch.json("runs")[0]["state"] == "done", timeout=60, interval=0.3)
     events = run_events(orch, run_id)
@@ -269,6 +275,8 @@ async def test_run_with_approvals_answered_in_the_dashboard(
         bar = str(app.query_one(ApprovalBar).render())
         assert "start build" in bar and "implementer" in bar and "y approve" in bar
         await pilot.press("y")
+        await until(pilot, lambda: waiting_for("test"), timeout=120)
+        await pilot.press("y")
         await until(pilot, lambda: waiting_for("merge"), timeout=120)
         assert app.snap is not None and app.snap.run is not None and app.snap.run.stage == "merge"
         await pilot.press("y")
@@ -279,7 +287,11 @@ async def test_run_with_approvals_answered_in_the_dashboard(
         )
     assert git(orch.repo, "log", "-1", "--format=%s", "main") == "feat: merge orchtui/from-keys"
     approvals = orch.json("approvals", "--all")
-    assert [(a["stage"], a["state"]) for a in approvals] == [("build", "approved"), ("merge", "approved")]
+    assert [(a["stage"], a["state"]) for a in approvals] == [
+        ("build", "approved"),
+        ("test", "approved"),
+        ("merge", "approved"),
+    ]
     assert all(a["run"] == run_id and a["who"] for a in approvals)
 
 
@@ -324,6 +336,7 @@ def test_a_review_that_requests_changes_blocks_the_merge_with_its_reason(orch: O
     main_before = git(orch.repo, "rev-parse", "main")
     orch.run("run", str(playbook_copy(tmp_path)), "--task", "unreviewed")
     approve(orch, "build")
+    approve(orch, "test", timeout=120)
     wait_for(lambda: orch.json("runs")[0]["state"] == "paused", timeout=180, interval=0.5)
     run = orch.json("runs")[0]
     assert run["stage"] == "review"

@@ -60,23 +60,42 @@ def ensure_running(config: Config, cwd: Path | None = None, timeout: float = 15.
         env["ORCHTUI_TMUX_SOCKET"] = config.tmux.socket
     if config.store.url:
         env["ORCHTUI_DB_URL"] = config.store.url
-    with state.engine_log.open("ab") as out:
-        subprocess.Popen(
-            [sys.executable, "-m", "orchtui", "engine", "run"],
-            cwd=cwd or Path.cwd(),
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=out,
-            start_new_session=True,
-        )
+
+    def spawn() -> subprocess.Popen[bytes]:
+        with state.engine_log.open("ab") as out:
+            return subprocess.Popen(
+                [sys.executable, "-m", "orchtui", "engine", "run"],
+                cwd=cwd or Path.cwd(),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
+            )
+
+    proc = spawn()
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         pid = engine_pid(config)
         if pid is not None:
             return pid
+        if proc.poll() is not None:
+            # it found the lock held, by an engine that was still on its way out (or one
+            # that is starting and has not written its pid yet): start again if none is left
+            time.sleep(0.2)
+            if engine_pid(config) is None and try_unlocked(config):
+                proc = spawn()
         time.sleep(0.05)
     raise OrchtuiError(f"the engine did not start within {timeout:.0f}s; see {state.engine_log}")
+
+
+def try_unlocked(config: Config) -> bool:
+    """No process holds the engine lock now."""
+    fd = try_lock(_lock_file(config))
+    if fd is None:
+        return False
+    os.close(fd)
+    return True
 
 
 def stop(config: Config, timeout: float = 10.0) -> int | None:
