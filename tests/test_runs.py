@@ -10,8 +10,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -513,3 +515,33 @@ def test_pause_and_cancel_a_run_by_cli(orch: Orch, tmp_path: Path) -> None:
     assert [r.state for r in orch.ledger_rows()] == ["cancelled"]
     again = orch.run("cancel", run_id, check=False)
     assert again.returncode == 2 and "already cancelled" in again.stderr
+
+
+def test_stuck_policy_nudge_sends_its_prompt_once(orch: Orch, tmp_path: Path) -> None:
+    """An agent silent while working past events.stuck_after gets the stage's nudge, as
+    one urgent ledger row, however many reconciles see it silent."""
+    hung = tmp_path / "hung.toml"
+    hung.write_text(
+        'name = "hung"\n[[rule]]\nmatch = "role worker"\nsteps = [{ work = 0.3 }, { hang = 30 }]\n'
+    )
+    orch.env |= {
+        "ORCHTUI_SCRIPTED_SCENARIO": str(hung),
+        "ORCHTUI_EVENTS__STUCK_AFTER": "2",
+        "ORCHTUI_ENGINE__RECONCILE_INTERVAL": "0.5",
+    }
+    book = tmp_path / "stuck.yaml"
+    book.write_text(
+        "name: stuck\nstages:\n  - id: long\n    automation: fully_auto\n"
+        "    stuck_policy: {nudge: 'Are you stuck? Say where you are.'}\n"
+        "    roles:\n      - {role: worker, agents: [scripted], prompt: work}\n"
+    )
+    run_id = orch.run("run", str(book), "--task", "nudged").stdout.split()[0]
+
+    def nudges() -> list[Any]:
+        return [r for r in orch.ledger_rows() if r.actor.startswith("stuck_policy:")]
+
+    wait_for(nudges, timeout=60, interval=0.3)
+    time.sleep(4)  # several more reconciles of the same silence
+    rows = nudges()
+    assert len(rows) == 1 and rows[0].urgent and rows[0].actor == f"stuck_policy:{run_id}:long"
+    assert any(e["kind"] == "stage.stuck" for e in run_events(orch, run_id))

@@ -203,6 +203,13 @@ class Step(_Model):
     policy: Literal["all", "any"] = "all"  # the step passes when all (or any) of its skills succeed
 
 
+class Nudge(_Model):
+    nudge: str = Field(min_length=1, max_length=4000)  # the prompt sent (urgently) to a stuck agent
+
+
+StuckPolicy = Literal["notify", "restart", "escalate"] | Nudge
+
+
 class Stage(_Model):
     id: StageId
     roles: list[Role] = Field(default_factory=list)
@@ -219,6 +226,9 @@ class Stage(_Model):
     wait_for_capacity: bool = False  # when agents are busy elsewhere: wait instead of pausing
     completion_marker: str | None = None
     restart_agents: int = Field(default=0, ge=0, le=5)  # restarts (resuming) of an agent that dies mid-stage
+    # an agent silent while working for events.stuck_after: notify (an event), {nudge: "<prompt>"}
+    # (sent once, urgently), restart (its agent, resuming), escalate (the run pauses, critical)
+    stuck_policy: StuckPolicy = "notify"
     # in a run over several repositories (`orchtui run --repos`): the ones this stage runs in (default: all)
     repos: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,100}$")]] | None = None
 

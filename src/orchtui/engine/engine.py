@@ -279,7 +279,8 @@ class Engine:
             elif pane.dead:
                 self.mark_exited(monitor, pane.dead_status, pane.dead_signal)
             else:
-                self.turns.check_stuck(monitor)
+                if self.turns.check_stuck(monitor):
+                    self.runs.stuck(monitor.session_id)  # the stage's stuck_policy acts
                 self.turns.note_retrying(monitor)
                 if monitor.session_id not in self.delivering:
                     self.turns.check_started(monitor)

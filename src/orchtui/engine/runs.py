@@ -33,7 +33,7 @@ from orchtui.engine.run_text import approval_shown, stage_prompt
 from orchtui.engine.sessions import SessionService
 from orchtui.engine.skill_steps import STEP_INDEX, run_step
 from orchtui.errors import OrchtuiError
-from orchtui.playbook import Playbook, Role, Stage, load_playbook
+from orchtui.playbook import Nudge, Playbook, Role, Stage, load_playbook
 from orchtui.runtime.git import GitRepo
 from orchtui.runtime.git_merge import merge_into
 from orchtui.skills import catalog_for
@@ -161,6 +161,42 @@ class RunDriver:
     def event(self, run: Run, kind: str, message: str, severity: str = "info", **data: Any) -> None:
         emit(self.ctx, kind, f"run {run.id}: {message}", severity=severity, run=run.id, **data)
         log.info("run %s: %s", run.id, message)
+
+    def stuck(self, session_id: str) -> None:
+        """A run's agent is silent while working: its stage's `stuck_policy` acts, once per
+        silence (the agent.stuck event is already out)."""
+        row = self.ctx.records.find_session(session_id)
+        if row is None or not row.run_id:
+            return
+        run = self.ctx.runs.get(row.run_id)
+        if RunState(run.state).final or run.stage is None:
+            return
+        stage = self.playbook(run).stage(run.stage)
+        policy = stage.stuck_policy
+        if isinstance(policy, Nudge):
+            cmd = self.ctx.ledger.enqueue(
+                session_id,
+                policy.nudge,
+                actor=f"stuck_policy:{run.id}:{stage.id}",
+                cause="stuck_policy: nudge",
+                urgent=True,
+            )
+            self.event(
+                run, "stage.stuck", f"{stage.id}: {session_id} is stuck; nudged (#{cmd.id})", "warning"
+            )
+            self.ctx.wake_engine(f"nudge {session_id}")
+        elif policy == "escalate":
+            self.pause(run, f"{stage.id}: agent {session_id} is stuck (silent while working)", "critical")
+        elif policy == "restart":
+            service = SessionService(self.ctx)
+            service.stop(session_id, f"stuck_policy: restart ({stage.id})")
+            restarted = service.restart(session_id)
+            self.event(
+                run,
+                "stage.stuck",
+                f"{stage.id}: {session_id} was stuck; {restarted.status_detail}",
+                "warning",
+            )
 
     def budget_exhausted(self, run_id: str, why: str) -> None:
         """The run's (or its day's) budget is spent: it starts nothing new until resumed."""

@@ -156,8 +156,9 @@ class Turns:
                 session_id=monitor.session_id,
             )
 
-    def check_stuck(self, monitor: Monitor) -> None:
-        """Working, yet silent for too long: say so once (until it prints again)."""
+    def check_stuck(self, monitor: Monitor) -> bool:
+        """Working, yet silent for too long: say so once (until it prints again). True
+        when it just said so."""
         quiet = now() - monitor.last_output
         stuck = monitor.status == SessionStatus.WORKING.value and quiet > self.ctx.config.events.stuck_after
         if stuck and not monitor.stuck_reported:
@@ -169,3 +170,5 @@ class Turns:
                 severity="warning",
                 session_id=monitor.session_id,
             )
+            return True
+        return False
