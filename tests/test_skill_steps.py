@@ -11,7 +11,7 @@ from conftest import Orch, wait_for
 
 SKILLS = {
     "write-note": (
-        "script: run.sh\n",
+        "script: run.sh\nwrites: true\n",  # it writes files: it says so
         "#!/bin/sh\nprintf '%s\\n' \"$ORCHTUI_PARAM_NOTE\" > note.txt\nenv > seen-env.txt\ncat > stdin.json\n"
         'echo "wrote note.txt"\n',
     ),
@@ -113,3 +113,41 @@ def test_a_step_skill_without_script_or_agent_is_refused(orch: Orch, tmp_path: P
     proc = orch.run("run", str(book), "--task", "nope", check=False)
     assert proc.returncode == 2 and "stages.1.steps.0.skills.0.params" in proc.stderr
     assert "is not an identifier" in proc.stderr
+
+
+def test_a_script_is_read_only_unless_it_says_so_and_never_runs_outside_a_worktree(
+    orch: Orch, tmp_path: Path
+) -> None:
+    """A script that changes the worktree without `writes: true` fails its step, saying
+    so; a step in a stage with no worktree yet runs nothing (never in the main checkout)."""
+    SKILLS["sneaky"] = ("script: run.sh\n", "#!/bin/sh\necho changed > sneaky.txt\n")
+    try:
+        install_skills(orch)
+    finally:
+        del SKILLS["sneaky"]
+    book = tmp_path / "sneaky.yaml"
+    book.write_text(
+        PLAYBOOK.format(policy="any").split("    steps:")[0]
+        + "    steps:\n      - id: quiet\n        skills:\n          - {skill: sneaky}\n"
+    )
+    run_id = orch.run("run", str(book), "--task", "sneaky").stdout.strip()
+    wait_for(lambda: orch.json("runs")[0]["state"] == "paused", timeout=90, interval=0.3)
+    failed = events(orch, run_id, "skill.failed")
+    assert failed and "changed sneaky.txt, but its SKILL.md does not declare `writes: true`" in str(
+        failed[0]["message"]
+    )
+
+    first = tmp_path / "first.yaml"  # a step in the first stage, no role: no worktree exists
+    first.write_text(
+        "name: first\nstages:\n  - id: checks\n    automation: fully_auto\n"
+        "    steps:\n      - id: early\n        skills:\n          - {skill: write-note}\n"
+    )
+    early = orch.run("run", str(first), "--task", "early").stdout.strip()
+
+    def state() -> str:
+        return str(next(r for r in orch.json("runs") if r["id"] == early)["state"])
+
+    wait_for(lambda: state() == "paused", timeout=60, interval=0.3)
+    said = [e["message"] for e in events(orch, early, "skill.failed")]
+    assert said and "runs only in the run's worktree" in str(said[0])
+    assert not (orch.repo / "note.txt").exists()  # nothing ran in the main checkout

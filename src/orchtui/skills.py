@@ -38,6 +38,7 @@ class SkillMeta(BaseModel):
     trust: Trust = "experimental"
     output: str | None = None  # the file the skill writes (the built-in agent's simple mode)
     script: str | None = None  # run instead of prompting an agent (relative to the skill folder)
+    writes: bool = False  # its script may change the worktree (else a change fails the step)
     timeout: float = Field(default=300, gt=0, le=3600)
 
 

@@ -167,6 +167,14 @@ def run_call(
     skill = catalog.get(call.skill)
     if skill is None:
         return SkillResult(call.skill, False, "", f"no skill {call.skill!r}", 0.0)
+    if worktree_id is None:  # never in the repository's own checkout
+        why = "a skill runs only in the run's worktree, and this stage has none yet (give it a role)"
+        refused = SkillResult(skill.name, False, "", why, 0.0)
+        where = f"run {run.id}: {stage}/{step.id} {skill.name}"
+        ctx.records.event(
+            refused.kind, None, f"{where}: {why}", "warning", run=run.id, stage=stage, step=step.id
+        )
+        return refused
     result = SkillResult(call.skill, False, "", "not run", 0.0)
     for attempt in range(1, call.retries + 2):
         before = _snapshot(worktree)
@@ -186,6 +194,10 @@ def run_call(
         except (OrchtuiError, OSError) as exc:
             result = SkillResult(skill.name, False, "", str(exc), 0.0)
         result.files_modified = _modified(worktree, before)
+        if call.agent is None and result.files_modified and not skill.meta.writes:
+            changed = ", ".join(result.files_modified[:5])
+            result.success = False
+            result.error = f"its script changed {changed}, but its SKILL.md does not declare `writes: true`"
         result.attempts = attempt
         ctx.records.event(
             result.kind,
