@@ -39,9 +39,7 @@ def _pid_file(config: Config) -> Path:
 
 def engine_pid(config: Config) -> int | None:
     """The running engine's pid, or None when no engine holds the lock."""
-    fd = try_lock(_lock_file(config))
-    if fd is not None:
-        os.close(fd)
+    if try_unlocked(config):
         return None
     try:
         return int(_pid_file(config).read_text().strip())

@@ -131,6 +131,5 @@ class Runs:
             )
 
     def artifacts(self, run_id: str) -> dict[str, str]:
-        with self.store.session() as db:
-            rows = db.exec(select(Artifact).where(Artifact.run_id == run_id).order_by(col(Artifact.id))).all()
-            return {row.name: row.content for row in rows}
+        """Name -> content; a name recorded again keeps its latest content."""
+        return {row.name: row.content for row in self.artifact_rows(run_id)}
