@@ -68,3 +68,40 @@ def test_a_turn_too_fast_to_be_seen_working_is_still_seen_by_its_output(tmp_path
         fh.write(b"Tokens: 9 sent, 1 received.\r\n> ")
     monitor.read_new()
     assert monitor.turn_seen and not monitor.turn_news  # news only once per turn
+
+
+def test_a_synchronized_update_is_open_until_it_ends_even_split_across_reads() -> None:
+    """Between `CSI ? 2026 h` and `CSI ? 2026 l` an agent is drawing one frame (Codex
+    draws every frame so): the screen is half-drawn and says nothing yet."""
+    screen = VirtualScreen(40, 5)
+    screen.feed(b"\x1b[?2026h\x1b[2J\x1b[Hhalf")
+    assert screen.frame_open
+    screen.feed(b" a frame\x1b[?20")  # the end, split across two reads
+    assert screen.frame_open
+    screen.feed(b"26l")
+    assert not screen.frame_open and screen.lines()[0] == "half a frame"
+    screen.feed(b"\x1b[?2026l\x1b[?2026h")  # the last one counts
+    assert screen.frame_open
+
+
+def test_an_error_report_holds_until_the_agent_reports_work_even_split_across_reads(tmp_path: Path) -> None:
+    log = tmp_path / "s.log"
+    log.write_bytes(b"")
+    monitor = Monitor("s", ProfileRegistry([]).get("codex"), log, "%1", "working", cols=40, rows=10)
+    for piece, expected in (
+        (b"\x1b]7501;state=working:app=codex\x1b\\", False),
+        (b"x\x1b]75", False),
+        (b"01;state=err", False),
+        (b"or:app=codex\x1b\\", True),  # one report across three reads
+        (
+            b"\x1b]7501;state=idle:app=codex\x07\x1b]7501;state=done\x07",
+            True,
+        ),  # back at its prompt: still an error
+        (b"\x1b]7501;state=blocked:app=codex:kind=permission\x1b\\", False),
+        (b"\x1b]7501;state=error\x07" + b"y" * 5000, True),
+        (b"\x1b]7501;state=working\x07", False),
+    ):
+        with log.open("ab") as fh:
+            fh.write(piece)
+        monitor.read_new()
+        assert monitor.reported_error is expected, piece

@@ -308,3 +308,27 @@ def test_an_error_line_shown_in_passing_is_no_error(orch: Orch, tmp_path: Path) 
     seen = [status for at, status in status_timeline(orch, sid) if at >= since]
     assert "working" in seen and "error" not in seen, seen
     assert b"a line redrawn in passing" in (orch.home / "logs" / f"{sid}.log").read_bytes()
+
+
+def test_an_error_printed_after_the_prompt_is_redrawn_fails_the_turn(orch: Orch, tmp_path: Path) -> None:
+    """Codex, on an API error, reports it (OSC 7501 `state=error`), redraws its prompt, and
+    prints the `■` line a frame later. The moment in between looks idle: the row must
+    still fail with the error's text, and the status go from working to error, never idle."""
+    scenario = tmp_path / "late-error.toml"
+    scenario.write_text(
+        'name = "late-error"\nprogram_status = true\nlate_error = 0.8\n'
+        '[[rule]]\nmatch = "^boom"\n'
+        'steps = [{ work = 0.5 }, { fail = "unexpected status 401 Unauthorized" }]\n'
+    )
+    orch.env["ORCHTUI_SCRIPTED_SCENARIO"] = str(scenario)
+    sid = orch.new("late")
+    orch.wait_status(sid, "idle", 30)
+    since = time.time()
+    orch.run("session", "send", sid, "boom now", "--no-wait")
+    wait_for(lambda: orch.ledger_rows(sid)[-1].state in ("done", "failed"), 60)
+    row = row_json(orch, sid)
+    assert row["state"] == "failed", row
+    assert "401 Unauthorized" in (row["error"] or ""), row["error"]
+    seen = [status for at, status in status_timeline(orch, sid) if at >= since]
+    assert seen == ["working", "error"], seen
+    assert orch.status(sid) == "error"

@@ -62,6 +62,10 @@ class Scenario(BaseModel):
     hooks: bool = False  # write Claude Code hook events to $ORCHTUI_HOOK_FILE
     hook_lead: float = Field(default=0.0, ge=0, le=10)  # hooks fire this long before the screen redraws
     stale_spinner: bool = False  # a question leaves the spinner line on screen above it
+    program_status: bool = False  # report its state in OSC 7501 program-status sequences, as Codex does
+    late_error: float = Field(
+        default=0.0, ge=0, le=10
+    )  # a failed turn redraws the prompt first, the error this long after
     rule: list[Rule] = Field(default_factory=list)
 
     def rule_for(self, prompt: str) -> Rule:

@@ -61,6 +61,7 @@ class Agent(TerminalAgent):
         rule: Rule = self.scenario.rule_for(prompt)
         self.signal("UserPromptSubmit")
         self.record("state", state="working")
+        self.report("working")
         self.spin()
         usage: tuple[int, int] | None = None
         for step in rule.steps:
@@ -74,6 +75,7 @@ class Agent(TerminalAgent):
             if outcome == "fail":
                 self.account(prompt, usage)
                 self.show_prompt()
+                self.report("idle")
                 return None
         else:
             self.clear_line()
@@ -82,7 +84,14 @@ class Agent(TerminalAgent):
         self.account(prompt, usage)
         self.signal("Stop")
         self.show_prompt()
+        self.report("done")
         return None
+
+    def report(self, state: str, **fields: str) -> None:
+        """An OSC 7501 program-status report, when the scenario asks for them."""
+        if self.scenario.program_status:
+            extra = "".join(f":{key}={value}" for key, value in fields.items())
+            self.write(f"\x1b]7501;state={state}:app=scripted{extra}\x1b\\")
 
     def account(self, prompt: str, usage: tuple[int, int] | None) -> None:
         tokens_in, tokens_out = usage or (100 + len(prompt) // 4, 40)
@@ -175,6 +184,11 @@ class Agent(TerminalAgent):
         return None
 
     def error(self, message: str) -> str:
+        self.report("error")
+        if self.scenario.late_error:  # Codex: back at its prompt first, the error a frame later
+            self.clear_line()
+            self.show_prompt()
+            time.sleep(self.scenario.late_error)
         self.clear_line()
         self.write(f"✖ Error: {message}\n")
         self.record("state", state="error")
@@ -183,6 +197,7 @@ class Agent(TerminalAgent):
 
     def ask(self, question: str) -> str | None:
         self.signal("PermissionRequest", tool_name="Write", what=question)
+        self.report("blocked", kind="permission")
         if self.scenario.stale_spinner:
             self.write("\n")  # the dialog opens below the spinner, which stays on screen
         if not self.ask_yes(question, clear=not self.scenario.stale_spinner):
@@ -190,6 +205,7 @@ class Agent(TerminalAgent):
             return "stop"
         self.signal("PostToolUse", tool_name="Write")
         self.record("state", state="working")
+        self.report("working")
         self.spin()
         return None
 

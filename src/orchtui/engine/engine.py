@@ -13,6 +13,7 @@ import asyncio
 import gc
 import logging
 import threading
+import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ from orchtui.tail import complete_lines, read_from
 
 log = logging.getLogger("orchtui.engine")
 ERROR_SETTLE = 0.3  # seconds an error must stay on screen before the status says so
+REPORT_LINE_WAIT = 3.0  # seconds an agent's error report may come before its error line
+FRAME_LIMIT = 0.25  # seconds a synchronized update may hold the screen back (terminals: 0.1-1 s)
 
 
 DEAD_STATUS_GRACE = 5.0  # seconds to wait for tmux to report an exit status
@@ -293,8 +296,27 @@ class Engine:
         if monitor.read_new():
             if logcap.due(monitor, self.ctx.config.tmux.log_cap_mb * 1024 * 1024):
                 logcap.rotate(monitor, self.ctx.tmux, self.state)
-            self.evaluate(monitor, cause="screen")
+            if monitor.screen.frame_open:  # a half-drawn frame says nothing yet
+                self._evaluate_frame_later(monitor)
+            else:
+                if monitor.frame_check is not None:
+                    monitor.frame_check.cancel()
+                    monitor.frame_check = None
+                self.evaluate(monitor, cause="screen")
             monitor.notify()
+
+    def _evaluate_frame_later(self, monitor: Monitor) -> None:
+        """An agent that never ends its synchronized update is looked at anyway, as a
+        terminal shows it after a while."""
+        if monitor.frame_check is not None:
+            return
+
+        def check() -> None:
+            monitor.frame_check = None
+            if self.monitors.get(monitor.session_id) is monitor and monitor.screen.frame_open:
+                self.evaluate(monitor, cause="screen")
+
+        monitor.frame_check = asyncio.get_running_loop().call_later(FRAME_LIMIT, check)
 
     def on_tmux_events(self) -> None:
         complete = complete_lines(read_from(self.state.tmux_events, self._event_offset))
@@ -354,6 +376,17 @@ class Engine:
             monitor.turn_seen = True
             emit(self.ctx, "step.marker", "completion marker seen", session_id=monitor.session_id)
         state, detail = verdict.state, f"{cause}: rule {verdict.rule} ({verdict.state}) `{verdict.line}`"
+        if state == SessionStatus.IDLE.value and monitor.reported_error:
+            # Codex reports an error, redraws its prompt, and prints the error a frame later:
+            # the status waits for that line (REPORT_LINE_WAIT at most) to say why
+            state = SessionStatus.ERROR.value
+            detail = f"{cause}: the agent reported an error (OSC 7501) and is back at its prompt"
+            if time.time() - monitor.reported_at < REPORT_LINE_WAIT:
+                cause = "screen"  # looked at again once settled
+            else:
+                monitor.last_error = (
+                    monitor.last_error or "the agent reported an error; its screen shows none"
+                )
         monitor.screen_state = state
         if state == SessionStatus.WAITING.value and monitor.status == state:
             monitor.wait_drawn = True  # the screen now shows the wait a hook announced

@@ -19,6 +19,10 @@ from orchtui.screen.vt import VirtualScreen, strip_ansi
 from orchtui.tail import read_from
 
 MARKER_TAIL = 512  # bytes kept between reads so a marker split across two reads is still seen
+# A program's own status report (OSC 7501: state=idle|working|done|blocked|error|clear, with
+# more `key=value` fields after colons). Codex CLI sends one as its turn changes state.
+PROGRAM_STATUS = re.compile(rb"\x1b\]7501;([^\x07\x1b]{0,400})(?:\x07|\x1b\\)")
+PROGRAM_STATUS_START = b"\x1b]7501;"
 
 
 @dataclass
@@ -60,10 +64,14 @@ class Monitor:
     retry_reported: bool = False
     submitted_at: float = 0.0  # the latest prompt-submit hook event's time (crash recovery)
     error_check: asyncio.TimerHandle | None = None  # an error on screen, looked at again once it settled
+    frame_check: asyncio.TimerHandle | None = None  # a synchronized update still open, looked at later
     prompted: bool = False  # a prompt was pasted since this monitor began (the agent's first waits)
     awaiting_exit_code: bool = False  # exited by its screen or a hook; the pane has not died yet
     replaying: bool = False  # resumed a conversation: until the first prompt, its screen shows old turns
+    reported_error: bool = False  # the agent reported an error, and no new turn since (OSC 7501)
+    reported_at: float = 0.0  # when it did
     _tail: str = ""
+    _report_tail: bytes = b""
     _changed: asyncio.Event | None = field(init=False, default=None)
     _marker: re.Pattern[str] | None = field(init=False, default=None)
     _extra: list[re.Pattern[str]] = field(init=False, default_factory=list)
@@ -103,6 +111,7 @@ class Monitor:
         self.screen.feed(data)
         self.generation += 1
         self.scan_markers(data)
+        self.scan_reports(data)
 
     def _markers(self) -> list[re.Pattern[str]]:
         return ([self._marker] if self._marker is not None else []) + self._extra
@@ -128,6 +137,24 @@ class Monitor:
         self._tail = text[-MARKER_TAIL:]
         self.markers_seen += found
         return found
+
+    def scan_reports(self, data: bytes) -> None:
+        """Note the agent's own status reports: an `error` holds until it reports work again
+        or a new prompt is submitted (a report split across two reads is still seen)."""
+        text = self._report_tail + data
+        end = 0
+        for match in PROGRAM_STATUS.finditer(text):
+            end = match.end()
+            fields = dict(
+                part.partition("=")[::2] for part in match.group(1).decode(errors="replace").split(":")
+            )
+            state = fields.get("state")
+            if state == "error":
+                self.reported_error, self.reported_at = True, time.time()
+            elif state in ("working", "blocked"):
+                self.reported_error = False
+        start = text.rfind(PROGRAM_STATUS_START, end)
+        self._report_tail = text[start:][-512:] if start >= 0 else text[-(len(PROGRAM_STATUS_START) - 1) :]
 
     def add_marker(self, regex: str) -> None:
         if all(p.pattern != regex for p in self._extra):

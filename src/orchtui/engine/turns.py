@@ -41,6 +41,7 @@ class Turns:
         self.submit_error[command_id] = monitor.screen_error()
         monitor.turn_seen = False
         monitor.rejected = False
+        monitor.reported_error = False
 
     def active(self, session_id: str) -> list[Command]:
         return [

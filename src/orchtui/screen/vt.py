@@ -20,6 +20,9 @@ from wcwidth import wcwidth
 
 log = logging.getLogger("orchtui.screen")
 
+# A synchronized update (DEC private mode 2026): between `?2026h` and `?2026l` the agent
+# is drawing one frame, and a terminal shows nothing of it until the frame ends.
+_SYNC = re.compile(rb"\x1b\[\?2026([hl])")
 _ANSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 
 
@@ -129,6 +132,8 @@ class VirtualScreen:
         self.screen = _Screen(cols, rows)
         self.stream = pyte.ByteStream(self.screen)
         self._rows: list[str] = [""] * rows
+        self.frame_open = False  # the agent is inside a synchronized update: the screen is half-drawn
+        self._sync_tail = b""
 
     def _render(self, y: int) -> str:
         line = self.screen.buffer[y]
@@ -164,6 +169,16 @@ class VirtualScreen:
         except Exception as exc:  # pyte's parser is a generator: after a raise it is spent
             log.warning("terminal emulator: %s: %s; parser reset", type(exc).__name__, exc)
             self.stream = pyte.ByteStream(self.screen)
+        self._note_frames(data)
+
+    def _note_frames(self, data: bytes) -> None:
+        """Whether the bytes so far leave a synchronized update open (a sequence may be
+        split across two reads: the last few bytes are kept)."""
+        text = self._sync_tail + data
+        ends = _SYNC.findall(text)
+        if ends:
+            self.frame_open = ends[-1] == b"h"
+        self._sync_tail = text[-7:]
 
     def lines(self) -> list[str]:
         """The visible rows, right-trimmed. Rows move with the screen's scrolls; only rows
@@ -194,6 +209,7 @@ class VirtualScreen:
     def seed(self, captured_lines: list[str], cursor_x: int, cursor_y: int) -> None:
         """Replace the screen with a capture (`capture-pane -p -e`) and its cursor."""
         self.screen.reset()
+        self.frame_open, self._sync_tail = False, b""
         body = "\r\n".join(captured_lines[: self.screen.lines])
         self.feed(b"\x1b[2J\x1b[H" + body.encode("utf-8", errors="replace"))
         self.feed(f"\x1b[0m\x1b[{cursor_y + 1};{cursor_x + 1}H".encode())
