@@ -64,14 +64,16 @@ def run(n: int, seconds: float) -> dict[str, Any]:
             term.kill()
 
 
-def launch(w: World, term: libtmux.Server, out: Path) -> psutil.Process:
+def launch(w: World, term: libtmux.Server, out: Path, timed: bool = True) -> psutil.Process:
     """The timed dashboard (bench/dashboard_app.py) in a 200x50 terminal on `term`; returns
-    once it has drawn and settled."""
-    env = [
-        arg
-        for key in ("ORCHTUI_HOME", "ORCHTUI_TMUX_SOCKET", "ORCHTUI_SCRIPTED_SCENARIO", "PATH", "HOME")
-        for arg in ("-e", f"{key}={os.environ[key]}")
-    ]
+    once it has drawn and settled. Untimed, it keeps no marks (a soak measures the
+    dashboard's memory, not the bench's log of frames)."""
+    keys = ["ORCHTUI_HOME", "ORCHTUI_TMUX_SOCKET", "ORCHTUI_SCRIPTED_SCENARIO", "PATH", "HOME"]
+    env = [arg for key in keys for arg in ("-e", f"{key}={os.environ[key]}")]
+    if not timed:
+        env += ["-e", "BENCH_UNTIMED=1"]
+    if os.environ.get("BENCH_TRACEMALLOC"):
+        env += ["-e", f"BENCH_TRACEMALLOC={os.environ['BENCH_TRACEMALLOC']}"]
     term.cmd(
         "new-session",
         "-d",

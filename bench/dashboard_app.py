@@ -17,6 +17,8 @@ from orchtui.config import load_config
 from orchtui.engine.context import Context
 from orchtui.ui.app import OrchtuiApp
 
+UNTIMED = bool(os.environ.get("BENCH_UNTIMED"))
+
 
 class TimedApp(OrchtuiApp):
     def __init__(self, *args: object, out: Path, **kwargs: object) -> None:
@@ -41,6 +43,8 @@ class TimedApp(OrchtuiApp):
             self._rows_shown = True
 
     def post_display_hook(self) -> None:
+        if UNTIMED:
+            return
         now = time.perf_counter()
         self.marks.append(("frame", now))
         if self._rows_shown and not any(k == "first-row-wall" for k, _t in self.marks):
@@ -60,6 +64,8 @@ class TimedApp(OrchtuiApp):
         self.set_timer(0.5, lambda: (self.out.with_suffix(".ready")).write_text("ready"))
 
     def on_load(self) -> None:
+        if os.environ.get("BENCH_TRACEMALLOC"):  # where the memory goes: top growth after minute 2
+            self._trace_memory(Path(os.environ["BENCH_TRACEMALLOC"]))
         if os.environ.get("BENCH_DEBUG"):  # garbage collections of the oldest generation, timed
             import gc
 
@@ -74,6 +80,29 @@ class TimedApp(OrchtuiApp):
                     self.marks.append(("gc2", time.perf_counter() - started.pop()))
 
             gc.callbacks.append(timed)
+
+    def _trace_memory(self, path: Path) -> None:
+        import tracemalloc
+
+        tracemalloc.start(8)
+        first: list[tracemalloc.Snapshot] = []
+
+        def sample() -> None:
+            snap = tracemalloc.take_snapshot().filter_traces(
+                [tracemalloc.Filter(False, tracemalloc.__file__)]
+            )
+            if not first:
+                first.append(snap)
+                return
+            top = snap.compare_to(first[0], "traceback")[:15]
+            traced = tracemalloc.get_traced_memory()[0] / 2**20
+            lines = [f"{time.strftime('%H:%M:%S')} traced {traced:.1f} MB"]
+            for stat in top:
+                lines.append(f"{stat.size_diff / 1024:+.0f} KiB {stat.count_diff:+d}")
+                lines.extend("    " + line for line in stat.traceback.format()[-8:])
+            path.write_text("\n".join(lines) + "\n")
+
+        self.set_interval(120, sample)  # the first at minute 2 is the baseline
 
     def on_unmount(self) -> None:
         self.out.write_text(json.dumps(self.marks))

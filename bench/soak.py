@@ -39,7 +39,7 @@ def run(n: int, streaming: int, minutes: float, sample: float) -> dict[str, Any]
     term = libtmux.Server(socket_name=f"orchtui-soak-{uuid.uuid4().hex[:6]}")
     try:
         with world(n, "soak") as w:
-            dash = launch(w, term, w.root / "marks.json")
+            dash = launch(w, term, w.root / "marks.json", timed=False)
             for sid in w.ids[:streaming]:  # the first rows: the selected session streams
                 w.ctx.ledger.enqueue(sid, "soak", actor="bench")
             w.ctx.wake_engine("bench")

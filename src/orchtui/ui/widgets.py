@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rich.text import Text
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import DataTable, Sparkline, Static
 
 from orchtui.engine.dashboard import SessionView, Snapshot
@@ -301,27 +304,50 @@ class SpendSparkline(Sparkline):
         self.data = spend_series(snap.usage_points)
 
 
-class ScreenView(Static):
-    """The selected agent's screen, bottom-anchored to the space available."""
+class ScreenView(Widget):
+    """The selected agent's screen, bottom-anchored to the space available. Rows are
+    painted as cached strips: a new frame repaints only the rows that changed."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._lines: list[Text] = []
-        self.title_source: Callable[[], str] | None = None
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._lines: list[Text] = []  # the screen's rows, trailing blank rows dropped
+        self._strips: dict[int, tuple[Text, int, Strip]] = {}  # row → (its text, width, strip)
 
     def show_lines(self, lines: list[Text]) -> None:
-        if lines == self._lines:
-            return
-        self._lines = lines
-        self.refresh()
-
-    def render(self) -> Text:
-        lines = list(self._lines)
+        lines = list(lines)
         while lines and not lines[-1].plain.strip():
             lines.pop()
-        height = max(1, self.size.height)
-        if not lines:
-            return Text("no output yet", style="dim")
-        shown = Text("\n").join(lines[-height:])
-        shown.no_wrap, shown.overflow = True, "crop"  # a terminal's rows are cut, never wrapped (and cheaper)
-        return shown
+        if lines == self._lines:
+            return
+        before = self._shown()
+        self._lines = lines
+        after = self._shown()
+        if len(before) != len(after) or not after:
+            self.refresh()
+            return
+        width = self.size.width
+        for y, (old, new) in enumerate(zip(before, after, strict=True)):
+            if old != new:
+                self.refresh(Region(0, y, width, 1))
+
+    def _shown(self) -> list[Text]:
+        return self._lines[-max(1, self.size.height) :]
+
+    def render_line(self, y: int) -> Strip:
+        width, style = self.size.width, self.rich_style
+        shown = self._shown()
+        if not shown:
+            line = Text("no output yet", style="dim") if y == 0 else None
+        else:
+            line = shown[y] if y < len(shown) else None
+        if line is None:
+            return Strip.blank(width, style)
+        cached = self._strips.get(y)
+        if cached is not None and cached[1] == width and cached[0] == line:
+            return cached[2]
+        text = line.copy()
+        text.stylize_before(style)
+        strip = Strip(text.render(self.app.console), text.cell_len).crop_extend(0, width, style)
+        strip = strip.apply_style(style)  # a terminal's rows are cut, never wrapped
+        self._strips[y] = (line, width, strip)
+        return strip
