@@ -97,3 +97,43 @@ async def test_a_worker_error_is_a_notification_and_the_dashboard_goes_on(world:
         app.request_refresh()
         await until(pilot, lambda: app.refresh_count > before)
     assert any(m.startswith("data failed: RuntimeError: disk on fire") for m in shown), shown
+
+
+async def test_pause_resume_retry_and_cancel_a_run_by_key(world_with_run: Context) -> None:  # noqa: F811
+    from orchtui.ui.modals import ConfirmScreen
+
+    app = OrchtuiApp(
+        world_with_run, world_with_run.config.home.parent / "project", start_engine=False, clock=lambda: NOW
+    )
+
+    def run_state() -> tuple[str, int]:
+        run = world_with_run.runs.get("7e57ab")
+        return run.state, run.attempt
+
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: app.snap is not None and app.snap.run is not None)
+        await pilot.press("p")
+        await until(pilot, lambda: run_state() == ("paused", 2))
+        await until(
+            pilot,
+            lambda: app.snap is not None and app.snap.run is not None and app.snap.run.state == "paused",
+        )
+        await pilot.press("G")  # a new attempt of its stage
+        await until(pilot, lambda: run_state() == ("pending", 3))
+        await until(
+            pilot,
+            lambda: app.snap is not None and app.snap.run is not None and app.snap.run.state == "pending",
+        )
+        await pilot.press("G")  # only a paused or failed run
+        await until(
+            pilot, lambda: any("only a paused or failed run" in n.message for n in app._notifications)
+        )
+        await pilot.press("C")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")  # the focused choice keeps it running
+        await pilot.pause(0.3)
+        assert run_state()[0] == "pending"
+        await pilot.press("C")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: run_state()[0] == "cancelled")

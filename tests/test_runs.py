@@ -545,3 +545,47 @@ def test_stuck_policy_nudge_sends_its_prompt_once(orch: Orch, tmp_path: Path) ->
     rows = nudges()
     assert len(rows) == 1 and rows[0].urgent and rows[0].actor == f"stuck_policy:{run_id}:long"
     assert any(e["kind"] == "stage.stuck" for e in run_events(orch, run_id))
+
+
+def test_resume_and_retry_run_the_stage_again_with_the_failed_gates_as_feedback(
+    orch: Orch, tmp_path: Path
+) -> None:
+    """A run paused on failed gates is not resumed into the same failure: `resume` says it
+    runs the agents again with the failures as feedback (a new attempt), `retry` does
+    the same for a paused run; the third attempt writes the file and the run is done."""
+    agent = tmp_path / "fixer.toml"
+    agent.write_text(
+        'name = "fixer"\n[[rule]]\nmatch = "attempt 3"\n'
+        'steps = [{ work = 0.2 }, { write = "fixed.txt", content = "ok\\n" }]\n'
+        '[[rule]]\nmatch = ""\nsteps = [{ work = 0.2 }, { say = "tried" }]\n'
+    )
+    orch.env["ORCHTUI_SCRIPTED_SCENARIO"] = str(agent)
+    book = tmp_path / "fix.yaml"
+    book.write_text(
+        "name: fix\nstages:\n  - id: build\n    automation: fully_auto\n"
+        "    retries: 0\n    on_failure: stay\n"
+        "    roles:\n      - {role: fixer, agents: [scripted], prompt: fix it}\n"
+        "    gates:\n      - {type: file_exists, path: fixed.txt, message: 'fixed.txt is the proof'}\n"
+    )
+    run_id = orch.run("run", str(book), "--task", "fixit").stdout.split()[0]
+
+    def paused_at(attempt: int) -> bool:
+        run = orch.json("runs")[0]
+        return bool(run["state"] == "paused" and run["attempt"] == attempt)
+
+    wait_for(lambda: paused_at(1), timeout=60, interval=0.3)
+    said = orch.run("resume", run_id).stdout
+    assert "failures as feedback (attempt 2)" in said, said
+    wait_for(lambda: paused_at(2), timeout=60, interval=0.3)
+    assert "attempt 3" in orch.run("retry", run_id).stdout
+    wait_for(lambda: orch.json("runs")[0]["state"] == "done", timeout=60, interval=0.3)
+    prompts = [r for r in orch.json("ledger") if r["actor"].startswith(f"run:{run_id}:build:")]
+    assert [r["actor"].split(":")[3] for r in prompts] == ["1", "2", "3"]
+    assert "gates failed" not in prompts[0]["text"]
+    for later in prompts[1:]:
+        assert (
+            "The stage's gates failed last time" in later["text"]
+            and "fixed.txt is the proof" in later["text"]
+        )
+    retried = orch.run("retry", run_id, check=False)
+    assert retried.returncode == 2 and "only a paused or failed run" in retried.stderr

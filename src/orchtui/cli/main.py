@@ -34,6 +34,7 @@ VERBS = {
     "resume": "runs:resume",
     "pause": "runs:pause",
     "cancel": "runs:cancel",
+    "retry": "runs:retry",
     "runs": "runs:runs",
     "doctor": "inspect:doctor",
     "ledger": "inspect:ledger",

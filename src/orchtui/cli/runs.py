@@ -9,7 +9,7 @@ import click
 from orchtui.cli.app import App, json_option, pass_app
 from orchtui.cli.output import emit_json, iso, one_line, table
 from orchtui.controls import shown_safe
-from orchtui.domain import ApprovalState, RunState
+from orchtui.domain import RunState
 from orchtui.engine import waiting
 from orchtui.engine.sessions import operator
 from orchtui.errors import NeedsPerson, OrchtuiError, Refused, UsageError
@@ -246,33 +246,28 @@ def reject(app: App, approval_id: int, reason: str) -> None:
 @click.argument("run_id")
 @pass_app
 def resume(app: App, run_id: str) -> None:
-    """Resume a paused run. A stage that had started goes on (its gates are checked
-    again once its agents are done; prompts held by a budget go out when it allows);
-    a stage whose start was rejected asks for approval again."""
-    import json
+    """Resume a paused run. A stage whose gates failed runs its agents again with the
+    failures as feedback (a new attempt); a stage that had started goes on (its gates are
+    checked again once its agents are done; prompts held by a budget go out when it
+    allows); a stage whose start was rejected asks for approval again."""
+    from orchtui.engine import run_control
 
-    from orchtui.engine.events import emit
-    from orchtui.engine.runs import stage_commands
-
-    ctx = app.ctx
-    run = ctx.runs.get(run_id)
-    if run.state != RunState.PAUSED.value:
-        raise UsageError(f"run {run_id} is {run.state}, not paused")
-    stage = run.stage or ""
-    started = bool(stage_commands(ctx, run, stage))
-    for action in ("start", "done"):  # done: a manual stage the operator had not finished
-        latest = ctx.runs.approval_for(run.id, stage, action)
-        if latest is not None and latest.state == ApprovalState.REJECTED.value:
-            ctx.runs.request_approval(run.id, stage, action, json.loads(latest.shown), again=True)
-            started = False
-    state = RunState.RUNNING if started else RunState.PENDING
-    ctx.runs.update(run.id, state=state.value, detail=f"resumed by {operator()}")
-    emit(
-        ctx, "run.resumed", f"run {run.id}: resumed by {operator()} at stage {stage}", run=run.id, stage=stage
-    )
+    run, how = run_control.resume(app.ctx, run_id, operator())
     app.engine()
-    ctx.wake_engine(f"resume {run.id}")
-    click.echo(f"resumed {run.id} at stage {stage} ({state.value})")
+    click.echo(f"resumed {run.id} at stage {run.stage} ({run.state}): {how}")
+
+
+@click.command()
+@click.argument("run_id")
+@pass_app
+def retry(app: App, run_id: str) -> None:
+    """Retry a paused or failed run's current stage: a new attempt, its agents told what
+    the last attempt's failed gates said."""
+    from orchtui.engine import run_control
+
+    run = run_control.retry(app.ctx, run_id, operator())
+    app.engine()
+    click.echo(f"retrying {run.id}: stage {run.stage}, attempt {run.attempt}")
 
 
 @click.command()

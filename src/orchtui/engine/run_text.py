@@ -3,8 +3,9 @@ memory) and what an approval prompt shows a person (plan, previous gates, diff).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from orchtui.engine.allocation import plan_stage
 from orchtui.engine.capacity import Slot
@@ -59,6 +60,18 @@ def stage_prompt(
     if feedback:
         parts.append("The stage's gates failed last time; fix this:\n" + feedback[-FEEDBACK_LIMIT:])
     return "\n\n".join(parts)
+
+
+class _Failure(Protocol):
+    @property
+    def why(self) -> str: ...
+    @property
+    def evidence(self) -> str: ...
+
+
+def gate_feedback(failures: Sequence[_Failure]) -> str:
+    """What an agent is told of failed gates: each one's why and the end of its evidence."""
+    return "\n".join(f"- {f.why}\n{f.evidence[-1500:]}" for f in failures)
 
 
 def approval_shown(

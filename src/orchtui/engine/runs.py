@@ -29,7 +29,7 @@ from orchtui.engine.memory import remember
 from orchtui.engine.merge_stage import check_merge_stage, start_merge_stage
 from orchtui.engine.merging import MergeService
 from orchtui.engine.revive import revive
-from orchtui.engine.run_text import approval_shown, stage_prompt
+from orchtui.engine.run_text import approval_shown, gate_feedback, stage_prompt
 from orchtui.engine.sessions import SessionService
 from orchtui.engine.skill_steps import STEP_INDEX, run_step
 from orchtui.errors import OrchtuiError
@@ -59,6 +59,11 @@ def stage_commands(ctx: Context, run: Run, stage: str) -> list[Command]:
         if session.run_id == run.id:
             rows += [c for c in ctx.ledger.rows(session.id) if c.actor.startswith(tag)]
     return rows
+
+
+def failed_gates(ctx: Context, run: Run, stage: str, attempt: int) -> list[GateResult]:
+    """The gates of `stage` that failed in `attempt` (none for attempt 0)."""
+    return [g for g in ctx.runs.gate_results(run.id, stage) if g.attempt == attempt and g.state == "fail"]
 
 
 class RunDriver:
@@ -269,12 +274,13 @@ class RunDriver:
                 return
             self.pause(run, f"cannot start {stage.id}: {missing}")
             return
+        feedback = gate_feedback(failed_gates(self.ctx, run, stage.id, run.attempt - 1)) or None
         for role, assignment in zip(stage.roles, plan.assignments, strict=True):
             assert assignment.profile is not None
             for index in range(role.count):
                 session = self.session_for(run, stage, role, index, assignment.profile, mine)
                 self.mark_start(run, stage)
-                self.send(run, stage, role, index, session, feedback=None)
+                self.send(run, stage, role, index, session, feedback)
         self.set(run, RunState.RUNNING, f"{stage.id}: {len(stage.roles)} role(s) working")
 
     def session_for(
@@ -472,7 +478,7 @@ class RunDriver:
         if "fail" not in states:
             self.complete_stage(run, book, stage)
             return
-        feedback = "\n".join(f"- {o.why}\n{o.evidence[-1500:]}" for o in outcomes if o.state == "fail")
+        feedback = gate_feedback([o for o in outcomes if o.state == "fail"])
         if stage.on_failure in ("retry", "revert") and run.attempt <= stage.retries:
             if stage.on_failure == "revert":
                 self.revert(run, stage)

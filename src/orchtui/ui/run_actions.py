@@ -1,6 +1,7 @@
 """The dashboard's run actions: a run's memory, answering the approval in the bar
-(y approve, x reject with a reason, o what it shows), and the skills its stages use
-(S: the skills screen). A mixin of OrchtuiApp."""
+(y approve, x reject with a reason, o what it shows), pausing or resuming the run (p),
+retrying its stage (G), cancelling it (C), and the skills its stages use (S: the skills
+screen). A mixin of OrchtuiApp."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ from pathlib import Path
 
 from textual.app import App
 
+from orchtui.domain import RunState
+from orchtui.engine import run_control
 from orchtui.engine.context import Context
 from orchtui.engine.dashboard import ApprovalView, Snapshot
 from orchtui.engine.sessions import operator
 from orchtui.engine.skill_catalog import uses
 from orchtui.errors import OrchtuiError
 from orchtui.ui.background import WorkerErrors, background
-from orchtui.ui.modals import PromptScreen, TextScreen
+from orchtui.ui.modals import ConfirmScreen, PromptScreen, TextScreen
 
 
 class RunActions(WorkerErrors, App[None]):
@@ -85,4 +88,60 @@ class RunActions(WorkerErrors, App[None]):
             return
         self.ctx.wake_engine(f"approval {approval_id}")
         self.call_from_thread(self.notify, f"{row.state} #{row.id}: {row.stage} {row.action}")
+        self.call_from_thread(self.request_refresh)
+
+    def _focused_run(self) -> str | None:
+        run = self.snap.run if self.snap else None
+        if run is None:
+            self.notify("No run in view.", severity="warning")
+            return None
+        return run.id
+
+    def action_pause_run(self) -> None:
+        """Pause the run in view, or resume it when it is paused."""
+        run = self.snap.run if self.snap else None
+        if self._focused_run() is not None and run is not None:
+            self._run_control("resume" if run.state == RunState.PAUSED.value else "pause", run.id)
+
+    def action_retry_run(self) -> None:
+        run_id = self._focused_run()
+        if run_id is not None:
+            self._run_control("retry", run_id)
+
+    def action_cancel_run(self) -> None:
+        run_id = self._focused_run()
+        if run_id is None:
+            return
+        question = (
+            f"Cancel run {run_id}?\nIts agents stop; worktrees, branches and what it recorded are kept."
+        )
+
+        def done(answer: str | None) -> None:
+            if answer == "cancel":
+                self._run_control("cancel", run_id)
+
+        self.push_screen(
+            ConfirmScreen(question, [("n", "Keep running", ""), ("y", "Cancel run", "cancel")]), done
+        )
+
+    @background(group="run-control")
+    def _run_control(self, verb: str, run_id: str) -> None:
+        who = operator()
+        try:
+            if verb == "pause":
+                row = run_control.pause(self.ctx, run_id, who)
+                said = f"paused {row.id} at stage {row.stage}"
+            elif verb == "resume":
+                row, how = run_control.resume(self.ctx, run_id, who)
+                said = f"resumed {row.id}: {how}"
+            elif verb == "retry":
+                row = run_control.retry(self.ctx, run_id, who)
+                said = f"retrying {row.id}: stage {row.stage}, attempt {row.attempt}"
+            else:
+                row, stopped = run_control.cancel(self.ctx, run_id, who)
+                said = f"cancelled {row.id}; {len(stopped)} agent(s) stopped, worktrees kept"
+        except OrchtuiError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        self.call_from_thread(self.notify, said)
         self.call_from_thread(self.request_refresh)
