@@ -132,3 +132,34 @@ def test_stage_restarts_an_agent_that_dies_and_asks_it_to_continue(orch: Orch, t
     # the first prompt was delivered once (it failed when the agent died); then one "carry on"
     assert [r["state"] for r in rows] == ["failed", "done"]
     assert rows[0]["text"].count("crash please") == 1 and "carry on" in rows[1]["text"]
+
+
+def test_a_runs_agents_take_pass_env_from_the_shell_that_started_the_run(orch: Orch, tmp_path: Path) -> None:
+    """The engine started long before, from a shell without the variable: the run's agent
+    still gets the value the `orchtui run` shell had (here the scripted agent's scenario,
+    one of its profile's pass_env). The value crosses in a file only the user can read,
+    gone once the engine read it; the store keeps the name only."""
+    old = tmp_path / "old.toml"
+    old.write_text('[[rule]]\nmatch = ""\nsteps = [{ work = 0.2 }, { say = "old scenario" }]\n')
+    new = tmp_path / "new.toml"
+    new.write_text(
+        '[[rule]]\nmatch = ""\n'
+        'steps = [{ work = 0.2 }, { write = "proof.txt", content = "new scenario\\n" }]\n'
+    )
+    orch.run("engine", "start", env={"ORCHTUI_SCRIPTED_SCENARIO": str(old)})
+    book = tmp_path / "env.yaml"
+    book.write_text(
+        "name: env\nstages:\n  - id: build\n    automation: fully_auto\n"
+        "    roles:\n      - {role: worker, agents: [scripted], prompt: work}\n"
+        "    gates:\n      - {type: file_exists, path: proof.txt}\n"
+    )
+    run_id = orch.run(
+        "run", str(book), "--task", "envy", env={"ORCHTUI_SCRIPTED_SCENARIO": str(new)}
+    ).stdout.split()[0]
+    wait_for(lambda: orch.json("runs")[0]["state"] in ("done", "paused"), timeout=60, interval=0.3)
+    assert orch.json("runs")[0]["state"] == "done", orch.json("runs")[0]
+    recorded = {a["name"]: a["value"] for a in orch.json("artifact", "list", run_id)}
+    assert recorded["env:names"] == "ORCHTUI_SCRIPTED_SCENARIO"
+    assert not list((orch.home / "run").glob("env-*.json")), "the handed-over values stay on disk"
+    for db in orch.home.glob("orchtui.db*"):  # with its write-ahead log
+        assert str(new).encode() not in db.read_bytes(), db

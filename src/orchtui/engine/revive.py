@@ -58,7 +58,9 @@ def revive(driver: RunDriver, run: Run, stage: Stage, rows: list[Command], tag: 
         why = session.status_detail or session.status
         count = f"{done + 1} of {stage.restart_agents}"
         try:
-            SessionService(ctx).restart(session_id)
+            SessionService(ctx).restart(
+                session_id, env=driver.env.for_agent(run, ctx.profiles.get(session.agent).pass_env)
+            )
         except OrchtuiError as exc:
             driver.event(
                 run, "stage.restart_failed", f"{stage.id}: cannot restart {session_id}: {exc}", "error"

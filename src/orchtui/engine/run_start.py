@@ -15,6 +15,7 @@ from pathlib import Path
 
 from orchtui.domain import RunState
 from orchtui.engine.context import Context, project_slug
+from orchtui.engine.run_env import hand_over, record_names
 from orchtui.errors import UsageError
 from orchtui.names import validate_task
 from orchtui.playbook import Playbook, SkillCall, load_playbook
@@ -107,10 +108,12 @@ def start_runs(
             str(repo.root), repo.root.name, f"orchtui-{project_slug(repo.root)}"
         )
         assert project.id is not None
+        run_id = secrets.token_hex(3)
+        passed = hand_over(ctx, run_id)  # the agents' API keys as this shell has them
         runs.append(
             ctx.runs.add(
                 Run(
-                    id=secrets.token_hex(3),
+                    id=run_id,
                     project_id=project.id,
                     playbook=book.name,
                     playbook_path=str(playbook.resolve()),
@@ -121,6 +124,7 @@ def start_runs(
                 )
             )
         )
+        record_names(ctx, run_id, passed)
     if len(runs) > 1:
         group = json.dumps({"runs": [r.id for r in runs], "repos": {r.root.name: str(r.root) for r in repos}})
         for run in runs:

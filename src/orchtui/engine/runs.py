@@ -29,6 +29,7 @@ from orchtui.engine.memory import remember
 from orchtui.engine.merge_stage import check_merge_stage, start_merge_stage
 from orchtui.engine.merging import MergeService
 from orchtui.engine.revive import revive
+from orchtui.engine.run_env import RunEnv
 from orchtui.engine.run_text import approval_shown, gate_feedback, stage_prompt
 from orchtui.engine.sessions import SessionService
 from orchtui.engine.skill_steps import STEP_INDEX, run_step
@@ -72,12 +73,19 @@ class RunDriver:
         self.ctx = engine.ctx
         self.gating: set[str] = set()
         self._books: dict[str, Playbook] = {}
+        self.env = RunEnv(self.ctx)  # pass_env values from the shell that started each run
 
     # entry points -----------------------------------------------------------
     def advance_all(self) -> None:
-        for run in self.ctx.runs.all():
+        runs = self.ctx.runs.all()
+        for run in runs:
+            if not RunState(run.state).final:
+                self.env.take(run.id)  # at once: the handed-over values do not wait on disk
             if not RunState(run.state).final and run.state != RunState.PAUSED.value:
                 self.safely(run)
+        for run in runs:
+            if RunState(run.state).final and run.id in self.env.values:
+                self.env.forget(run.id)
 
     def poke(self, session_id: str) -> None:
         """A ledger row of this session became final, or the session ended."""
@@ -294,7 +302,9 @@ class RunDriver:
                 return session
         service = SessionService(self.ctx)
         project = Path(self.ctx.records.project(run.project_id).path)
-        env = {"ORCHTUI_AGENT_ALLOW_BASH": "1"} if stage.allow_bash else None
+        env = self.env.for_agent(run, self.ctx.profiles.get(profile).pass_env)
+        if stage.allow_bash:
+            env["ORCHTUI_AGENT_ALLOW_BASH"] = "1"
         if stage.worktree == "own":
             key = f"worktree:{stage.id}"
             known = self.ctx.runs.artifacts(run.id).get(key)

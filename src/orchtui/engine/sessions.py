@@ -315,10 +315,11 @@ class SessionService:
         return report
 
     # restart --------------------------------------------------------------
-    def restart(self, session_id: str) -> AgentSession:
+    def restart(self, session_id: str, env: dict[str, str] | None = None) -> AgentSession:
         """Start an ended session's agent again in its worktree, resuming its exact
-        conversation when its driver can. Prompts already delivered are not sent again
-        (they live in the conversation); the old output log is kept beside the new one."""
+        conversation when its driver can (`env`: added to its environment). Prompts already
+        delivered are not sent again (they live in the conversation); the old output log
+        is kept beside the new one."""
         ctx = self.ctx
         row = ctx.records.session(session_id)
         if SessionStatus(row.status).live:
@@ -353,7 +354,7 @@ class SessionService:
                 tmux_pane=None,
                 taken_over=False,
             )
-            row = self._launch(profile, row, Path(wt.path), project.tmux_session, resume)
+            row = self._launch(profile, row, Path(wt.path), project.tmux_session, resume, env)
         ctx.records.event(
             "session.restarted",
             row.id,
