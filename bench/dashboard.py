@@ -153,6 +153,10 @@ def measure(w: World, term: libtmux.Server, seconds: float) -> dict[str, Any]:
     time.sleep(1.0)
     stream_cpu = cpu_percent(dash, seconds)
     stream_keys = press_keys(term, 120, seed=2)
+    crashed = not dash.is_running() or dash.status() == psutil.STATUS_ZOMBIE
+    if crashed:  # what the pane shows: the traceback
+        shown = "\n".join(term.cmd("capture-pane", "-p", "-t", "dash", "-S", "-40").stdout)
+        return {"sessions": len(ids), "crashed": True, "pane": shown[-3000:]}
     rss = dash.memory_info().rss / 2**20
     term.cmd("send-keys", "-t", "dash", "q")
     end = time.monotonic() + 20
@@ -164,6 +168,8 @@ def measure(w: World, term: libtmux.Server, seconds: float) -> dict[str, Any]:
     stream_lat = key_latencies(marks, *stream_keys)
     return {
         "sessions": len(ids),
+        "crashed": False,
+        "load_avg_1m": round(os.getloadavg()[0], 2),
         "start_to_first_row_ms": round(statistics.median(warm_starts)) if warm_starts else None,
         "start_to_first_row_all_ms": [round(t) for t in warm_starts],
         "cold_start_to_first_row_ms": round(statistics.median(cold_starts)) if cold_starts else None,

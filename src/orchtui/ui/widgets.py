@@ -42,6 +42,12 @@ class SyncedTable(DataTable[Cell]):
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
+        # DataTable keys its render caches by its update count, so an update makes every
+        # entry stale; sized for its 10,000 cells they fill for minutes and look like a
+        # leak. A few screens' worth is all that is ever reused.
+        self._cell_render_cache.maxsize = 1500
+        self._row_render_cache.maxsize = self._row_renderable_cache.maxsize = 200
+        self._line_cache.maxsize = 300
         self._rendered: dict[str, tuple[Cell, ...]] = {}
         self._order: list[str] = []
         for label, key, width in self.COLUMNS:
