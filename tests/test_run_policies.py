@@ -163,3 +163,65 @@ def test_a_runs_agents_take_pass_env_from_the_shell_that_started_the_run(orch: O
     assert not list((orch.home / "run").glob("env-*.json")), "the handed-over values stay on disk"
     for db in orch.home.glob("orchtui.db*"):  # with its write-ahead log
         assert str(new).encode() not in db.read_bytes(), db
+
+
+def test_project_memory_outlives_a_run_and_reaches_the_next_runs_prompts(orch: Orch, tmp_path: Path) -> None:
+    """An agent of the first run records a decision (`$ORCHTUI_MEMORY`), the run ends with
+    a summary in the project's journal, a person adds a note with a secret in it (masked);
+    the second run's prompt gets all of it through {memory}, and `orchtui memory` shows and
+    searches it."""
+    record = (
+        "import os, subprocess; subprocess.run([os.environ['ORCHTUI_MEMORY'], '--kind', 'decision', "
+        "'use sqlite for the cache'], check=True)"
+    )
+    scenario = tmp_path / "decide.toml"
+    scenario.write_text(
+        f'[[rule]]\nmatch = "decide"\n'
+        f"steps = [{{ work = 0.2 }}, {{ run = {json.dumps([sys.executable, '-c', record])} }}]\n"
+        '[[rule]]\nmatch = ""\nsteps = [{ work = 0.2 }, { say = "ok" }]\n'
+    )
+    orch.env["ORCHTUI_SCRIPTED_SCENARIO"] = str(scenario)
+    book = tmp_path / "mem.yaml"
+    book.write_text(
+        "name: mem\nmemory_budget: 3000\nstages:\n  - id: work\n    automation: fully_auto\n"
+        "    roles:\n      - {role: worker, agents: [scripted], prompt: '{memory} -- decide'}\n"
+    )
+    first = orch.run("run", str(book), "--task", "first").stdout.split()[0]
+    wait_for(lambda: orch.json("runs")[0]["state"] == "done", timeout=60, interval=0.3)
+    orch.run(
+        "memory",
+        "add",
+        "--kind",
+        "note",
+        "the key was sk-ant-api03-Zx9kQ2vB7nM4pL8rT1wY6uE3oI5aS0dF-gH2jK4lZ",
+    )
+    entries = orch.json("memory", "show")
+    assert [e["kind"] for e in entries] == ["decision", "summary", "note"], entries
+    assert entries[0]["run"] == first and entries[0]["who"].startswith("agent:")
+    assert f"run {first} (mem) for first: done" in entries[1]["text"]
+    journal = next((orch.home / "memory").glob("*/journal.jsonl"))
+    assert "sk-ant-api03-Zx9k" not in journal.read_text()
+    assert [e["kind"] for e in orch.json("memory", "search", "SQLITE cache")] == ["decision"]
+
+    second = orch.run("run", str(book), "--task", "second").stdout.split()[0]
+    wait_for(lambda: all(r["state"] == "done" for r in orch.json("runs")), timeout=60, interval=0.3)
+    prompt = next(r["text"] for r in orch.json("ledger") if r["actor"].startswith(f"run:{second}:"))
+    assert "use sqlite for the cache" in prompt and f"run {first} (mem) for first: done" in prompt
+    assert "sk-ant-api03-Zx9k" not in prompt
+
+
+def test_on_failure_fail_ends_the_run_failed_and_stops_its_agents(orch: Orch, tmp_path: Path) -> None:
+    book = tmp_path / "fail.yaml"
+    book.write_text(
+        "name: fail\nstages:\n  - id: build\n    automation: fully_auto\n    on_failure: fail\n"
+        "    roles:\n      - {role: worker, agents: [scripted], prompt: work}\n"
+        "    gates:\n      - {type: file_exists, path: never.txt}\n"
+    )
+    done = orch.run("run", str(book), "--task", "doomed", "--headless", "--timeout", "120", check=False)
+    assert done.returncode == 1, done.stderr
+    run = orch.json("runs")[0]
+    assert run["state"] == "failed" and "never.txt" in run["detail"], run
+    wait_for(lambda: not orch.json("session", "list"), timeout=30)  # its agent stopped
+    session = orch.json("session", "list", "--all")[0]
+    assert Path(session["worktree"]).is_dir(), "a failed run keeps its worktree"
+    assert any(e["kind"] == "summary" and "failed" in e["text"] for e in orch.json("memory", "show"))

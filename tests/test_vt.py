@@ -121,3 +121,23 @@ def test_drawn_cells_are_shared_and_attributes_still_apply() -> None:
     assert one.screen.buffer[0][2].fg == "red" and one.screen.buffer[0][1].fg == "default"
     one.feed(b"\x1b[0m\x1b[2J\x1b[Hplain")
     assert one.text() == "plain" and one.screen.buffer[0][0].fg == "default"
+
+
+def test_styled_rows_kept_across_reads_equal_a_fresh_render() -> None:
+    """The dashboard keeps each row's styled text until the row is drawn on, moving it
+    with scrolls: every read must equal rendering every row afresh, colours included."""
+    from orchtui.ui.render import screen_lines
+
+    rng = random.Random(11)
+    vt = VirtualScreen(30, 8)
+    for step in range(3000):
+        chunk = "".join(rng.choice(PIECES) for _ in range(rng.randint(1, 12))).encode()
+        vt.feed(chunk)
+        if step % 500 == 499:
+            vt.resize(rng.randint(20, 40), rng.randint(5, 10))
+        if rng.random() < 0.4:  # read after some chunks only: scrolls pile up in between
+            kept = screen_lines(vt)
+            saved, vt.styled = vt.styled, [None] * len(vt.styled)
+            fresh = screen_lines(vt)  # every row rendered from its cells
+            vt.styled = saved
+            assert kept == fresh, f"step {step}"

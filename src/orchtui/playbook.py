@@ -141,7 +141,7 @@ Gate = Annotated[
 ]
 
 Automation = Literal["fully_auto", "auto_notify", "human_approval", "manual"]
-OnFailure = Literal["stay", "retry", "revert", "escalate"]
+OnFailure = Literal["stay", "retry", "revert", "escalate", "fail"]
 
 
 class Role(_Model):
@@ -237,6 +237,13 @@ class Playbook(_Model):
     name: str
     description: str = ""
     budget_usd: float | None = Field(default=None, gt=0, description="A run's spending limit in US dollars")
+    memory_budget: int = Field(
+        default=4000,
+        ge=0,
+        le=100_000,
+        description="Characters of project memory a prompt's {memory} gives: this run's records, then "
+        "the project's journal (decisions, findings, earlier runs' summaries), newest first",
+    )
     stages: list[Stage] = Field(min_length=1)
 
     def stage(self, stage_id: str) -> Stage:

@@ -41,6 +41,7 @@ VERBS = {
     "events": "inspect:events",
     "trust": "trustcmd:trust",
     "artifact": "artifacts:artifact",
+    "memory": "memorycmd:memory",
 }
 
 

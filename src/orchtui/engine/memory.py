@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from orchtui.engine import journal
 from orchtui.engine.context import Context
 from orchtui.playbook import Stage
 from orchtui.redact import redact
@@ -24,6 +25,8 @@ def remember(ctx: Context, run: Run, stage: Stage, summary: str, wt: Worktree | 
         if source is not None and source.is_file() and f"memory:{name}" not in known:
             text = redact(source.read_text(encoding="utf-8", errors="replace"))
             (folder / name).write_text(text, encoding="utf-8")
+            if name == "REVIEW.md":  # review findings outlive the run
+                journal.add(ctx, project, "finding", f"{run.task}: {text[:2000]}", f"run:{run.id}", run.id)
             ctx.runs.add_artifact(
                 Artifact(
                     run_id=run.id,
@@ -48,4 +51,20 @@ def remember(ctx: Context, run: Run, stage: Stage, summary: str, wt: Worktree | 
             content=body,
             at=now(),
         )
+    )
+
+
+def summarize(ctx: Context, run: Run, outcome: str) -> None:
+    """A run's final summary in the project's journal: how it ended, each stage's attempts
+    and gates, its branch."""
+    stages: dict[str, list[str]] = {}
+    for g in ctx.runs.gate_results(run.id):
+        stages.setdefault(g.stage, []).append(f"attempt {g.attempt} {g.type} {g.state}")
+    lines = [f"run {run.id} ({run.playbook}) for {run.task}: {outcome}"]
+    for stage, gates in stages.items():
+        lines.append(f"- {stage}: {'; '.join(gates[-6:])}")
+    if run.worktree_id is not None:
+        lines.append(f"branch: {ctx.records.worktree(run.worktree_id).branch}")
+    journal.add(
+        ctx, ctx.records.project(run.project_id), "summary", "\n".join(lines), f"run:{run.id}", run.id
     )

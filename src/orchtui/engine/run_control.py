@@ -10,6 +10,7 @@ import json
 from orchtui.domain import ApprovalState, RunState
 from orchtui.engine.context import Context
 from orchtui.engine.events import emit
+from orchtui.engine.memory import summarize
 from orchtui.engine.runs import failed_gates, stage_commands
 from orchtui.engine.sessions import SessionService
 from orchtui.errors import UsageError
@@ -43,6 +44,7 @@ def cancel(ctx: Context, run_id: str, who: str, reason: str | None = None) -> tu
     for approval in ctx.runs.approvals(pending_only=True):
         if approval.run_id == run.id:
             ctx.runs.decide(approval.id or 0, False, who, f"run {why}")
+    summarize(ctx, ctx.runs.get(run.id), f"cancelled at stage {run.stage}: {why}")
     emit(
         ctx,
         "run.cancelled",

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from orchtui.engine import journal
 from orchtui.engine.allocation import plan_stage
 from orchtui.engine.capacity import Slot
 from orchtui.engine.context import Context
@@ -49,7 +50,7 @@ def stage_prompt(
         "base": wt.base if wt else "",
         "run": run.id,
         "previous": artifacts.get(f"stage:{previous}", "") if previous else "",
-        "memory": memory[-FEEDBACK_LIMIT:],
+        "memory": journal.for_prompt(ctx, ctx.records.project(run.project_id), book.memory_budget, memory),
     }
     parts = [f"[orchtui run {run.id} · stage {stage.id} · role {role.role} · attempt {run.attempt}]"]
     if role.skill:

@@ -25,7 +25,7 @@ from orchtui.engine.capacity import Slot
 from orchtui.engine.context import Context
 from orchtui.engine.events import emit
 from orchtui.engine.gates import GateOutcome, evaluate
-from orchtui.engine.memory import remember
+from orchtui.engine.memory import remember, summarize
 from orchtui.engine.merge_stage import check_merge_stage, start_merge_stage
 from orchtui.engine.merging import MergeService
 from orchtui.engine.revive import revive
@@ -511,7 +511,20 @@ class RunDriver:
             return
         severity = "critical" if stage.on_failure == "escalate" else "warning"
         why = "; ".join(o.why for o in outcomes if o.state == "fail")
+        if stage.on_failure == "fail":  # the playbook gives up: the run ends failed
+            self.fail(run, f"{stage.id}: {why} (attempt {run.attempt})")
+            return
         self.pause(run, f"{stage.id}: {why} ({stage.on_failure}, attempt {run.attempt})", severity)
+
+    def fail(self, run: Run, why: str) -> None:
+        """The run ends `failed`: its agents stop; worktrees, branches and records are kept."""
+        run = self.set(run, RunState.FAILED, why)
+        service = SessionService(self.ctx)
+        for session in self.ctx.records.sessions(live_only=True):
+            if session.run_id == run.id:
+                service.stop(session.id, f"run {run.id} failed")
+        summarize(self.ctx, run, f"failed: {why}")
+        self.event(run, "run.failed", why, "error")
 
     def complete_stage(self, run: Run, book: Playbook, stage: Stage) -> None:
         service = SessionService(self.ctx)
@@ -547,7 +560,8 @@ class RunDriver:
         ids = [s.id for s in book.stages]
         following = ids[ids.index(stage.id) + 1 :]
         if not following:
-            self.set(run, RunState.DONE, "all stages complete")
+            run = self.set(run, RunState.DONE, "all stages complete")
+            summarize(self.ctx, run, "done, all stages complete")
             self.event(run, "run.done", "done")
             return
         self.set(run, RunState.PENDING, None, stage=following[0], attempt=1)

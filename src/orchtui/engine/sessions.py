@@ -231,8 +231,15 @@ class SessionService:
         if profile.unset_env:
             env[launch.UNSET_ENV] = ",".join(profile.unset_env)
         env.update({"ORCHTUI_SESSION_ID": row.id, "ORCHTUI_HOME": str(state.home)})
-        if row.run_id:  # `"$ORCHTUI_ARTIFACT" --kind url --label preview URL` records evidence
-            env.update({"ORCHTUI_RUN_ID": row.run_id, "ORCHTUI_ARTIFACT": str(artifact_command(state))})
+        if row.run_id:  # `"$ORCHTUI_ARTIFACT" --kind url --label preview URL` records evidence,
+            # `"$ORCHTUI_MEMORY" --kind decision TEXT` a decision for later runs
+            env.update(
+                {
+                    "ORCHTUI_RUN_ID": row.run_id,
+                    "ORCHTUI_ARTIFACT": str(helper_command(state, "artifact", "artifact")),
+                    "ORCHTUI_MEMORY": str(helper_command(state, "memory", "memory")),
+                }
+            )
         try:
             window_id, pane_id = self.ctx.tmux.create_window(
                 tmux_session, row.task, path, argv, env, row.id, state.log_file(row.id)
@@ -448,11 +455,12 @@ class SessionService:
         return code
 
 
-def artifact_command(state: StatePaths) -> Path:
-    """A small executable an agent runs to record an artifact for its run
-    (`orchtui artifact add`, with this interpreter); written once, the operator's only."""
-    path = state.home / "bin" / "orchtui-artifact"
-    script = f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m orchtui artifact add "$@"\n'
+def helper_command(state: StatePaths, name: str, verb: str) -> Path:
+    """A small executable an agent runs to record something for its run (`orchtui <verb>
+    add`, with this interpreter): ORCHTUI_HOME/bin/orchtui-<name>, written once, the
+    operator's only."""
+    path = state.home / "bin" / f"orchtui-{name}"
+    script = f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m orchtui {verb} add "$@"\n'
     if not path.exists() or path.read_text() != script:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         path.write_text(script)

@@ -132,6 +132,9 @@ class VirtualScreen:
         self.screen = _Screen(cols, rows)
         self.stream = pyte.ByteStream(self.screen)
         self._rows: list[str] = [""] * rows
+        # per row, what a viewer made of it (ui/render.py: styled text); dropped when the
+        # row is drawn on, moved with it when the screen scrolls
+        self.styled: list[object | None] = [None] * rows
         self.frame_open = False  # the agent is inside a synchronized update: the screen is half-drawn
         self._sync_tail = b""
 
@@ -187,17 +190,21 @@ class VirtualScreen:
         scrolls, screen.scrolls = screen.scrolls, []
         dirty = set(screen.dirty)
         screen.dirty.clear()
-        rows = self._rows
+        rows, styled = self._rows, self.styled
         if len(rows) != screen.lines:
             rows = self._rows = [""] * screen.lines
+            styled = self.styled = [None] * screen.lines
             dirty = set(range(screen.lines))
         else:
             for top, bottom in scrolls:
                 rows[top:bottom] = rows[top + 1 : bottom + 1]
                 rows[bottom] = ""
+                styled[top:bottom] = styled[top + 1 : bottom + 1]
+                styled[bottom] = None
         for y in dirty:
             if 0 <= y < screen.lines:
                 rows[y] = self._render(y)
+                styled[y] = None
         return list(rows)
 
     def text(self) -> str:

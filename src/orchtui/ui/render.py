@@ -45,11 +45,16 @@ def _style(fg: str, bg: str, bold: bool, italic: bool, underline: bool, reverse:
 
 
 def screen_lines(vt: VirtualScreen) -> list[Text]:
-    """Every row of the screen, right-trimmed, as styled text."""
+    """Every row of the screen, right-trimmed, as styled text. A row not drawn on since
+    the last call (moved by a scroll, or untouched) is the same Text object as before."""
     screen = vt.screen
     plain = vt.lines()
     rows: list[Text] = []
     for y, trimmed in enumerate(plain):
+        known = vt.styled[y]
+        if isinstance(known, Text):
+            rows.append(known)
+            continue
         line = screen.buffer[y]
         text = Text(no_wrap=True, overflow="crop")
         run: list[str] = []
@@ -67,6 +72,7 @@ def screen_lines(vt: VirtualScreen) -> list[Text]:
             x += 2 if char.data and wcwidth(char.data[0]) == 2 else 1
         if run:
             text.append("".join(run), run_style)
+        vt.styled[y] = text
         rows.append(text)
     return rows
 
