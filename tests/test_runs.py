@@ -589,3 +589,45 @@ def test_resume_and_retry_run_the_stage_again_with_the_failed_gates_as_feedback(
         )
     retried = orch.run("retry", run_id, check=False)
     assert retried.returncode == 2 and "only a paused or failed run" in retried.stderr
+
+
+def test_a_jury_score_an_agent_records_and_the_diff_size_are_metrics_gates_read(
+    orch: Orch, tmp_path: Path
+) -> None:
+    """A judge role records its score (`$ORCHTUI_ARTIFACT --kind metric`); a threshold on
+    it, and on the size of the run's diff, decide the stage. A metric that is not a
+    number is refused with a one-line error."""
+    judge = (
+        "import os, subprocess; subprocess.run([os.environ['ORCHTUI_ARTIFACT'], '--kind', 'metric', "
+        "'--label', 'jury_score', '0.82'], check=True)"
+    )
+    scenario = tmp_path / "judge.toml"
+    scenario.write_text(
+        '[[rule]]\nmatch = ""\n'
+        f'steps = [{{ work = 0.2 }}, {{ write = "notes.txt", content = "one\\ntwo\\n" }}, '
+        f"{{ run = {json.dumps([sys.executable, '-c', judge])} }}]\n"
+    )
+    orch.env["ORCHTUI_SCRIPTED_SCENARIO"] = str(scenario)
+    book = tmp_path / "jury.yaml"
+    book.write_text(
+        "name: jury\nstages:\n  - id: judge\n    automation: fully_auto\n    on_failure: stay\n"
+        "    roles:\n      - {role: judge, agents: [scripted], prompt: judge it}\n"
+        "    gates:\n"
+        "      - {type: metric_threshold, metric: jury_score, op: '>=', value: 0.7}\n"
+        "      - {type: metric_threshold, metric: diff.files, op: '==', value: 1}\n"
+        "      - {type: metric_threshold, metric: diff.lines, op: '<=', value: 1}\n"
+    )
+    run_id = orch.run("run", str(book), "--task", "judged").stdout.split()[0]
+    wait_for(lambda: orch.json("runs")[0]["state"] == "paused", timeout=60, interval=0.3)
+    store = Store(f"sqlite:///{orch.home / 'orchtui.db'}")
+    try:
+        last = {g.gate_index: (g.state, g.why) for g in Runs(store).gate_results(run_id, "judge")}
+    finally:
+        store.close()
+    assert last[0] == ("pass", "jury_score = 0.82 (>= 0.7 is True)"), last
+    assert last[1] == ("pass", "diff.files = 1 (== 1 is True)"), last
+    assert last[2] == ("fail", "diff.lines = 2 (<= 1 is False)"), last
+    bad = orch.run(
+        "artifact", "add", "--run", run_id, "--kind", "metric", "--label", "x", "high", check=False
+    )
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "a metric is a number" in bad.stderr

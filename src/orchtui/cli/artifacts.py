@@ -1,5 +1,6 @@
 """`orchtui artifact add|list`: evidence a person or an agent records for a run (a URL,
-a file, a report), which `artifact_exists` gates can require by kind and label."""
+a file, a report, a metric such as a jury's score), which `artifact_exists` gates can
+require by kind and label and `metric_threshold` gates read (`metric:<label>`)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from orchtui.errors import UsageError
 from orchtui.store.db import now
 from orchtui.store.tables import Artifact
 
-KINDS = ("url", "file", "report")
+KINDS = ("url", "file", "report", "metric")
 LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 VALUE_LIMIT = 64 * 1024
 
@@ -48,6 +49,14 @@ def add(app: App, run_id: str | None, kind: str, label: str, value: str, as_json
             raise UsageError("name the run with --run; this is not an agent session of a run")
     run = ctx.runs.get(run_id)
     path = None
+    if kind == "metric":  # a number a metric_threshold gate reads, e.g. a jury's score
+        try:
+            number = float(value)
+        except ValueError:
+            raise UsageError(f"VALUE {value!r}: a metric is a number") from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise UsageError(f"VALUE {value!r}: a metric is a finite number")
+        value = repr(number)
     if kind == "file":
         found = Path(value).expanduser().resolve()
         if not found.is_file():

@@ -36,6 +36,7 @@ from orchtui.engine.skill_steps import STEP_INDEX, run_step
 from orchtui.errors import OrchtuiError
 from orchtui.playbook import Nudge, Playbook, Role, Stage, load_playbook
 from orchtui.runtime.git import GitRepo
+from orchtui.runtime.git_changes import changed_files
 from orchtui.runtime.git_merge import merge_into
 from orchtui.skills import catalog_for
 from orchtui.store.db import now
@@ -431,8 +432,9 @@ class RunDriver:
         return outcomes
 
     def metric(self, run: Run, artifacts: dict[str, str], name: str) -> float | None:
-        """A metric_threshold gate's number: one a command gate read (`metric:<name>`), or
-        the run's own cost, attempts or age."""
+        """A metric_threshold gate's number: one a command gate read or an agent recorded
+        (`metric:<name>`, e.g. a jury's score), or the run's own cost, attempts, age, or
+        the size of its diff against its base (`diff.files`, `diff.lines`)."""
         if f"metric:{name}" in artifacts:
             return float(artifacts[f"metric:{name}"])
         if name == "cost.run_usd":
@@ -441,6 +443,9 @@ class RunDriver:
             return float(run.attempt)
         if name == "time.run_s":
             return now() - run.created_at
+        if name in ("diff.files", "diff.lines") and (wt := self.run_worktree(run)) is not None:
+            changes = changed_files(Path(wt.path), wt.base)
+            return float(len(changes) if name == "diff.files" else sum(c.added + c.deleted for c in changes))
         return None
 
     def unresolved(self, run: Run, stage: Stage, outcome: GateOutcome) -> GateOutcome:
