@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 from conftest import Orch, git, wait_for
 from orchtui.domain import CommandKind, CommandState
@@ -309,3 +313,46 @@ def test_setup_command_and_copied_files_and_rollback_on_failure(orch: Orch) -> N
     assert [s["task"] for s in orch.json("session", "list", "--all")] == ["with-setup"]
     assert not (worktree.parent / "bad-setup").exists()
     assert "orchtui/bad-setup" not in git(orch.repo, "branch", "--format=%(refname:short)")
+
+
+def test_an_agent_that_cannot_start_is_refused_before_anything_is_made(orch: Orch, tmp_path: Path) -> None:
+    """A CLI that is not installed, or orchtui's own agent without an API key: one line
+    naming the agent and what is missing, exit 4, and no worktree, branch or session."""
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    (profiles / "ghost.toml").write_text('name = "ghost"\ncommand = ["orchtui-no-such-cli-here"]\n')
+    orch.env["ORCHTUI_PROFILE_DIRS"] = f'["{profiles}"]'
+    env = {k: v for k, v in orch.env.items() if not k.startswith("ANTHROPIC_")}
+    for agent, said in (
+        ("ghost", "agent ghost: orchtui-no-such-cli-here is not installed (not on PATH)"),
+        ("orchtui", "agent orchtui: it needs ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN in the environment"),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "orchtui", "session", "new", "--agent", agent, "--task", f"t-{agent}"],
+            cwd=orch.repo,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 4 and done.stderr.startswith(f"orchtui: error: {said}"), done.stderr
+        assert done.stderr.count("\n") == 1
+    assert not orch.json("session", "list", "--all")
+    assert git(orch.repo, "branch", "--list", "orchtui/*") == ""
+    doctor = orch.run("doctor", env={"ANTHROPIC_API_KEY": ""}).stdout
+    assert f"agent orchtui   {sys.executable}: no: it needs ANTHROPIC_API_KEY" in doctor, doctor
+    assert "{python}" not in doctor
+
+
+def test_orchtui_agent_without_a_key_says_so_and_exits_2(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "orchtui", "agent", "--prompt", "hi", "--worktree", str(tmp_path)],
+        env={**env, "ORCHTUI_HOME": str(tmp_path / "home")},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2, done
+    assert done.stderr == (
+        "orchtui agent: error: no API key: set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN) in the "
+        "environment that starts orchtui\n"
+    )

@@ -219,6 +219,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"orchtui agent: error: no skill {args.skill!r}", file=sys.stderr)
             return 2
     hook_file = os.environ.get("ORCHTUI_HOOK_FILE")
+    if not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
+        print(
+            "orchtui agent: error: no API key: set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN) "
+            "in the environment that starts orchtui",
+            file=sys.stderr,
+        )
+        return 2
     try:
         client = anthropic.Anthropic(base_url=config.base_url) if config.base_url else anthropic.Anthropic()
     except anthropic.AnthropicError as exc:

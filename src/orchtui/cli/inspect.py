@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,13 @@ def doctor(app: App, as_json: bool) -> None:
         "schema_version": ctx.store.schema_version,
         "engine_pid": daemon.engine_pid(ctx.config),
         "agents": {
-            p.name: {"command": p.executable, "installed": p.installed(), "source": p.source}
+            p.name: {
+                "command": p.shown_command,
+                "installed": p.installed(),
+                "ready": p.missing(os.environ) is None,
+                "missing": p.missing(os.environ),
+                "source": p.source,
+            }
             for p in ctx.profiles.all()
         },
     }
@@ -70,7 +77,7 @@ def doctor(app: App, as_json: bool) -> None:
             click.echo(f"{key:15} {info[key] if info[key] is not None else '-'}")
         click.echo(f"{'config':15} {', '.join(info['config_sources']) or 'defaults'} (valid)")
         for name, agent in info["agents"].items():
-            mark = "yes" if agent["installed"] else "no (not on PATH)"
+            mark = "yes" if agent["ready"] else f"no: {agent['missing']}"
             click.echo(f"{'agent ' + name:15} {agent['command']}: {mark}")
         for line in info["untrusted"]:
             click.echo(f"{'untrusted':15} {line}")

@@ -73,6 +73,8 @@ class SessionService:
     ) -> AgentSession:
         ctx = self.ctx
         profile = ctx.profiles.get(agent)
+        if (why := profile.missing({**os.environ, **(env or {})})) is not None:
+            raise Refused(f"agent {profile.name}: {why}")  # before a worktree or branch is made
         validate_task(task)
         repo = GitRepo(repo_path)
         base_name = repo.resolve_base(base)
@@ -133,6 +135,8 @@ class SessionService:
         """Start another agent in an existing worktree (a run's shared worktree)."""
         ctx = self.ctx
         profile = ctx.profiles.get(agent)
+        if (why := profile.missing({**os.environ, **(env or {})})) is not None:
+            raise Refused(f"agent {profile.name}: {why}")
         validate_task(label)
         wt = ctx.records.worktree(worktree_id)
         if wt.state != WorktreeState.ACTIVE.value or not Path(wt.path).is_dir():

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -86,6 +87,7 @@ class AgentProfile(BaseModel):
     env: dict[str, str] = Field(default_factory=dict)
     pass_env: list[str] = Field(default_factory=list)
     unset_env: list[str] = Field(default_factory=list)  # names removed from the agent's environment
+    needs_env: list[str] = Field(default_factory=list)  # one of these must be set for it to start (a key)
     submit: SubmitConfig = Field(default_factory=SubmitConfig)
     answers: AnswerKeys = Field(default_factory=AnswerKeys)
     prompt_echo: str | None = None
@@ -113,7 +115,7 @@ class AgentProfile(BaseModel):
             raise ValueError("use 1-32 of a-z 0-9 _ -")
         return value
 
-    @field_validator("pass_env", "unset_env")
+    @field_validator("pass_env", "unset_env", "needs_env")
     @classmethod
     def _valid_env_names(cls, value: list[str]) -> list[str]:
         for name in value:
@@ -154,6 +156,20 @@ class AgentProfile(BaseModel):
     def installed(self) -> bool:
         exe = self.executable
         return exe == "{python}" or shutil.which(exe) is not None
+
+    def missing(self, env: Mapping[str, str]) -> str | None:
+        """Why this agent cannot start with `env`, or None: its program is not on PATH, or
+        none of the variables it needs (an API key) is set."""
+        if not self.installed():
+            return f"{self.executable} is not installed (not on PATH); install it or choose another agent"
+        if self.needs_env and not any(env.get(name) for name in self.needs_env):
+            return f"it needs {' or '.join(self.needs_env)} in the environment"
+        return None
+
+    @property
+    def shown_command(self) -> str:
+        """The program as it runs ({python} filled in)."""
+        return sys.executable if self.executable == "{python}" else self.executable
 
     def render(self, values: dict[str, str]) -> tuple[list[str], dict[str, str]]:
         """The argv and environment for a launch. Each argument stays one argument:

@@ -40,7 +40,7 @@ from orchtui.screen.vt import VirtualScreen
 from orchtui.tail import read_after
 from orchtui.ui.background import Coalesced, background
 from orchtui.ui.modals import ConfirmScreen, NewSessionRequest, NewSessionScreen, PromptScreen
-from orchtui.ui.render import screen_lines, seed_screen
+from orchtui.ui.render import RecentScreens, screen_lines, seed_screen
 from orchtui.ui.run_actions import RunActions
 from orchtui.ui.theme import LoadedTheme, load_theme
 from orchtui.ui.views import CoveringView
@@ -113,6 +113,7 @@ class OrchtuiApp(RunActions):
         self._vt: VirtualScreen | None = None
         self._vt_session: str | None = None
         self._vt_offset = 0
+        self._recent = RecentScreens()  # screens of sessions viewed a moment ago
         # the live screen and the snapshot are each built by one thread at a time
         self._screen_job = Coalesced(self, self._load_screen, "screen")
         self._data_job = Coalesced(self, self._load, "data")
@@ -348,12 +349,19 @@ class OrchtuiApp(RunActions):
         if view is None:
             return
         if view.id != self._vt_session or self._vt is None:
-            self._vt = seed_screen(self.ctx, view.pane, view.status, view.id)
+            if self._vt is not None and self._vt_session is not None:
+                log = self.ctx.config.state.log_file(self._vt_session)
+                self._recent.put(self._vt_session, self._vt, log, self._vt_offset)
             self._vt_session = view.id
-            try:
-                self._vt_offset = view.log_file.stat().st_size
-            except FileNotFoundError:
-                self._vt_offset = 0
+            recent = self._recent.take(view.id, view.log_file)
+            if recent is not None:
+                self._vt, self._vt_offset = recent
+            else:
+                self._vt = seed_screen(self.ctx, view.pane, view.status, view.id)
+                try:
+                    self._vt_offset = view.log_file.stat().st_size
+                except FileNotFoundError:
+                    self._vt_offset = 0
         else:
             data, self._vt_offset = read_after(view.log_file, self._vt_offset)
             self._vt.feed(data)
@@ -590,6 +598,7 @@ class OrchtuiApp(RunActions):
         self.notify(f"Handed {sid} back.")
         self.request_refresh()
         self._vt_session = None
+        self._recent.clear()  # the agent's window may have been resized while attached
         self.request_screen()
 
     # command palette ------------------------------------------------------

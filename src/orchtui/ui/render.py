@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from rich.style import Style
 from rich.text import Text
@@ -12,7 +16,7 @@ from orchtui.domain import SessionStatus
 from orchtui.engine.context import Context
 from orchtui.errors import OrchtuiError
 from orchtui.screen.vt import VirtualScreen
-from orchtui.tail import last_bytes
+from orchtui.tail import last_bytes, read_after
 
 TAIL_BYTES = 256 * 1024  # how much of a log seeds the view of a session without a live pane
 
@@ -92,3 +96,49 @@ def seed_screen(ctx: Context, pane: str | None, status: str, session_id: str) ->
     state = ctx.config.state
     vt.feed(last_bytes([state.rotated_log(session_id), state.log_file(session_id)], TAIL_BYTES))
     return vt
+
+
+@dataclass
+class _Kept:
+    vt: VirtualScreen
+    offset: int
+    inode: int
+    at: float
+
+
+class RecentScreens:
+    """The live screens of the last few sessions viewed. Going back to one within
+    `max_age` seconds feeds it what its agent printed since (one read of its log) instead
+    of a capture and a parse of the whole screen: flipping between two streaming agents
+    stays cheap. A log rotated or grown by more than `max_delta` meanwhile is seeded afresh."""
+
+    def __init__(self, keep: int = 6, max_age: float = 30.0, max_delta: int = 512 * 1024) -> None:
+        self.keep, self.max_age, self.max_delta = keep, max_age, max_delta
+        self._kept: OrderedDict[str, _Kept] = OrderedDict()
+
+    def put(self, session_id: str, vt: VirtualScreen, log_file: Path, offset: int) -> None:
+        try:
+            inode = log_file.stat().st_ino
+        except FileNotFoundError:
+            return
+        self._kept[session_id] = _Kept(vt, offset, inode, time.monotonic())
+        self._kept.move_to_end(session_id)
+        while len(self._kept) > self.keep:
+            self._kept.popitem(last=False)
+
+    def take(self, session_id: str, log_file: Path) -> tuple[VirtualScreen, int] | None:
+        kept = self._kept.pop(session_id, None)
+        if kept is None or time.monotonic() - kept.at > self.max_age:
+            return None
+        try:
+            stat = log_file.stat()
+        except FileNotFoundError:
+            return None
+        if stat.st_ino != kept.inode or not kept.offset <= stat.st_size <= kept.offset + self.max_delta:
+            return None
+        data, offset = read_after(log_file, kept.offset)
+        kept.vt.feed(data)
+        return kept.vt, offset
+
+    def clear(self) -> None:
+        self._kept.clear()
