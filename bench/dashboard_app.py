@@ -15,7 +15,7 @@ from textual import events
 
 from orchtui.config import load_config
 from orchtui.engine.context import Context
-from orchtui.ui.app import OrchtuiApp
+from orchtui.ui.app import OrchtuiApp, textual_settings
 
 UNTIMED = bool(os.environ.get("BENCH_UNTIMED"))
 
@@ -113,6 +113,7 @@ def main() -> None:
     out = Path(sys.argv[1])
     repo = Path.cwd()
     ctx = Context(load_config(repo))
+    textual_settings()  # as `orchtui` sets them
     app = TimedApp(ctx, repo, out=out)
     if os.environ.get("BENCH_PROFILE"):  # cProfile of the UI thread, for finding a slow key
         import cProfile
