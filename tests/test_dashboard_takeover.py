@@ -39,3 +39,19 @@ def test_take_over_type_detach_and_the_dashboard_is_back(orch: Orch, terminal: S
     terminal.cmd("send-keys", "-t", "term", "q")
     wait_for(lambda: "Sessions" not in pane_text(terminal), timeout=10)
     assert orch.status(sid) == "idle"  # quitting the dashboard leaves agents running
+
+
+def test_taking_over_an_ended_session_says_so_and_the_dashboard_stays(orch: Orch, terminal: Server) -> None:
+    """`t` on an ended session: a warning that offers a restart; the dashboard never
+    leaves the screen, and keys still work."""
+    sid = orch.new("gone")
+    orch.wait_status(sid, "idle")
+    orch.run("session", "send", sid, "/exit")
+    orch.wait_status(sid, "exited")
+    run_in_terminal(terminal, orch)
+    wait_for(lambda: sid in pane_text(terminal) and "exited" in pane_text(terminal), timeout=30)
+    terminal.cmd("send-keys", "-t", "term", "t")
+    wait_for(lambda: "no agent to take over" in pane_text(terminal), timeout=20)
+    assert "Taking over" not in pane_text(terminal) and "Sessions" in pane_text(terminal)
+    terminal.cmd("send-keys", "-t", "term", "q")
+    wait_for(lambda: "Sessions" not in pane_text(terminal), timeout=10)

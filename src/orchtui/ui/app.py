@@ -587,6 +587,13 @@ class OrchtuiApp(RunActions):
         sid = self._need_selection()
         if sid is None:
             return
+        row = self.ctx.records.session(sid)
+        if not SessionStatus(row.status).live or not row.tmux_window:  # say so before the screen goes
+            self.notify(
+                f"{sid} is {row.status}: there is no agent to take over. R restarts it in its worktree.",
+                severity="warning",
+            )
+            return
         service = SessionService(self.ctx)
         try:
             with self.suspend():
