@@ -55,3 +55,19 @@ def test_taking_over_an_ended_session_says_so_and_the_dashboard_stays(orch: Orch
     assert "Taking over" not in pane_text(terminal) and "Sessions" in pane_text(terminal)
     terminal.cmd("send-keys", "-t", "term", "q")
     wait_for(lambda: "Sessions" not in pane_text(terminal), timeout=10)
+
+
+def test_after_a_restart_the_output_view_shows_the_new_agent(orch: Orch, terminal: Server) -> None:
+    """R on an exited session: its output view follows the new pane at once (it kept
+    showing the old pane's end until the row was selected again)."""
+    sid = orch.new("again")
+    orch.wait_status(sid, "idle")
+    orch.run("session", "send", sid, "/exit")
+    orch.wait_status(sid, "exited")
+    run_in_terminal(terminal, orch)
+    wait_for(lambda: "Bye. Resume with" in pane_text(terminal), timeout=30)
+    terminal.cmd("send-keys", "-t", "term", "R")
+    orch.wait_status(sid, "idle", 30)
+    wait_for(lambda: "Bye. Resume with" not in pane_text(terminal), timeout=20)
+    wait_for(lambda: "Scripted agent" in pane_text(terminal), timeout=20)  # the new agent's first line
+    terminal.cmd("send-keys", "-t", "term", "q")

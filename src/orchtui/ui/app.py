@@ -114,6 +114,7 @@ class OrchtuiApp(RunActions):
         self._vt: VirtualScreen | None = None
         self._vt_session: str | None = None
         self._vt_offset = 0
+        self._vt_log: int | None = None  # the inode of the log the view follows
         self._recent = RecentScreens()  # screens of sessions viewed a moment ago
         # the live screen and the snapshot are each built by one thread at a time
         self._screen_job = Coalesced(self, self._load_screen, "screen")
@@ -349,20 +350,18 @@ class OrchtuiApp(RunActions):
         view = next((s for s in (self.snap.sessions if self.snap else []) if s.id == self.selected), None)
         if view is None:
             return
-        if view.id != self._vt_session or self._vt is None:
-            if self._vt is not None and self._vt_session is not None:
+        log_id = _inode(view.log_file)
+        if view.id != self._vt_session or self._vt is None or log_id != self._vt_log:
+            if self._vt is not None and self._vt_session is not None and view.id != self._vt_session:
                 log = self.ctx.config.state.log_file(self._vt_session)
                 self._recent.put(self._vt_session, self._vt, log, self._vt_offset)
-            self._vt_session = view.id
+            # a restart (or a rotation) starts a new log: the view is seeded again from its pane
+            self._vt_session, self._vt_log = view.id, log_id
             recent = self._recent.take(view.id, view.log_file)
             if recent is not None:
                 self._vt, self._vt_offset = recent
             else:
-                self._vt = seed_screen(self.ctx, view.pane, view.status, view.id)
-                try:
-                    self._vt_offset = view.log_file.stat().st_size
-                except FileNotFoundError:
-                    self._vt_offset = 0
+                self._vt, self._vt_offset = seed_screen(self.ctx, view.pane, view.status, view.id)
         else:
             data, self._vt_offset = read_after(view.log_file, self._vt_offset)
             self._vt.feed(data)
@@ -524,6 +523,7 @@ class OrchtuiApp(RunActions):
             self.call_from_thread(self.notify, str(exc), severity="error")
             return
         self.call_from_thread(self.notify, f"Restarted {sid}: {row.status_detail}")
+        self.call_from_thread(self.request_refresh)  # its new pane: the output view is seeded from it
 
     @background(group="kill")
     def _kill(self, sid: str, force: bool, keep: bool) -> None:
@@ -619,6 +619,13 @@ class OrchtuiApp(RunActions):
                     f"{binding.description} ({binding.key})",
                     getattr(self, f"action_{binding.action}"),
                 )
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return path.stat().st_ino
+    except FileNotFoundError:
+        return None
 
 
 FRAME_RATE = "120"  # Textual batches a screen's updates to at most TEXTUAL_FPS (60) a second
