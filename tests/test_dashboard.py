@@ -90,6 +90,12 @@ async def test_kill_asks_first_and_asks_again_for_a_dirty_worktree(orch: Orch, c
         assert orch.status(clean) == "idle"
         await pilot.press("k")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("enter")  # the focused button is Cancel: Enter never kills
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+        await pilot.pause(0.3)
+        assert orch.status(clean) == "idle"
+        await pilot.press("k")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
         await until(pilot, lambda: orch.status(clean) == "killed")
 
@@ -102,7 +108,7 @@ async def test_kill_asks_first_and_asks_again_for_a_dirty_worktree(orch: Orch, c
         await until(
             pilot, lambda: isinstance(app.screen, ConfirmScreen) and "uncommitted" in app.screen.question
         )
-        assert "scratch.txt" in app.screen.question
+        assert "scratch.txt" in app.screen.question and "--force" not in app.screen.question
         assert orch.status(dirty) == "idle"
         await pilot.press("f")
         await until(pilot, lambda: orch.status(dirty) == "killed")

@@ -500,7 +500,8 @@ class OrchtuiApp(RunActions):
             if answer == "kill":
                 self._kill(sid, force=False, keep=False)
 
-        self.push_screen(ConfirmScreen(question, [("y", "Kill", "kill"), ("n", "Cancel", "")]), done)
+        # Cancel comes first, so Enter on the focused button never kills
+        self.push_screen(ConfirmScreen(question, [("n", "Cancel", ""), ("y", "Kill", "kill")]), done)
 
     def action_restart(self) -> None:
         """Start an ended agent again, resuming its conversation where its driver can."""
@@ -539,9 +540,10 @@ class OrchtuiApp(RunActions):
         self.call_from_thread(self.notify, f"Killed {sid}; branch {report.branch} kept{extra}")
 
     def _confirm_dirty_kill(self, sid: str, message: str) -> None:
+        said = message.split("; commit them", 1)[0]  # the CLI's flags mean nothing here
         question = (
-            f"{message}\n\nf: save the changes to refs/orchtui/rescue/{sid} and remove the worktree\n"
-            "k: stop the agent, keep the worktree as it is"
+            f"{said}.\n\nf: save the changes to refs/orchtui/rescue/{sid} and remove the worktree\n"
+            "k: stop the agent, keep the worktree as it is\nn: cancel (commit them first)"
         )
 
         def done(answer: str | None) -> None:
@@ -550,7 +552,7 @@ class OrchtuiApp(RunActions):
             elif answer == "keep":
                 self._kill(sid, force=False, keep=True)
 
-        choices = [("f", "Save & remove", "force"), ("k", "Keep worktree", "keep"), ("n", "Cancel", "")]
+        choices = [("n", "Cancel", ""), ("f", "Save & remove", "force"), ("k", "Keep worktree", "keep")]
         self.push_screen(ConfirmScreen(question, choices), done)
 
     # approvals ------------------------------------------------------------
