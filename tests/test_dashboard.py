@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input, Static
+from textual.widgets import Button, Input, Static
 
 from conftest import Orch, engine_context, wait_for
 from dashboard_helpers import type_text, until
@@ -127,9 +127,11 @@ async def test_invalid_modal_input_shows_inline_error_and_creates_nothing(orch: 
         assert isinstance(app.screen, NewSessionScreen)
         error = str(app.screen.query_one("#error", Static).render())
         assert "invalid task name" in error
+        assert app.screen.query_one("#create", Button).disabled, "Create stays usable with a bad name"
         # a valid name but a base branch that does not exist: refused by git, shown inline
         task = app.screen.query_one("#task", Input)
         task.value = "good-name"
+        await until(pilot, lambda: not app.screen.query_one("#create", Button).disabled)
         app.screen.query_one("#base", Input).value = "no-such-branch"
         await pilot.press("ctrl+s")
         await until(

@@ -72,7 +72,9 @@ class NewSessionScreen(WorkerErrors, ModalScreen[NewSessionRequest | None]):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "task":
-            self.show_error(self._task_error(event.value) if event.value else "")
+            error = self._task_error(event.value) if event.value else ""
+            self.show_error(error)
+            self.query_one("#create", Button).disabled = bool(error)  # a bad name cannot be sent
 
     @staticmethod
     def _task_error(value: str) -> str:
