@@ -131,3 +131,15 @@ def test_every_dashboard_binding_is_a_known_key_action() -> None:
 
     ids = {b.id for b in OrchtuiApp.BINDINGS if isinstance(b, Binding) and b.id}
     assert ids == set(KEY_ACTIONS)
+
+
+@pytest.mark.parametrize("key", ["C-q; run-shell touch pwned", "C-\\\\", "q", "C-q\\nbind x kill-server"])
+def test_a_detach_key_that_is_not_one_plain_tmux_key_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    """The key is written into orchtui's tmux.conf: nothing but a plain key name gets there."""
+    monkeypatch.setenv("ORCHTUI_HOME", str(tmp_path))
+    monkeypatch.delenv("ORCHTUI_CONFIG", raising=False)
+    (tmp_path / "config.toml").write_text(f'[tmux]\ndetach_key = "{key}"\n')
+    with pytest.raises(ConfigError, match=r"config.toml: tmux.detach_key"):
+        load_config(tmp_path, {"ORCHTUI_HOME": str(tmp_path)})

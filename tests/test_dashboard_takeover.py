@@ -71,3 +71,23 @@ def test_after_a_restart_the_output_view_shows_the_new_agent(orch: Orch, termina
     wait_for(lambda: "Bye. Resume with" not in pane_text(terminal), timeout=20)
     wait_for(lambda: "Scripted agent" in pane_text(terminal), timeout=20)  # the new agent's first line
     terminal.cmd("send-keys", "-t", "term", "q")
+
+
+def test_inside_the_users_own_tmux_the_detach_key_leaves_the_outer_session_alone(
+    orch: Orch, terminal: Server
+) -> None:
+    """orchtui runs in a pane of the user's own tmux, whose prefix is the same C-b as
+    orchtui's server's: a prefix typed there reaches the outer tmux. orchtui's server has
+    a detach key of its own, C-q, named in its status line, that needs no prefix."""
+    sid = orch.new("nested")
+    orch.wait_status(sid, "idle")
+    run_in_terminal(terminal, orch)
+    wait_for(lambda: sid in pane_text(terminal) and "Sessions" in pane_text(terminal), timeout=30)
+    terminal.cmd("send-keys", "-t", "term", "t")
+    wait_for(lambda: "detach: C-q" in pane_text(terminal), timeout=20)  # orchtui's status line says how
+    wait_for(lambda: orch.show(sid)["taken_over"], timeout=10)
+    terminal.cmd("send-keys", "-t", "term", "C-q")
+    wait_for(lambda: "Sessions" in pane_text(terminal) and sid in pane_text(terminal), timeout=20)
+    wait_for(lambda: not orch.show(sid)["taken_over"], timeout=10)
+    assert terminal.has_session("term"), "the outer session ended"
+    terminal.cmd("send-keys", "-t", "term", "q")

@@ -35,6 +35,9 @@ class TmuxConfig(_Section):
     height: int = Field(default=50, ge=10, le=500)
     history_limit: int = Field(default=5000, ge=100)
     log_cap_mb: int = Field(default=16, ge=1, le=4096)  # a pane log past this is rotated (one old part kept)
+    # one key (no prefix) that detaches a takeover from orchtui's tmux: inside the user's
+    # own tmux, whose prefix is usually the same C-b, the prefix would reach the outer one
+    detach_key: str = Field(default="C-q", pattern=r"^(?:(?:C|M)-[a-z0-9\]]|F(?:[1-9]|1[0-2]))$")
 
 
 class StoreConfig(_Section):

@@ -218,12 +218,14 @@ def session_answer(app: App, session_id: str, decision: str, timeout: float, as_
 @click.argument("session_id")
 @pass_app
 def session_attach(app: App, session_id: str) -> None:
-    """Take over: attach this terminal to the agent's window (detach with prefix d).
+    """Take over: attach this terminal to the agent's window (detach with Ctrl-q, or
+    orchtui's tmux prefix then d).
     Queued prompts wait until you hand it back; the ledger records both ends."""
     if not sys.stdin.isatty():
         raise UsageError("attach needs a terminal")
     app.engine()
-    click.echo(f"Taking over {session_id}. Detach with your tmux prefix then d (default Ctrl-b d).")
+    key = app.ctx.config.tmux.detach_key
+    click.echo(f"Taking over {session_id}. Detach with {key} (or orchtui's tmux prefix, then d).")
     SessionService(app.ctx).attach(session_id)
     click.echo(f"Handed {session_id} back to orchtui.")
 

@@ -73,6 +73,7 @@ class Context:
             cfg.width,
             cfg.height,
             cfg.history_limit,
+            cfg.detach_key,
         )
 
     def wake_engine(self, reason: str) -> None:

@@ -84,8 +84,10 @@ class Tmux:
         width: int = 200,
         height: int = 50,
         history_limit: int = 5000,
+        detach_key: str = "C-q",
     ) -> None:
         self.socket_name = socket_name
+        self.detach_key = detach_key  # validated by the config: a plain tmux key name
         self.conf = conf
         self.events_file = events_file
         self.width = width
@@ -142,7 +144,8 @@ class Tmux:
             f"set -g history-limit {self.history_limit}\n"
             f"set -g default-size {self.width}x{self.height}\n"
             "set -g window-size latest\n"
-            "set -g status-right ' orchtui · detach: prefix d '\n"
+            f"bind-key -n {self.detach_key} detach-client\n"
+            f"set -g status-right ' orchtui · detach: {self.detach_key} '\n"
             "set -g status-style 'bg=#1d2433,fg=#c5cdd9'\n"
             "set -g escape-time 10\n"
         )

@@ -600,7 +600,9 @@ class OrchtuiApp(RunActions):
         try:
             with self.suspend():
                 print(
-                    f"Taking over {sid}. Detach with your tmux prefix then d (default Ctrl-b d).", flush=True
+                    f"Taking over {sid}. Detach with {self.ctx.config.tmux.detach_key} "
+                    "(or orchtui's tmux prefix, then d).",
+                    flush=True,
                 )
                 service.attach(sid)
         except (OrchtuiError, UsageError) as exc:
