@@ -137,3 +137,16 @@ async def test_pause_resume_retry_and_cancel_a_run_by_key(world_with_run: Contex
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
         await until(pilot, lambda: run_state()[0] == "cancelled")
+
+
+async def test_the_layout_follows_each_resize_at_once(world: Context) -> None:  # noqa: F811
+    """160 → 80 stacks the panes, 80 → 200 puts them side by side: after one resize each
+    (the layout used to follow the size before the resize)."""
+    app = OrchtuiApp(world, world.config.home.parent / "project", start_engine=False, clock=lambda: NOW)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: app.snap is not None)
+        assert not app.screen.has_class("narrow")
+        await pilot.resize_terminal(80, 24)
+        await until(pilot, lambda: app.screen.has_class("narrow"))
+        await pilot.resize_terminal(200, 50)
+        await until(pilot, lambda: not app.screen.has_class("narrow"))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import textual.constants
 import textual.screen
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -167,8 +167,8 @@ class OrchtuiApp(RunActions):
         self.watch_files()
         self.set_interval(5.0, self._tick)  # elapsed columns; batched so idle costs ~nothing
 
-    def on_resize(self, event: object) -> None:
-        self._layout_for(self.size.width)
+    def on_resize(self, event: events.Resize) -> None:
+        self._layout_for(event.size.width)  # the app's own size is still the old one here
 
     def _layout_for(self, width: int) -> None:
         self.screen.set_class(width < NARROW, "narrow")
