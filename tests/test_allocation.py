@@ -51,9 +51,18 @@ def test_live_sessions_and_role_limits_and_worktrees() -> None:
 
 
 def test_plan_cli_shows_the_plan_and_refuses_bad_playbooks(orch: Orch, tmp_path: Path) -> None:
-    out = orch.json("plan", "default", "--task", "feature")
+    # the shipped playbook names real agents only, never the scripted test agent: with
+    # none installed it says which are missing; with one on PATH it plans with it
+    none = orch.run("plan", "default", "--task", "feature", check=False, env={"PATH": "/usr/bin:/bin"})
+    assert none.returncode == 4 and "scripted" not in none.stdout + none.stderr
+    assert "claude: CLI not installed" in none.stdout + none.stderr
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "claude").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "claude").chmod(0o755)
+    out = orch.json("plan", "default", "--task", "feature", env={"PATH": f"{bin_dir}:/usr/bin:/bin"})
     assert [s["stage"] for s in out["stages"]] == ["plan", "build", "test", "review", "merge"]
-    assert out["stages"][0]["roles"][0]["profile"] in {"claude", "codex", "scripted"}
+    assert {role["profile"] for stage in out["stages"] for role in stage["roles"]} == {"claude"}
     bad = tmp_path / "bad.yaml"
     bad.write_text("stages:\n  - id: a\n    needs: [b]\n  - id: b\n    needs: [a]\n")
     proc = orch.run("plan", str(bad), "--task", "x", check=False)

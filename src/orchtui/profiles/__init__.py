@@ -88,6 +88,7 @@ class AgentProfile(BaseModel):
     pass_env: list[str] = Field(default_factory=list)
     unset_env: list[str] = Field(default_factory=list)  # names removed from the agent's environment
     needs_env: list[str] = Field(default_factory=list)  # one of these must be set for it to start (a key)
+    install: str = ""  # how to install its program, said when it is missing
     submit: SubmitConfig = Field(default_factory=SubmitConfig)
     answers: AnswerKeys = Field(default_factory=AnswerKeys)
     prompt_echo: str | None = None
@@ -161,7 +162,10 @@ class AgentProfile(BaseModel):
         """Why this agent cannot start with `env`, or None: its program is not on PATH, or
         none of the variables it needs (an API key) is set."""
         if not self.installed():
-            return f"{self.executable} is not installed (not on PATH); install it or choose another agent"
+            how = f" ({self.install})" if self.install else ""
+            return (
+                f"{self.executable} is not installed (not on PATH){how}; install it or choose another agent"
+            )
         if self.needs_env and not any(env.get(name) for name in self.needs_env):
             return f"it needs {' or '.join(self.needs_env)} in the environment"
         return None
