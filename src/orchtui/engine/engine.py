@@ -376,14 +376,14 @@ class Engine:
             monitor.turn_seen = True
             emit(self.ctx, "step.marker", "completion marker seen", session_id=monitor.session_id)
         state, detail = verdict.state, f"{cause}: rule {verdict.rule} ({verdict.state}) `{verdict.line}`"
+        settle = cause == "screen"  # an error read off the screen counts once it stayed
         if state == SessionStatus.IDLE.value and monitor.reported_error:
             # Codex reports an error, redraws its prompt, and prints the error a frame later:
             # the status waits for that line (REPORT_LINE_WAIT at most) to say why
             state = SessionStatus.ERROR.value
             detail = f"{cause}: the agent reported an error (OSC 7501) and is back at its prompt"
-            if time.time() - monitor.reported_at < REPORT_LINE_WAIT:
-                cause = "screen"  # looked at again once settled
-            else:
+            settle = time.time() - monitor.reported_at < REPORT_LINE_WAIT
+            if not settle:
                 monitor.last_error = (
                     monitor.last_error or "the agent reported an error; its screen shows none"
                 )
@@ -394,7 +394,7 @@ class Engine:
             state, detail = SessionStatus.IDLE.value, f"{cause}: the operator rejected a permission"
         if state == SessionStatus.ERROR.value and monitor.replaying and not monitor.prompted:
             state = None  # a resumed agent redraws its history: an error there is an old turn's
-        elif state == SessionStatus.ERROR.value and cause == "screen" and state != monitor.status:
+        elif state == SessionStatus.ERROR.value and settle and state != monitor.status:
             # an agent redrawing (its history on resume, a popup closing, its exit screen) can
             # show an old error line for a frame: an error counts once the screen settled on it
             self._check_error_later(monitor)

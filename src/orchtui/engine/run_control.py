@@ -35,12 +35,7 @@ def cancel(ctx: Context, run_id: str, who: str, reason: str | None = None) -> tu
         raise UsageError(f"run {run.id} is already {run.state}")
     why = f"cancelled by {who}" + (f": {reason}" if reason else "")
     ctx.runs.update(run.id, state=RunState.CANCELLED.value, detail=why)  # first: nothing new starts
-    service = SessionService(ctx)
-    stopped = []
-    for session in ctx.records.sessions(live_only=True):
-        if session.run_id == run.id:
-            service.stop(session.id, f"run {run.id} {why}")
-            stopped.append(session.id)
+    stopped = SessionService(ctx).stop_run(run.id, f"run {run.id} {why}")
     for approval in ctx.runs.approvals(pending_only=True):
         if approval.run_id == run.id:
             ctx.runs.decide(approval.id or 0, False, who, f"run {why}")

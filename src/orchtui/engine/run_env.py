@@ -50,8 +50,14 @@ class RunEnv:
         self.ctx = ctx
         self.values: dict[str, dict[str, str]] = {}
         self.warned: set[str] = set()
+        self.looked: set[str] = set()  # runs whose hand-over was read (or was not there)
 
     def take(self, run_id: str) -> None:
+        """Read the run's hand-over once: it is written before the run exists, so the
+        first look finds it if there is one."""
+        if run_id in self.looked:
+            return
+        self.looked.add(run_id)
         path = _handover(self.ctx, run_id)
         try:
             text = path.read_text(encoding="utf-8")
@@ -88,4 +94,5 @@ class RunEnv:
 
     def forget(self, run_id: str) -> None:
         self.values.pop(run_id, None)
+        self.looked.discard(run_id)
         _handover(self.ctx, run_id).unlink(missing_ok=True)

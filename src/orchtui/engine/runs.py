@@ -82,10 +82,10 @@ class RunDriver:
         for run in runs:
             if not RunState(run.state).final:
                 self.env.take(run.id)  # at once: the handed-over values do not wait on disk
-            if not RunState(run.state).final and run.state != RunState.PAUSED.value:
-                self.safely(run)
+                if run.state != RunState.PAUSED.value:
+                    self.safely(run)
         for run in runs:
-            if RunState(run.state).final and run.id in self.env.values:
+            if RunState(run.state).final and run.id in self.env.looked:
                 self.env.forget(run.id)
 
     def poke(self, session_id: str) -> None:
@@ -524,10 +524,7 @@ class RunDriver:
     def fail(self, run: Run, why: str) -> None:
         """The run ends `failed`: its agents stop; worktrees, branches and records are kept."""
         run = self.set(run, RunState.FAILED, why)
-        service = SessionService(self.ctx)
-        for session in self.ctx.records.sessions(live_only=True):
-            if session.run_id == run.id:
-                service.stop(session.id, f"run {run.id} failed")
+        SessionService(self.ctx).stop_run(run.id, f"run {run.id} failed")
         summarize(self.ctx, run, f"failed: {why}")
         self.event(run, "run.failed", why, "error")
 

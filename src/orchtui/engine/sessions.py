@@ -72,9 +72,7 @@ class SessionService:
         env: dict[str, str] | None = None,
     ) -> AgentSession:
         ctx = self.ctx
-        profile = ctx.profiles.get(agent)
-        if (why := profile.missing({**os.environ, **(env or {})})) is not None:
-            raise Refused(f"agent {profile.name}: {why}")  # before a worktree or branch is made
+        profile = ready(ctx.profiles.get(agent), env)  # before a worktree or branch is made
         validate_task(task)
         repo = GitRepo(repo_path)
         base_name = repo.resolve_base(base)
@@ -134,9 +132,7 @@ class SessionService:
     ) -> AgentSession:
         """Start another agent in an existing worktree (a run's shared worktree)."""
         ctx = self.ctx
-        profile = ctx.profiles.get(agent)
-        if (why := profile.missing({**os.environ, **(env or {})})) is not None:
-            raise Refused(f"agent {profile.name}: {why}")
+        profile = ready(ctx.profiles.get(agent), env)
         validate_task(label)
         wt = ctx.records.worktree(worktree_id)
         if wt.state != WorktreeState.ACTIVE.value or not Path(wt.path).is_dir():
@@ -382,6 +378,15 @@ class SessionService:
         ctx.wake_engine(f"restart {row.id}")
         return row
 
+    def stop_run(self, run_id: str, cause: str) -> list[str]:
+        """Stop every live agent of a run; returns their session ids."""
+        stopped = []
+        for session in self.ctx.records.sessions(live_only=True):
+            if session.run_id == run_id:
+                self.stop(session.id, cause)
+                stopped.append(session.id)
+        return stopped
+
     def stop(self, session_id: str, cause: str) -> tuple[bool, list[int]]:
         """End the agent (its window goes) and close its open ledger rows. The worktree
         and branch are not touched. Returns (window killed, cancelled row ids)."""
@@ -457,6 +462,13 @@ class SessionService:
             ctx.records.event("takeover.end", session_id, f"{who} handed back")
             ctx.wake_engine(f"handback {session_id}")
         return code
+
+
+def ready(profile: AgentProfile, env: dict[str, str] | None) -> AgentProfile:
+    """The profile, when its agent can start with this environment (plus `env`)."""
+    if (why := profile.missing({**os.environ, **(env or {})})) is not None:
+        raise Refused(f"agent {profile.name}: {why}")
+    return profile
 
 
 def helper_command(state: StatePaths, name: str, verb: str) -> Path:

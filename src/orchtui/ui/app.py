@@ -353,8 +353,7 @@ class OrchtuiApp(RunActions):
         log_id = _inode(view.log_file)
         if view.id != self._vt_session or self._vt is None or log_id != self._vt_log:
             if self._vt is not None and self._vt_session is not None and view.id != self._vt_session:
-                log = self.ctx.config.state.log_file(self._vt_session)
-                self._recent.put(self._vt_session, self._vt, log, self._vt_offset)
+                self._recent.put(self._vt_session, self._vt, self._vt_log, self._vt_offset)
             # a restart (or a rotation) starts a new log: the view is seeded again from its pane
             self._vt_session, self._vt_log = view.id, log_id
             recent = self._recent.take(view.id, view.log_file)
@@ -589,10 +588,10 @@ class OrchtuiApp(RunActions):
         sid = self._need_selection()
         if sid is None:
             return
-        row = self.ctx.records.session(sid)
-        if not SessionStatus(row.status).live or not row.tmux_window:  # say so before the screen goes
+        view = self._selected_view()
+        if view is not None and not (SessionStatus(view.status).live and view.pane):  # before the screen goes
             self.notify(
-                f"{sid} is {row.status}: there is no agent to take over. R restarts it in its worktree.",
+                f"{sid} is {view.status}: there is no agent to take over. R restarts it in its worktree.",
                 severity="warning",
             )
             return

@@ -134,12 +134,11 @@ class RecentScreens:
         self.keep, self.max_age, self.max_delta = keep, max_age, max_delta
         self._kept: OrderedDict[str, _Kept] = OrderedDict()
 
-    def put(self, session_id: str, vt: VirtualScreen, log_file: Path, offset: int) -> None:
-        try:
-            inode = log_file.stat().st_ino
-        except FileNotFoundError:
+    def put(self, session_id: str, vt: VirtualScreen, log_inode: int | None, offset: int) -> None:
+        """Keep `vt`, which shows the log with inode `log_inode` up to `offset`."""
+        if log_inode is None:
             return
-        self._kept[session_id] = _Kept(vt, offset, inode, time.monotonic())
+        self._kept[session_id] = _Kept(vt, offset, log_inode, time.monotonic())
         self._kept.move_to_end(session_id)
         while len(self._kept) > self.keep:
             self._kept.popitem(last=False)

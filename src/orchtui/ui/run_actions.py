@@ -13,7 +13,7 @@ from textual.app import App
 from orchtui.domain import RunState
 from orchtui.engine import run_control
 from orchtui.engine.context import Context
-from orchtui.engine.dashboard import ApprovalView, Snapshot
+from orchtui.engine.dashboard import ApprovalView, RunView, Snapshot
 from orchtui.engine.sessions import operator
 from orchtui.engine.skill_catalog import uses
 from orchtui.errors import OrchtuiError
@@ -90,28 +90,25 @@ class RunActions(WorkerErrors, App[None]):
         self.call_from_thread(self.notify, f"{row.state} #{row.id}: {row.stage} {row.action}")
         self.call_from_thread(self.request_refresh)
 
-    def _focused_run(self) -> str | None:
+    def _focused_run(self) -> RunView | None:
         run = self.snap.run if self.snap else None
         if run is None:
             self.notify("No run in view.", severity="warning")
-            return None
-        return run.id
+        return run
 
     def action_pause_run(self) -> None:
         """Pause the run in view, or resume it when it is paused."""
-        run = self.snap.run if self.snap else None
-        if self._focused_run() is not None and run is not None:
+        if (run := self._focused_run()) is not None:
             self._run_control("resume" if run.state == RunState.PAUSED.value else "pause", run.id)
 
     def action_retry_run(self) -> None:
-        run_id = self._focused_run()
-        if run_id is not None:
-            self._run_control("retry", run_id)
+        if (run := self._focused_run()) is not None:
+            self._run_control("retry", run.id)
 
     def action_cancel_run(self) -> None:
-        run_id = self._focused_run()
-        if run_id is None:
+        if (run := self._focused_run()) is None:
             return
+        run_id = run.id
         question = (
             f"Cancel run {run_id}?\nIts agents stop; worktrees, branches and what it recorded are kept."
         )
