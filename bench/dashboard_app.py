@@ -14,7 +14,7 @@ from typing import Any
 from textual import events
 
 from orchtui.config import load_config
-from orchtui.engine.context import Context
+from orchtui.services.context import Context
 from orchtui.ui.app import OrchtuiApp, textual_settings
 
 UNTIMED = bool(os.environ.get("BENCH_UNTIMED"))

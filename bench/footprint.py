@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import psutil
 
-from orchtui.engine.context import Context
+from orchtui.services.context import Context
 
 POLL_INTERVAL = 0.5
 

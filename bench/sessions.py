@@ -25,7 +25,7 @@ from footprint import measure as footprint
 from footprint import poller, processes
 from world import cpu_percent, pct, world
 
-from orchtui.engine.context import Context
+from orchtui.services.context import Context
 
 HERE = Path(__file__).resolve().parent
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import psutil
 
 from orchtui.config import load_config
-from orchtui.engine import daemon
-from orchtui.engine.context import Context
-from orchtui.engine.sessions import SessionService
+from orchtui.services import engine_process
+from orchtui.services.context import Context
+from orchtui.services.sessions import SessionService
 
 HERE = Path(__file__).resolve().parent
 
@@ -90,7 +90,7 @@ def world(n: int, tag: str, populate: Callable[[Path], None] | None = None) -> I
     config = load_config(repo)
     ctx = Context(config)
     try:
-        engine = psutil.Process(daemon.ensure_running(config, cwd=repo))
+        engine = psutil.Process(engine_process.ensure_running(config, cwd=repo))
         service = SessionService(ctx)
         start = time.monotonic()
         ids = [service.create(repo, "scripted", f"s{i:03d}").id for i in range(n)]
@@ -98,7 +98,7 @@ def world(n: int, tag: str, populate: Callable[[Path], None] | None = None) -> I
         wait_all(ctx, ids, "idle", 60 + n)
         yield World(root, repo, ctx, engine, ids, created)
     finally:
-        daemon.stop(config)
+        engine_process.stop(config)
         ctx.tmux.kill_server()
         ctx.store.close()
         shutil.rmtree(root, ignore_errors=True)

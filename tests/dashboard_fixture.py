@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git, init_repo
+from helpers import git, init_repo
 from orchtui.config import load_config
 from orchtui.domain import CommandKind, CommandState, WorktreeState
-from orchtui.engine.context import Context
 from orchtui.runtime.git import GitRepo
+from orchtui.services.context import Context
 from orchtui.store.tables import AgentSession, Usage, Worktree
 
 BASE = 1_800_000_000.0
@@ -76,7 +76,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Context:
                 path=str(path),
                 branch=f"orchtui/{task}",
                 base="main",
-                state=WorktreeState.ACTIVE.value,
+                state=WorktreeState.ACTIVE,
                 created_at=BASE + index,
             )
         )
@@ -153,6 +153,9 @@ def world_with_run(world: Context) -> Context:
             updated_at=BASE,
         )
     )
+    for stage in ("plan", "build"):
+        runs.open_stage("7e57ab", stage, "done")
+    runs.open_stage("7e57ab", "test", "gating", attempt=2)
     world.records.update_session("a1b2c3", run_id="7e57ab", role="tester")
     results = [
         (1, "fail", "`python3 -m pytest -q` exited 1: 1 failed in 0.31s"),

@@ -14,7 +14,9 @@ What it answers is steered by words in the last user prompt:
 - `FAKE_TOOL name {json}` call any tool with these arguments;
 - `FAKE_FILE path text` (chat completions) reply in aider's whole-file format;
 - `FAKE_PLAN [{"name": …, "input": {…}}, …]` (Anthropic) call these tools one per turn,
-  then end the turn with `FAKE_DONE: plan finished`;
+  then end the turn with `FAKE_DONE: plan finished` (or `FAKE_DONE: no tool NAME` when the
+  request does not offer the next one, as a real model cannot call it); an input string `@N.key` is the
+  `key` of the JSON the N-th tool result (from 0) carried (an id a tool returned);
 - `FAKE_LOOP` (Anthropic) call `list_files` on every turn, never ending it.
 After a tool result it replies `FAKE_DONE: tool finished`. Every reply carries usage
 (deterministic, different per request) and `self.replies` records what was sent.
@@ -136,6 +138,32 @@ def _plan_for(prompt: str) -> list[tuple[str, dict[str, Any]]] | None:
     if "FAKE_LOOP" in prompt:
         return [("list_files", {})] * 10_000
     return None
+
+
+def _result_texts(messages: list[dict[str, Any]]) -> list[str]:
+    """The text of every tool result in the conversation, in order."""
+    texts = []
+    for m in messages:
+        for b in m.get("content") if isinstance(m.get("content"), list) else []:
+            if isinstance(b, dict) and b.get("type") == "tool_result":
+                inner = b.get("content")
+                texts.append(inner if isinstance(inner, str) else _text_of(inner))
+    return texts
+
+
+def _resolve(value: Any, results: list[str]) -> Any:
+    """`@N.key` strings replaced by the key of the N-th tool result's JSON."""
+    if isinstance(value, dict):
+        return {k: _resolve(v, results) for k, v in value.items()}
+    m = re.fullmatch(r"@(\d+)\.(\w+)", value) if isinstance(value, str) else None
+    if m is None or int(m.group(1)) >= len(results):
+        return value
+    text = results[int(m.group(1))]
+    start = text.find("{")
+    try:
+        return json.loads(text[start:])[m.group(2)]
+    except (ValueError, KeyError, TypeError):
+        return value
 
 
 def _tool_results(messages: list[dict[str, Any]]) -> int:
@@ -300,8 +328,15 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
             plan = _plan_for(prompt)
             if plan is not None:  # a scripted sequence of tool calls, one per turn
                 done = _tool_results(messages)
-                if done < len(plan):
-                    self._anthropic_reply(body, Reply("anthropic", "turn", prompt), tool=plan[done])
+                offered = {t.get("name") for t in body.get("tools") or [] if isinstance(t, dict)}
+                if done < len(plan) and plan[done][0] not in offered:  # a model calls only what it is given
+                    self._anthropic_reply(
+                        body, Reply("anthropic", "turn", prompt), text=f"FAKE_DONE: no tool {plan[done][0]}"
+                    )
+                elif done < len(plan):
+                    name, args = plan[done]
+                    tool = (name, _resolve(args, _result_texts(messages)))
+                    self._anthropic_reply(body, Reply("anthropic", "turn", prompt), tool=tool)
                 else:
                     self._anthropic_reply(
                         body, Reply("anthropic", "turn", prompt), text="FAKE_DONE: plan finished"

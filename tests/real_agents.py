@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from conftest import Orch, pane_text, wait_for
 from fakellm import FakeLLM
-from orchtui.engine.context import project_slug
+from helpers import Orch, pane_text, wait_for
 from orchtui.pricing import Price, PriceTable
+from orchtui.services.context import project_slug
 from orchtui.store.records import Records
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import Orch
+from helpers import Orch
 from orchtui.config import LimitsConfig
-from orchtui.engine.allocation import plan_stage
-from orchtui.engine.capacity import Slot
 from orchtui.playbook import Stage
+from orchtui.services.allocation import plan_stage
+from orchtui.services.capacity import Slot
 
 
 def stage(**data: object) -> Stage:
@@ -79,3 +79,15 @@ def test_plan_cli_shows_the_plan_and_refuses_bad_playbooks(orch: Orch, tmp_path:
     )
     assert full.returncode == 4 and "cannot fill every role of: plan, build, test, review" in full.stderr
     assert orch.json("session", "list", "--all") == []  # nothing was started
+    graph = tmp_path / "graph.yaml"
+    graph.write_text(
+        "stages:\n  - id: lint\n    needs: []\n  - id: docs\n    needs: []\n"
+        "  - id: join\n    needs: [lint, docs]\n"
+    )
+    shown = orch.run("plan", str(graph), "--task", "x").stdout
+    assert "lint (human_approval) at the start, beside docs" in shown
+    assert "join (human_approval) after lint, docs\n" in shown + "\n"
+    waves = {
+        s["stage"]: (s["needs"], s["wave"]) for s in orch.json("plan", str(graph), "--task", "x")["stages"]
+    }
+    assert waves == {"lint": ([], 0), "docs": ([], 0), "join": (["lint", "docs"], 1)}

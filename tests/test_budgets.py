@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from conftest import Orch, wait_for
+from helpers import Orch, wait_for
 from test_run_policies import hook_env, hook_events
 
 

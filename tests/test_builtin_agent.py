@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from conftest import Orch, git, wait_for
 from fakellm import FakeLLM
+from helpers import Orch, git, wait_for
 from orchtui.agents.tools import BASH_TIMEOUT, ToolError, Workspace
 from orchtui.store.usage import UsageBook
-from real_agents import fake_llm, statuses, went_through  # noqa: F401 - the fixture
+from real_agents import statuses, went_through
 
 KEY = "sk-ant-builtin-test-key"
 
@@ -55,7 +55,7 @@ def tool_results(fake: FakeLLM) -> list[dict[str, Any]]:
     ]
 
 
-def test_a_multi_turn_run_lists_reads_writes_and_runs_a_command(fake_llm: FakeLLM, repo: Path) -> None:  # noqa: F811
+def test_a_multi_turn_run_lists_reads_writes_and_runs_a_command(fake_llm: FakeLLM, repo: Path) -> None:
     prompt = plan(
         ("list_files", {}),
         ("read_file", {"path": "README.md"}),
@@ -88,7 +88,7 @@ def test_a_multi_turn_run_lists_reads_writes_and_runs_a_command(fake_llm: FakeLL
     assert KEY not in transcript.read_text()
 
 
-def test_paths_outside_the_worktree_are_refused(fake_llm: FakeLLM, repo: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_paths_outside_the_worktree_are_refused(fake_llm: FakeLLM, repo: Path, tmp_path: Path) -> None:
     outside = tmp_path / "secret.txt"
     outside.write_text("secret\n")
     (repo / "link").symlink_to(outside)
@@ -126,14 +126,14 @@ def test_workspace_confinement_and_the_bash_limits(
     assert KEY not in ws.call("run_bash", {"command": "env"})
 
 
-def test_the_iteration_cap_is_honoured(fake_llm: FakeLLM, repo: Path) -> None:  # noqa: F811
+def test_the_iteration_cap_is_honoured(fake_llm: FakeLLM, repo: Path) -> None:
     proc = agent(fake_llm, repo, "--prompt", "FAKE_LOOP forever", "--max-iterations", "3")
     assert proc.returncode == 0, proc.stderr
     assert len([r for r in fake_llm.requests if r["path"].endswith("/messages")]) == 3
     assert "reached the iteration cap (3 model calls)" in proc.stdout
 
 
-def test_simple_mode_writes_the_skill_output_without_streaming(fake_llm: FakeLLM, repo: Path) -> None:  # noqa: F811
+def test_simple_mode_writes_the_skill_output_without_streaming(fake_llm: FakeLLM, repo: Path) -> None:
     proc = agent(fake_llm, repo, "--skill", "plan-task", "--simple", "--prompt", "plan the login page")
     assert proc.returncode == 0, proc.stderr
     body = fake_llm.requests[-1]["body"]
@@ -146,7 +146,7 @@ def test_simple_mode_writes_the_skill_output_without_streaming(fake_llm: FakeLLM
 
 def test_in_tmux_bash_waits_for_permission_and_usage_reaches_the_cost(
     orch: Orch,
-    fake_llm: FakeLLM,  # noqa: F811
+    fake_llm: FakeLLM,
 ) -> None:
     orch.env.update({"ANTHROPIC_BASE_URL": fake_llm.url, "ANTHROPIC_API_KEY": KEY})
     prompt = plan(("run_bash", {"command": "echo from-bash > bash.txt"}), ("list_files", {}))
@@ -175,7 +175,7 @@ def test_in_tmux_bash_waits_for_permission_and_usage_reaches_the_cost(
     assert git(wt, "status", "--porcelain").strip() == "?? bash.txt"
 
 
-def test_a_command_that_outlives_30_seconds_is_killed(fake_llm: FakeLLM, repo: Path) -> None:  # noqa: F811
+def test_a_command_that_outlives_30_seconds_is_killed(fake_llm: FakeLLM, repo: Path) -> None:
     started = time.monotonic()
     prompt = plan(("run_bash", {"command": "sleep 45; echo never"}))
     proc = agent(fake_llm, repo, "--prompt", prompt, "--allow-bash")
@@ -187,7 +187,7 @@ def test_a_command_that_outlives_30_seconds_is_killed(fake_llm: FakeLLM, repo: P
 
 def test_a_stage_that_allows_bash_runs_commands_without_asking(
     orch: Orch,
-    fake_llm: FakeLLM,  # noqa: F811
+    fake_llm: FakeLLM,
     tmp_path: Path,
 ) -> None:
     orch.env.update({"ANTHROPIC_BASE_URL": fake_llm.url, "ANTHROPIC_API_KEY": KEY})

@@ -14,8 +14,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from orchtui.config import LimitsConfig
 from orchtui.domain import SessionStatus
-from orchtui.engine.capacity import Slot, refusal
 from orchtui.locks import file_lock
+from orchtui.services.capacity import Slot, refusal
 from orchtui.store import Store
 from orchtui.store.db import now
 from orchtui.store.records import Records

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from libtmux import Server
 
-from conftest import Orch, git, pane_text, run_in_terminal, wait_for
+from helpers import Orch, git, pane_text, run_in_terminal, wait_for
 
 
 def ended_session(orch: Orch, task: str) -> tuple[str, Path]:

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import Orch, git, wait_for
+from helpers import Orch, git, wait_for
 from orchtui.domain import CommandKind, CommandState
 from orchtui.store.ledger import Ledger
 from orchtui.store.records import Records
@@ -356,3 +356,39 @@ def test_orchtui_agent_without_a_key_says_so_and_exits_2(tmp_path: Path) -> None
         "orchtui agent: error: no API key: set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN) in the "
         "environment that starts orchtui\n"
     )
+
+
+def test_session_archive_hides_ended_sessions_and_refuses_live_ones(orch: Orch) -> None:
+    live, ended = orch.new("keep-going"), orch.new("all-done")
+    orch.wait_status(ended, "idle")
+    orch.run("session", "kill", "--keep-worktree", ended)
+    proc = orch.run("session", "archive", live, check=False)
+    assert proc.returncode == 2 and "still running" in proc.stderr, proc.stderr
+    assert orch.json("session", "archive", "--ended") == {"archived": [ended]}
+    assert [s["id"] for s in orch.json("session", "list", "--all")] == [live]
+    listed = {s["id"]: s for s in orch.json("session", "list", "--archived")}
+    assert set(listed) == {live, ended} and listed[ended]["archived_at"]
+    orch.run("session", "restart", ended)  # a restarted session is back in the list
+    wait_for(lambda: ended in [s["id"] for s in orch.json("session", "list")])
+
+
+def test_fork_of_an_agent_that_cannot_copy_a_conversation_starts_from_a_summary(orch: Orch) -> None:
+    """The scripted agent keeps no conversation to copy: the fork branches from the
+    session's branch (its commit is there) and its first prompt sums up the other's."""
+    sid = orch.new("origin")
+    orch.wait_status(sid, "idle")
+    orch.run("session", "send", sid, "perm please")
+    orch.wait_status(sid, "waiting", timeout=30)
+    orch.run("session", "answer", sid, "approve")
+    wait_for(lambda: [r.state for r in orch.ledger_rows(sid) if r.kind == "prompt"] == ["done"], 60)
+    forked = orch.json("session", "fork", sid)
+    fid = forked["id"]
+    assert forked["conversation_copied"] is False and forked["branch"] == "orchtui/origin-fork"
+    assert "a new conversation" in forked["status_detail"]
+    assert (Path(forked["worktree"]) / "notes.txt").exists()  # the source's commit is on the fork's branch
+    wait_for(lambda: [r.state for r in orch.ledger_rows(fid)] == ["done"], 60)  # the summary, delivered
+    first = next(e["text"] for e in orch.transcript(fid) if e["type"] == "prompt")
+    assert f"fork of session {sid}" in first and "1. perm please" in first and "Add notes" in first
+    again = orch.json("session", "fork", sid)
+    assert again["task"] == "origin-fork-2"  # the next free name
+    assert orch.status(sid) == "idle"

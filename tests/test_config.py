@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git, init_repo
+from helpers import git, init_repo
 from orchtui.config import load_config
 from orchtui.errors import ConfigError, UsageError
 from orchtui.names import validate_branch, validate_task
@@ -50,6 +50,18 @@ def test_errors_name_file_and_field(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     (tmp_path / "config.toml").write_text("[engine]\nreconcile_interval = 0\n")
     with pytest.raises(ConfigError, match=r"config.toml: engine.reconcile_interval: "):
         load_config(tmp_path, {"ORCHTUI_HOME": str(tmp_path)})
+
+
+def test_mcp_allow_names_groups_or_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORCHTUI_HOME", str(tmp_path))
+    monkeypatch.delenv("ORCHTUI_CONFIG", raising=False)
+    env = {"ORCHTUI_HOME": str(tmp_path)}
+    (tmp_path / "config.toml").write_text('[mcp]\nallow = ["planning", "send_command"]\n')
+    allowed = load_config(tmp_path, env).mcp.allowed()
+    assert allowed == {"plan_stage_allocation", "propose_stage_execution", "send_command"}
+    (tmp_path / "config.toml").write_text('[mcp]\nallow = ["approve"]\n')
+    with pytest.raises(ConfigError, match=r"config.toml: mcp.allow: .*'approve' is not a tool or group"):
+        load_config(tmp_path, env)
 
 
 @pytest.mark.parametrize("name", ["ok", "fix-login.2", "a_b", "x" * 63])

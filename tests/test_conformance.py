@@ -22,10 +22,10 @@ from typing import Any
 
 import pytest
 
-from conftest import Orch, wait_for
 from fakellm import FakeLLM, prompt_of
+from helpers import Orch, wait_for
 from orchtui.pricing import Price
-from real_agents import RealAgent, fake_llm, real_agent  # noqa: F401 (fixture)
+from real_agents import RealAgent, real_agent
 
 METACHARS = "$(touch PWNED) `id` \"dq\" 'sq' ; | & > < * ? ~ \\ %s {x} #{pane_id} ünï ✓"
 LITERAL = f"{METACHARS}\nline two\nline three " + "x" * 5000
@@ -254,7 +254,7 @@ def turn(
 def test_conformance_conversation(
     name: str,
     orch: Orch,
-    fake_llm: FakeLLM,  # noqa: F811
+    fake_llm: FakeLLM,
     tmp_path: Path,
     matrix_dir: Path,
 ) -> None:
@@ -397,7 +397,7 @@ def test_conformance_conversation(
 def test_conformance_queue_waits_while_busy(
     name: str,
     orch: Orch,
-    fake_llm: FakeLLM,  # noqa: F811
+    fake_llm: FakeLLM,
     tmp_path: Path,
     matrix_dir: Path,
 ) -> None:

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 from textual.widgets import Button, Input, Static
 
-from conftest import Orch, engine_context, wait_for
 from dashboard_helpers import type_text, until
-from orchtui.engine.context import Context
-from orchtui.engine.sessions import SessionService
+from helpers import Orch, engine_context, wait_for
+from orchtui.services.context import Context
+from orchtui.services.sessions import SessionService
 from orchtui.ui.app import OrchtuiApp
 from orchtui.ui.modals import ConfirmScreen, NewSessionScreen, PromptScreen
+from orchtui.ui.widgets import SessionsTable
 
 
 @pytest.fixture
@@ -27,14 +28,19 @@ def session(app: OrchtuiApp, task: str):  # type: ignore[no-untyped-def]
 
 
 async def test_create_through_the_modal_send_and_see_it_done(orch: Orch, ctx: Context) -> None:
+    """With another session already selected, the one `n` creates is selected once it shows."""
+    first = SessionService(ctx).create(orch.repo, "scripted", "already-here").id
     app = OrchtuiApp(ctx, orch.repo)
     async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: app.selected == first)
         await pilot.press("n")
         await until(pilot, lambda: isinstance(app.screen, NewSessionScreen))
         await type_text(pilot, "from-modal")
         await pilot.press("enter")
         await until(pilot, lambda: (s := session(app, "from-modal")) and s.status == "idle")
-        assert app.selected == session(app, "from-modal").id
+        new = session(app, "from-modal").id
+        await until(pilot, lambda: app.selected == new)
+        assert app.query_one(SessionsTable).selected_key() == new
 
         await pilot.press("s")
         await until(pilot, lambda: isinstance(app.screen, PromptScreen))

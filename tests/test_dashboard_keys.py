@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dashboard_fixture import NOW, world, world_with_run  # noqa: F401 - the fixtures
+from textual.binding import Binding
+
+from dashboard_fixture import NOW
 from dashboard_helpers import until
-from orchtui.engine.context import Context
+from orchtui.services.context import Context
 from orchtui.ui.app import OrchtuiApp
 from orchtui.ui.modals import NewSessionScreen
 
 
-async def test_keys_are_remapped_from_the_config(world: Context) -> None:  # noqa: F811
+async def test_keys_are_remapped_from_the_config(world: Context) -> None:
     world.config.keys = {"new_session": "f2"}
     app = OrchtuiApp(world, world.config.home.parent / "project", start_engine=False, clock=lambda: NOW)
     async with app.run_test(size=(160, 45)) as pilot:
@@ -21,26 +23,24 @@ async def test_keys_are_remapped_from_the_config(world: Context) -> None:  # noq
         await until(pilot, lambda: isinstance(app.screen, NewSessionScreen))
 
 
-async def test_every_action_is_in_the_command_palette(world: Context) -> None:  # noqa: F811
+async def test_every_action_is_in_the_command_palette(world: Context) -> None:
+    """Each key's action is in the palette by its name and key, described in words."""
+    from orchtui.ui.keys import KEYS
+
     app = OrchtuiApp(world, world.config.home.parent / "project", start_engine=False, clock=lambda: NOW)
     async with app.run_test(size=(160, 45)) as pilot:
         await until(pilot, lambda: app.snap is not None)
-        titles = {command.title for command in app.get_system_commands(app.screen)}
-        for action in (
-            "New",
-            "Send",
-            "Queue",
-            "Take over",
-            "Approve",
-            "Reject",
-            "Next waiting",
-            "Kill",
-            "Details",
-        ):
-            assert action in titles
+        helps = {command.title: command.help for command in app.get_system_commands(app.screen)}
+        for key in KEYS:
+            if key.action == "quit":
+                continue
+            title = f"{key.name} ({app.get_key_display(Binding(key.key, key.action))})"
+            assert helps.get(title) == key.what, (title, sorted(helps))
+            assert key.what and key.what != key.name
+        assert helps["Take over (t)"].startswith("Attach to the selected agent")
 
 
-async def test_memory_and_approval_details_open_from_the_dashboard(world_with_run: Context) -> None:  # noqa: F811
+async def test_memory_and_approval_details_open_from_the_dashboard(world_with_run: Context) -> None:
     from textual.widgets import TextArea
 
     from orchtui.store.db import now
@@ -71,7 +71,7 @@ async def test_memory_and_approval_details_open_from_the_dashboard(world_with_ru
         assert '"stage": "merge"' in app.screen.query_one(TextArea).text
 
 
-async def test_a_worker_error_is_a_notification_and_the_dashboard_goes_on(world: Context) -> None:  # noqa: F811
+async def test_a_worker_error_is_a_notification_and_the_dashboard_goes_on(world: Context) -> None:
     """One error boundary: an unexpected error in a background load is shown and logged;
     the app keeps running and the next refresh works."""
     app = OrchtuiApp(world, world.config.home.parent / "project", start_engine=False, clock=lambda: NOW)
@@ -99,7 +99,7 @@ async def test_a_worker_error_is_a_notification_and_the_dashboard_goes_on(world:
     assert any(m.startswith("data failed: RuntimeError: disk on fire") for m in shown), shown
 
 
-async def test_pause_resume_retry_and_cancel_a_run_by_key(world_with_run: Context) -> None:  # noqa: F811
+async def test_pause_resume_retry_and_cancel_a_run_by_key(world_with_run: Context) -> None:
     from orchtui.ui.modals import ConfirmScreen
 
     app = OrchtuiApp(
@@ -139,7 +139,7 @@ async def test_pause_resume_retry_and_cancel_a_run_by_key(world_with_run: Contex
         await until(pilot, lambda: run_state()[0] == "cancelled")
 
 
-async def test_the_layout_follows_each_resize_at_once(world: Context) -> None:  # noqa: F811
+async def test_the_layout_follows_each_resize_at_once(world: Context) -> None:
     """160 → 80 stacks the panes, 80 → 200 puts them side by side: after one resize each
     (the layout used to follow the size before the resize)."""
     app = OrchtuiApp(world, world.config.home.parent / "project", start_engine=False, clock=lambda: NOW)

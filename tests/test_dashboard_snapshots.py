@@ -8,12 +8,12 @@ from typing import Any
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from dashboard_fixture import NOW, world, world_with_run  # noqa: F401 - the fixtures
-from dashboard_helpers import until
-from orchtui.engine.context import Context
+from dashboard_fixture import NOW
+from dashboard_helpers import type_text, until
+from orchtui.services.context import Context
 from orchtui.ui.app import OrchtuiApp
 from orchtui.ui.modals import NewSessionScreen
-from orchtui.ui.widgets import ScreenView
+from orchtui.ui.widgets import ScreenView, SessionsTable
 
 
 def make_app(ctx: Context) -> OrchtuiApp:
@@ -25,6 +25,8 @@ async def loaded(pilot: Pilot[Any]) -> None:
     assert isinstance(app, OrchtuiApp)
     await until(pilot, lambda: app.snap is not None and app.query_one(ScreenView)._lines)
     await settle(pilot)
+    app.clear_notifications()  # "no agent installed" (this world has none): tested on its own
+    await pilot.pause()
 
 
 async def settle(pilot: Pilot[Any]) -> None:
@@ -36,15 +38,15 @@ async def settle(pilot: Pilot[Any]) -> None:
     await pilot.pause()
 
 
-def test_main_screen_with_every_status(world: Context, snap_compare: Any) -> None:  # noqa: F811
+def test_main_screen_with_every_status(world: Context, snap_compare: Any) -> None:
     assert snap_compare(make_app(world), terminal_size=(160, 45), run_before=loaded)
 
 
-def test_main_screen_80x24(world: Context, snap_compare: Any) -> None:  # noqa: F811
+def test_main_screen_80x24(world: Context, snap_compare: Any) -> None:
     assert snap_compare(make_app(world), terminal_size=(80, 24), run_before=loaded)
 
 
-def test_waiting_session_selected(world: Context, snap_compare: Any) -> None:  # noqa: F811
+def test_waiting_session_selected(world: Context, snap_compare: Any) -> None:
     async def select_waiting(pilot: Pilot[Any]) -> None:
         await loaded(pilot)
         await pilot.press("w")
@@ -58,7 +60,7 @@ def test_waiting_session_selected(world: Context, snap_compare: Any) -> None:  #
     assert snap_compare(make_app(world), terminal_size=(160, 45), run_before=select_waiting)
 
 
-def test_new_session_modal(world: Context, snap_compare: Any) -> None:  # noqa: F811
+def test_new_session_modal(world: Context, snap_compare: Any) -> None:
     async def open_modal(pilot: Pilot[Any]) -> None:
         await loaded(pilot)
         await pilot.press("n")
@@ -70,7 +72,7 @@ def test_new_session_modal(world: Context, snap_compare: Any) -> None:  # noqa: 
     assert snap_compare(make_app(world), terminal_size=(120, 40), run_before=open_modal)
 
 
-def test_cost_and_gates_tabs(world: Context, snap_compare: Any) -> None:  # noqa: F811
+def test_cost_and_gates_tabs(world: Context, snap_compare: Any) -> None:
     async def show_cost(pilot: Pilot[Any]) -> None:
         await loaded(pilot)
         pilot.app.query_one("#tabs").active = "tab-cost"  # type: ignore[attr-defined]
@@ -79,7 +81,7 @@ def test_cost_and_gates_tabs(world: Context, snap_compare: Any) -> None:  # noqa
     assert snap_compare(make_app(world), terminal_size=(160, 45), run_before=show_cost)
 
 
-def test_details_at_80x24(world: Context, snap_compare: Any) -> None:  # noqa: F811
+def test_details_at_80x24(world: Context, snap_compare: Any) -> None:
     async def details(pilot: Pilot[Any]) -> None:
         await loaded(pilot)
         await pilot.press("d")
@@ -88,14 +90,66 @@ def test_details_at_80x24(world: Context, snap_compare: Any) -> None:  # noqa: F
     assert snap_compare(make_app(world), terminal_size=(80, 24), run_before=details)
 
 
-def test_inline_approval_prompt(world_with_run: Context, snap_compare: Any) -> None:  # noqa: F811
+def test_inline_approval_prompt(world_with_run: Context, snap_compare: Any) -> None:
     assert snap_compare(make_app(world_with_run), terminal_size=(160, 45), run_before=loaded)
 
 
-def test_gates_pane_of_a_run(world_with_run: Context, snap_compare: Any) -> None:  # noqa: F811
+def test_gates_pane_of_a_run(world_with_run: Context, snap_compare: Any) -> None:
     async def show_gates(pilot: Pilot[Any]) -> None:
         await loaded(pilot)
+        pilot.app.query_one(SessionsTable).select_key("a1b2c3")  # the run's agent
+        await until(pilot, lambda: pilot.app.selected == "a1b2c3")  # type: ignore[attr-defined]
         pilot.app.query_one("#tabs").active = "tab-gates"  # type: ignore[attr-defined]
         await settle(pilot)
 
     assert snap_compare(make_app(world_with_run), terminal_size=(160, 45), run_before=show_gates)
+
+
+async def help_open(pilot: Pilot[Any]) -> None:
+    await loaded(pilot)
+    await pilot.press("question_mark")
+    await pilot.pause(0.3)
+
+
+def test_help_80x24(world: Context, snap_compare: Any) -> None:
+    assert snap_compare(make_app(world), terminal_size=(80, 24), run_before=help_open)
+
+
+def test_help_200x50(world: Context, snap_compare: Any) -> None:
+    assert snap_compare(make_app(world), terminal_size=(200, 50), run_before=help_open)
+
+
+async def filtered(pilot: Pilot[Any]) -> None:
+    await loaded(pilot)
+    await pilot.press("slash")
+    await type_text(pilot, "status:waiting")
+    await until(pilot, lambda: pilot.app.selected == "0a0b0c")  # type: ignore[attr-defined]
+    await settle(pilot)
+
+
+def test_filter_80x24(world: Context, snap_compare: Any) -> None:
+    assert snap_compare(make_app(world), terminal_size=(80, 24), run_before=filtered)
+
+
+def test_filter_200x50(world: Context, snap_compare: Any) -> None:
+    assert snap_compare(make_app(world), terminal_size=(200, 50), run_before=filtered)
+
+
+async def archived(pilot: Pilot[Any]) -> None:
+    await loaded(pilot)
+    await pilot.press("E")
+    await until(pilot, lambda: "archived" in str(pilot.app.query_one("#sessions-box").border_title))
+    pilot.app.clear_notifications()
+    await settle(pilot)
+
+
+def test_archive_80x24(world: Context, snap_compare: Any) -> None:
+    assert snap_compare(make_app(world), terminal_size=(80, 24), run_before=archived)
+
+
+def test_archive_200x50(world: Context, snap_compare: Any) -> None:
+    assert snap_compare(make_app(world), terminal_size=(200, 50), run_before=archived)
+
+
+def test_run_grouped_200x50(world_with_run: Context, snap_compare: Any) -> None:
+    assert snap_compare(make_app(world_with_run), terminal_size=(200, 50), run_before=loaded)

@@ -1,4 +1,4 @@
-"""What the dashboard shows (engine/dashboard.py), on the real engine, git and SQLite."""
+"""What the dashboard shows (services/dashboard.py), on the real engine, git and SQLite."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from conftest import Orch, engine_context, wait_for
-from orchtui.engine import dashboard
-from orchtui.engine.dashboard import DashboardSource
-from orchtui.engine.sessions import SessionService
+from helpers import Orch, engine_context, wait_for
+from orchtui.services import dashboard
+from orchtui.services.dashboard import DashboardSource
+from orchtui.services.sessions import SessionService
 
 
 def test_a_snapshot_never_waits_for_git_and_idle_worktrees_are_not_read_again(

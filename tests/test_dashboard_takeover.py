@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from libtmux import Server
 
-from conftest import Orch, pane_text, run_in_terminal, wait_for
+from helpers import Orch, pane_text, run_in_terminal, wait_for
 
 
 def test_take_over_type_detach_and_the_dashboard_is_back(orch: Orch, terminal: Server) -> None:

@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from conftest import Orch, engine_context, git, wait_for
-from dashboard_fixture import world  # noqa: F401 - the fixture
 from dashboard_helpers import type_text, until
-from orchtui.engine.context import Context
+from helpers import Orch, engine_context, git, wait_for
+from orchtui.services.context import Context
 from orchtui.ui.app import OrchtuiApp
 from orchtui.ui.diff import DiffScreen, hunks_of
 from orchtui.ui.diff_widgets import FileList, StatusLine
@@ -95,7 +94,7 @@ def test_hunks_of_a_unified_diff() -> None:
     assert hunks_of("Binary files differ\n") == []
 
 
-def test_diff_view_snapshot(world: Context, snap_compare: Any) -> None:  # noqa: F811
+def test_diff_view_snapshot(world: Context, snap_compare: Any) -> None:
     async def open_diff(pilot: Pilot[Any]) -> None:
         await loaded(pilot)
         await pilot.press("v")

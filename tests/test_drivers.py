@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import FIXTURES
+from helpers import FIXTURES
 from orchtui.drivers import SessionFiles, driver
 from orchtui.drivers.claude import project_folder
 from orchtui.pricing import Price, PriceTable
@@ -230,3 +230,11 @@ def test_price_table_matches_exact_then_longest_glob_and_user_overrides() -> Non
     assert opus is not None and opus.input == 15.0
     assert table.price("no-such-model") is None
     assert table.cost("claude-sonnet-4-5", 1_000_000, 0, 1_000_000, 0) == 3.0 + 0.3
+
+
+def test_profiles_name_exactly_the_drivers_there_are() -> None:
+    """profiles/ (below the runtimes) names the drivers; drivers/ implements each one."""
+    from orchtui.drivers import DRIVERS
+    from orchtui.profiles import DRIVER_NAMES
+
+    assert set(DRIVERS) == DRIVER_NAMES

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from pydantic import TypeAdapter
 
-from conftest import git, init_repo
-from orchtui.engine.gates import evaluate
+from helpers import git, init_repo
 from orchtui.playbook import CommandGate, Gate, load_playbook
+from orchtui.services.gates import evaluate
 
 GATE: TypeAdapter[Gate] = TypeAdapter(Gate)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, Orch, git, wait_for
+from helpers import FIXTURES, Orch, git, wait_for
 from orchtui.store.merges import Merges
 from orchtui.store.records import Records
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from conftest import Orch, git, wait_for
+from helpers import Orch, git, wait_for
 from orchtui.store.tables import Project
 
 
@@ -39,14 +39,27 @@ def assert_one_line_error(proc, *needles: str) -> None:
         assert needle in lines[0], lines[0]
 
 
-@pytest.fixture
-def baseline(orch: Orch) -> tuple[object, ...]:
+@pytest.fixture(scope="module")
+def world(settled_orch: Orch) -> tuple[Orch, tuple[object, ...]]:
+    """A session that has answered a prompt, and the store, worktrees, branches and
+    windows as they are then: what no bad input may change. Shared by the cases below."""
+    orch = settled_orch
     sid = orch.new("good")
     orch.wait_status(sid, "idle", 60)
     orch.run("session", "send", sid, "hello")
     wait_for(lambda: orch.ledger_rows(sid)[-1].state == "done", 60)  # settled: nothing moves on its own
     orch.wait_status(sid, "idle", 60)
-    return snapshot(orch)
+    return orch, snapshot(orch)
+
+
+@pytest.fixture
+def settled(world: tuple[Orch, tuple[object, ...]]) -> Orch:
+    return world[0]
+
+
+@pytest.fixture
+def baseline(world: tuple[Orch, tuple[object, ...]]) -> tuple[object, ...]:
+    return world[1]
 
 
 CONFIGS = [
@@ -61,24 +74,28 @@ CONFIGS = [
 
 
 @pytest.mark.parametrize(("text", "field"), CONFIGS)
-def test_invalid_user_config(orch: Orch, baseline: tuple[object, ...], text: str, field: str) -> None:
-    config = orch.home / "config.toml"
+def test_invalid_user_config(settled: Orch, baseline: tuple[object, ...], text: str, field: str) -> None:
+    config = settled.home / "config.toml"
     config.write_text(text)
-    proc = orch.run("session", "new", "--agent", "scripted", "--task", "other", check=False)
+    try:
+        proc = settled.run("session", "new", "--agent", "scripted", "--task", "other", check=False)
+    finally:
+        config.unlink()
     assert_one_line_error(proc, str(config), field)
-    config.unlink()
-    assert snapshot(orch) == baseline
+    assert snapshot(settled) == baseline
 
 
-def test_invalid_repo_config_and_env_are_named(orch: Orch, baseline: tuple[object, ...]) -> None:
-    repo_conf = orch.repo / ".orchtui.toml"
+def test_invalid_repo_config_and_env_are_named(settled: Orch, baseline: tuple[object, ...]) -> None:
+    repo_conf = settled.repo / ".orchtui.toml"
     repo_conf.write_text('[worktrees]\ncopy_files = "not-a-list"\n')
-    proc = orch.run("session", "list", check=False)
+    try:
+        proc = settled.run("session", "list", check=False)
+    finally:
+        repo_conf.unlink()
     assert_one_line_error(proc, str(repo_conf), "worktrees.copy_files")
-    repo_conf.unlink()
-    proc = orch.run("session", "list", check=False, env={"ORCHTUI_DELIVERY__RETRIES": "lots"})
+    proc = settled.run("session", "list", check=False, env={"ORCHTUI_DELIVERY__RETRIES": "lots"})
     assert_one_line_error(proc, "$ORCHTUI_DELIVERY__RETRIES", "delivery.retries")
-    assert snapshot(orch) == baseline
+    assert snapshot(settled) == baseline
 
 
 PROFILES = [
@@ -94,16 +111,16 @@ PROFILES = [
 
 @pytest.mark.parametrize(("text", "field"), PROFILES)
 def test_invalid_profile(
-    orch: Orch, baseline: tuple[object, ...], tmp_path: Path, text: str, field: str
+    settled: Orch, baseline: tuple[object, ...], tmp_path: Path, text: str, field: str
 ) -> None:
     folder = tmp_path / "profiles"
     folder.mkdir(exist_ok=True)
     bad = folder / "broken.toml"
     bad.write_text(text)
     env = {"ORCHTUI_PROFILE_DIRS": f'["{folder}"]'}
-    proc = orch.run("session", "new", "--agent", "scripted", "--task", "other", check=False, env=env)
+    proc = settled.run("session", "new", "--agent", "scripted", "--task", "other", check=False, env=env)
     assert_one_line_error(proc, str(bad), field)
-    assert snapshot(orch) == baseline
+    assert snapshot(settled) == baseline
 
 
 @pytest.mark.parametrize(
@@ -121,22 +138,22 @@ def test_invalid_profile(
     ],
 )
 def test_invalid_names_and_base(
-    orch: Orch, baseline: tuple[object, ...], args: list[str], needle: str
+    settled: Orch, baseline: tuple[object, ...], args: list[str], needle: str
 ) -> None:
-    proc = orch.run("session", "new", "--agent", "scripted", *args, check=False)
+    proc = settled.run("session", "new", "--agent", "scripted", *args, check=False)
     assert_one_line_error(proc, needle)
-    assert snapshot(orch) == baseline
+    assert snapshot(settled) == baseline
 
 
-def test_unknown_agent_and_empty_prompt(orch: Orch, baseline: tuple[object, ...]) -> None:
-    proc = orch.run("session", "new", "--agent", "nobody", "--task", "x", check=False)
+def test_unknown_agent_and_empty_prompt(settled: Orch, baseline: tuple[object, ...]) -> None:
+    proc = settled.run("session", "new", "--agent", "nobody", "--task", "x", check=False)
     assert_one_line_error(proc, "unknown agent profile 'nobody'")
-    sid = orch.json("session", "list")[0]["id"]
-    proc = orch.run("session", "send", sid, "  \n ", check=False)
+    sid = settled.json("session", "list")[0]["id"]
+    proc = settled.run("session", "send", sid, "  \n ", check=False)
     assert_one_line_error(proc, "empty")
-    proc = orch.run("session", "frobnicate", check=False)
+    proc = settled.run("session", "frobnicate", check=False)
     assert_one_line_error(proc, "frobnicate")
-    assert snapshot(orch) == baseline
+    assert snapshot(settled) == baseline
 
 
 def test_outside_a_repository(orch: Orch, tmp_path: Path) -> None:
@@ -155,7 +172,7 @@ def test_a_repository_given_by_its_git_folder_is_its_work_tree(orch: Orch) -> No
         assert Path(made["worktree"]).parent == Path(plain["worktree"]).parent
     store = orch.store
     try:
-        with store.session() as db:
+        with store.db() as db:
             assert [p.path for p in db.exec(select(Project)).all()] == [str(orch.repo.resolve())]
     finally:
         store.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from libtmux import Server
 
-from conftest import wait_for
+from helpers import wait_for
 
 IGNORES_HANGUPS = (
     "import signal, time; signal.signal(signal.SIGHUP, signal.SIG_IGN); "

@@ -6,9 +6,9 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from conftest import Orch, wait_for
-from orchtui.engine import logcap
+from helpers import Orch, wait_for
 from orchtui.paths import StatePaths
+from orchtui.services import pane_logs
 from orchtui.tail import last_bytes, read_after
 
 MB = 1024 * 1024
@@ -23,7 +23,7 @@ def test_a_log_past_its_cap_is_rotated_and_the_engine_keeps_following(orch: Orch
     orch.run("session", "send", sid, "flood the log")
     wait_for(lambda: orch.ledger_rows(sid)[-1].state == "done", timeout=120)
     assert state.rotated_log(sid).exists()
-    base = logcap.read_base(state, sid)
+    base = pane_logs.read_base(state, sid)
     assert base >= MB
     assert state.log_file(sid).stat().st_size < 2 * MB
     for path in (state.log_file(sid), state.rotated_log(sid)):

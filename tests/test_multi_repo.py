@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Orch, engine_context, git, init_repo, wait_for
 from dashboard_helpers import until
+from helpers import Orch, engine_context, git, init_repo, wait_for
 from orchtui.ui.app import OrchtuiApp
 from orchtui.ui.widgets import SessionsTable, WorktreesTable
 
@@ -83,6 +83,8 @@ async def test_a_run_over_two_repositories(
         for key in keys:
             if key.startswith("repo:"):
                 current = key.removeprefix("repo:")
+            elif key.startswith("run:"):  # a run's header, in its repository's group
+                assert key.removeprefix("run:") in ids
             else:
                 groups.setdefault(current, []).append(key)
         assert {repo: sorted(sids) for repo, sids in groups.items()} == {

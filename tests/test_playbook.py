@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from orchtui.errors import ConfigError
-from orchtui.playbook import load_playbook, playbook_schema
+from orchtui.playbook import Playbook, load_playbook, playbook_schema
 
 ROOT = Path(__file__).parent.parent
 PROFILES = {"claude", "codex", "aider", "gemini", "scripted"}
@@ -49,6 +49,10 @@ BAD = [
         "stages: dependency cycle: a -> b -> a",
     ),
     ("stages:\n  - id: a\n  - id: a\n", "stages.1.id: duplicate stage id 'a'"),
+    (
+        "stages:\n  - id: a\n    worktree: own\n  - id: b\n    needs: []\n    worktree: a\n",
+        "stages.1.worktree: works in 'a''s worktree, so it needs 'a'",
+    ),
     ("stages:\n  - id: a\n    automation: yolo\n", "stages.0.automation"),
     ("stages:\n  - id: a\n    worktree: elsewhere\n", "stages.0.worktree: unknown stage 'elsewhere'"),
     (
@@ -69,3 +73,29 @@ def test_bad_playbooks_are_refused_with_file_and_field(tmp_path: Path, text: str
     assert str(info.value).startswith(f"{path}: ")
     assert message in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_waves_say_which_stages_may_run_side_by_side() -> None:
+    book = Playbook.model_validate(
+        {
+            "name": "g",
+            "stages": [
+                {"id": "a", "needs": []},
+                {"id": "b", "needs": []},
+                {"id": "c", "needs": ["a", "b"]},
+                {"id": "d"},  # default: after the previous stage
+            ],
+        }
+    )
+    assert book.waves() == {"a": 0, "b": 0, "c": 1, "d": 2}
+    assert book.dependencies()["d"] == ["c"]
+
+
+def test_a_role_may_be_a_supervisor(tmp_path: Path) -> None:
+    path = tmp_path / "lead.yaml"
+    path.write_text(
+        "name: lead\nstages:\n  - id: lead\n    roles:\n"
+        "      - {role: lead, agents: [claude], prompt: run the crew, supervisor: true}\n"
+    )
+    [stage] = load_playbook(path, PROFILES).stages
+    assert stage.roles[0].supervisor

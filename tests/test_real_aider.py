@@ -5,15 +5,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from conftest import Orch, git, wait_for
 from fakellm import FakeLLM
-from real_agents import fake_llm, real_agent, statuses, wait_status, went_through  # noqa: F401 (fixture)
+from helpers import Orch, git, wait_for
+from real_agents import real_agent, statuses, wait_status, went_through
 
 MODEL = "openai/fake"
 PRICE = (3.0, 15.0)  # $ per million tokens in, out (the test's config)
 
 
-def test_aider_lifecycle_commits_and_cost(orch: Orch, fake_llm: FakeLLM, tmp_path: Path) -> None:  # noqa: F811
+def test_aider_lifecycle_commits_and_cost(orch: Orch, fake_llm: FakeLLM, tmp_path: Path) -> None:
     (orch.repo / ".orchtui.toml").write_text(
         f'[pricing."{MODEL}"]\ninput = {PRICE[0]}\noutput = {PRICE[1]}\n'
     )

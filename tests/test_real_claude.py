@@ -6,14 +6,14 @@ import json
 import time
 from pathlib import Path
 
-from conftest import Orch, wait_for
 from fakellm import FakeLLM
-from real_agents import API_KEY, fake_llm, real_agent, statuses, wait_status, went_through  # noqa: F401 (fixture)
+from helpers import Orch, wait_for
+from real_agents import API_KEY, prepare_project, real_agent, statuses, wait_status, went_through
 
 MODEL = "claude-opus-4-8"  # what Claude Code asks for by default; the fake server echoes it
 
 
-def test_claude_lifecycle_hooks_cost_and_user_settings(orch: Orch, fake_llm: FakeLLM, tmp_path: Path) -> None:  # noqa: F811
+def test_claude_lifecycle_hooks_cost_and_user_settings(orch: Orch, fake_llm: FakeLLM, tmp_path: Path) -> None:
     agent = real_agent(orch, fake_llm, tmp_path, "claude")
     # The user's own settings, with a hook of their own, must survive and keep firing.
     user_marker = tmp_path / "user-hook-fired.txt"
@@ -76,7 +76,7 @@ def test_claude_lifecycle_hooks_cost_and_user_settings(orch: Orch, fake_llm: Fak
         assert f"hook {event}" in changes, event
 
 
-def test_claude_restart_resumes_the_same_conversation(orch: Orch, fake_llm: FakeLLM, tmp_path: Path) -> None:  # noqa: F811
+def test_claude_restart_resumes_the_same_conversation(orch: Orch, fake_llm: FakeLLM, tmp_path: Path) -> None:
     agent = real_agent(orch, fake_llm, tmp_path, "claude")
     sid = agent.new("resume-claude")
     wait_status(orch, sid, "idle")
@@ -110,7 +110,7 @@ def test_claude_restart_resumes_the_same_conversation(orch: Orch, fake_llm: Fake
 
 def test_a_one_stage_run_with_real_claude_gates_after_the_turn_with_no_retries(
     orch: Orch,
-    fake_llm: FakeLLM,  # noqa: F811
+    fake_llm: FakeLLM,
     tmp_path: Path,
 ) -> None:
     """The gate must see the file Claude writes: it runs only once Claude's turn is done
@@ -138,7 +138,7 @@ def test_a_one_stage_run_with_real_claude_gates_after_the_turn_with_no_retries(
 
 def test_restart_before_claude_saved_anything_starts_a_new_conversation(
     orch: Orch,
-    fake_llm: FakeLLM,  # noqa: F811
+    fake_llm: FakeLLM,
     tmp_path: Path,
 ) -> None:
     """A window killed before Claude wrote its conversation leaves nothing to resume:
@@ -157,3 +157,38 @@ def test_restart_before_claude_saved_anything_starts_a_new_conversation(
     assert restarted and f"kept no saved conversation {conversation}" in restarted[-1], restarted
     agent.send(sid, "hello again")
     agent.wait(sid, lambda: orch.ledger_rows(sid)[-1].state == "done")
+
+
+def test_fork_resumes_a_copy_of_the_conversation_in_a_new_worktree(
+    orch: Orch, fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    """`session fork`: a new worktree branched from the session's branch, where Claude
+    Code resumes a copy of the conversation (`--fork-session`, a new id); the original
+    goes on untouched."""
+    agent = real_agent(orch, fake_llm, tmp_path, "claude")
+    prepare_project(agent, agent.worktree("fork-claude-fork"))  # before any Claude rewrites its state
+    sid = agent.new("fork-claude")
+    wait_status(orch, sid, "idle")
+    agent.send(sid, "remember the word PELICAN")
+    wait_for(lambda: "PELICAN" in agent.screen(sid) and orch.status(sid) == "idle", 60)
+    conversation = orch.show(sid)["conversation_id"]
+    saved = agent.home / ".claude" / "projects"
+    wait_for(
+        lambda: any("PELICAN" in p.read_text(errors="replace") for p in saved.rglob(f"{conversation}.jsonl")),
+        30,
+    )
+    forked = orch.json("session", "fork", sid)
+    assert forked["conversation_copied"] is True and forked["task"] == "fork-claude-fork"
+    fid = forked["id"]
+    assert forked["branch"] == "orchtui/fork-claude-fork" and Path(forked["worktree"]).is_dir()
+    agent.wait(fid, lambda: orch.status(fid) == "idle")
+    asked = len(fake_llm.requests)
+    agent.send(fid, "what was the word")
+    agent.wait(fid, lambda: len(fake_llm.requests) > asked and orch.status(fid) == "idle")
+    history = json.dumps(fake_llm.requests[-1]["body"].get("messages", []))
+    assert "PELICAN" in history and "what was the word" in history
+    # the copy goes on under its own id (Claude names it once the fork's first turn is written)
+    wait_for(lambda: orch.show(fid)["conversation_id"] not in (None, conversation), 30)
+    copies = [p for p in saved.rglob("*.jsonl") if "what was the word" in p.read_text(errors="replace")]
+    assert copies and all(p.stem != conversation for p in copies)
+    assert orch.status(sid) == "idle" and orch.show(sid)["conversation_id"] == conversation

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import Orch, git, wait_for
+from helpers import Orch, git, wait_for
 
 SCENARIO = """
 [[rule]]

@@ -19,14 +19,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import FIXTURES, Orch, engine_context, git, wait_for
+from helpers import FIXTURES, Orch, engine_context, git, wait_for
 from orchtui.config import load_config
 from orchtui.domain import RunState
-from orchtui.engine import daemon
-from orchtui.engine.context import Context
 from orchtui.engine.engine import Engine
+from orchtui.services import engine_process
+from orchtui.services.context import Context
 from orchtui.store import Store
 from orchtui.store.db import now
+from orchtui.store.records import Records
 from orchtui.store.runs import Runs
 from orchtui.store.tables import Run
 
@@ -139,7 +140,7 @@ def test_kill9_mid_stage_then_restart_continues_without_repeats(orch: Orch, tmp_
         )
 
     wait_for(build_prompt_out, timeout=30, interval=0.02)
-    pid = daemon.engine_pid(config)
+    pid = engine_process.engine_pid(config)
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: orch.engine_pid() is None, timeout=10)
@@ -221,7 +222,7 @@ def test_human_approval_stage_never_starts_without_an_approval(
                 playbook="b",
                 playbook_path=str(book),
                 task="t",
-                state=RunState.PENDING.value,
+                state=RunState.PENDING,
                 created_at=at,
                 updated_at=at,
             )
@@ -232,8 +233,8 @@ def test_human_approval_stage_never_starts_without_an_approval(
             for decision in decisions:
                 pending = ctx.runs.approvals(pending_only=True)
                 if decision in ("approve", "reject") and pending:
-                    ctx.runs.decide(pending[0].id or 0, decision == "approve", "tester", "no")
-                engine.runs.advance_all()
+                    ctx.runs.answer(pending[0].id or 0, decision == "approve", "tester", "no")
+                engine.advancer.advance_all()
                 while engine.tasks:
                     await asyncio.gather(*list(engine.tasks))
                 check(ctx, levels)
@@ -325,9 +326,16 @@ def test_a_branch_name_full_of_shell_syntax_is_never_run_by_a_gate(orch: Orch, t
     wait_for(lambda: orch.json("runs")[0]["state"] == "done", timeout=60, interval=0.3)
 
 
-def test_a_review_that_requests_changes_blocks_the_merge_with_its_reason(orch: Orch, tmp_path: Path) -> None:
+async def test_a_review_that_requests_changes_blocks_the_merge_with_its_reason(
+    orch: Orch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The default playbook's review gate reads the verdict: "request changes" pauses the
-    run at review with what the verdict says; the merge is never asked for, main untouched."""
+    run at review with what the verdict says (in `orchtui runs --json` and the dashboard's
+    Gates pane); the merge is never asked for, main untouched."""
+    from dashboard_helpers import until
+    from orchtui.ui.app import OrchtuiApp
+    from orchtui.ui.widgets import GatesPanel
+
     scenario = (FIXTURES / "scenarios" / "playbook.toml").read_text()
     approving = "## Verdict\\napprove\\n"
     assert approving in scenario
@@ -352,6 +360,14 @@ def test_a_review_that_requests_changes_blocks_the_merge_with_its_reason(orch: O
     assert review and all(g.state == "fail" for g in review)
     assert ("merge", "pending") not in asked and ("merge", "approved") not in asked
     assert git(orch.repo, "rev-parse", "main") == main_before
+    app = OrchtuiApp(engine_context(orch, monkeypatch), orch.repo)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: app.snap is not None and app.snap.run is not None and app.snap.run_gates)
+        assert app.snap is not None
+        assert [(g.state, "the review did not approve" in g.why) for g in app.snap.run_gates] == [
+            ("fail", True)
+        ]
+        await until(pilot, lambda: "Request changes" in str(app.query_one(GatesPanel).render()))
 
 
 def test_an_auto_notify_stage_tells_the_operator_it_is_done(orch: Orch, tmp_path: Path) -> None:
@@ -631,3 +647,185 @@ def test_a_jury_score_an_agent_records_and_the_diff_size_are_metrics_gates_read(
         "artifact", "add", "--run", run_id, "--kind", "metric", "--label", "x", "high", check=False
     )
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "a metric is a number" in bad.stderr
+
+
+GRAPH = (
+    "name: graph\nstages:\n"
+    "  - id: lint\n    automation: fully_auto\n    needs: []\n"
+    "    roles:\n      - {role: linter, agents: [scripted], prompt: lint it}\n"
+    "  - id: docs\n    automation: fully_auto\n    needs: []\n"
+    "    roles:\n      - {role: writer, agents: [scripted], prompt: write docs}\n"
+    "  - id: join\n    automation: fully_auto\n    needs: [lint, docs]\n"
+    "    roles:\n      - {role: joiner, agents: [scripted], prompt: join them}\n"
+)
+
+
+def graph_rows(orch: Orch, run_id: str) -> dict[str, Any]:
+    """Each stage's ledger row, by the stage named in its actor tag."""
+    return {r.actor.split(":")[2]: r for r in orch.ledger_rows() if r.actor.startswith(f"run:{run_id}:")}
+
+
+def start_graph(orch: Orch, tmp_path: Path, task: str, work: float) -> str:
+    """A run of GRAPH whose agents each work `work` seconds; its id."""
+    scenario = tmp_path / "slow.toml"
+    scenario.write_text(
+        f'name = "slow"\n[[rule]]\nsteps = [{{ work = {work} }}, {{ say = "did {{prompt}}" }}]\n'
+    )
+    orch.env["ORCHTUI_SCRIPTED_SCENARIO"] = str(scenario)
+    book = tmp_path / "graph.yaml"
+    book.write_text(GRAPH)
+    return str(orch.run("run", str(book), "--task", task).stdout.split()[0])
+
+
+def follow_to_done(orch: Orch) -> list[dict[str, Any]]:
+    """The run's row as seen at each look until it is done."""
+    seen: list[dict[str, Any]] = []
+
+    def done() -> bool:
+        seen.append(orch.json("runs")[0])
+        return bool(seen[-1]["state"] == "done")
+
+    wait_for(done, timeout=180, interval=0.3)
+    return seen
+
+
+def test_stages_whose_needs_are_met_run_side_by_side(orch: Orch, tmp_path: Path) -> None:
+    """`needs:` is a graph: two stages that need nothing start together and their agents
+    work at the same time (their ledger rows overlap); the stage needing both starts only
+    once both are done; the run's row names the stages under way ("lint, docs")."""
+    run_id = start_graph(orch, tmp_path, "graph", work=4)
+    seen = {run["stage"] for run in follow_to_done(orch)}
+    rows = graph_rows(orch, run_id)
+    assert set(rows) == {"lint", "docs", "join"}
+    lint, docs, join = rows["lint"], rows["docs"], rows["join"]
+    assert all(r.state == "done" for r in (lint, docs, join))
+    assert lint.running_at < docs.done_at and docs.running_at < lint.done_at  # they overlap
+    assert join.queued_at >= max(lint.done_at, docs.done_at)
+    assert "lint, docs" in seen
+    stages = {s["stage"]: s for s in orch.json("runs")[0]["stages"]}
+    assert [stages[s]["state"] for s in ("lint", "docs", "join")] == ["done"] * 3
+    assert stages["join"]["started_at"] >= max(stages["lint"]["ended_at"], stages["docs"]["ended_at"])
+
+
+def test_a_stage_ready_beside_a_running_one_waits_for_capacity(orch: Orch, tmp_path: Path) -> None:
+    """With room for one agent, the second of two ready stages waits (it does not pause
+    the run) and starts when the first one's agent is done: one at a time, both done."""
+    orch.env["ORCHTUI_LIMITS__MAX_SESSIONS"] = "1"
+    run_id = start_graph(orch, tmp_path, "narrow", work=2)
+    states = {run["state"] for run in follow_to_done(orch)}
+    assert "paused" not in states
+    rows = graph_rows(orch, run_id)
+    first, second = sorted((rows["lint"], rows["docs"]), key=lambda r: r.queued_at)
+    assert second.running_at >= first.done_at  # never two agents at once
+    events = [e["message"] for e in run_events(orch, run_id)]
+    assert any("waits for capacity" in m for m in events)
+
+
+def test_a_failed_stage_pauses_the_run_and_resume_reruns_only_that_stage(orch: Orch, tmp_path: Path) -> None:
+    """Side by side, `docs` fails its gate while `lint` is still working: the run pauses
+    naming docs (not lint, which finishes after the resume);
+    `resume` runs docs again (attempt 2, with the failure as feedback), not lint; once
+    docs passes, `join` runs and the run is done."""
+    scenario = tmp_path / "writer.toml"
+    scenario.write_text(
+        'name = "writer"\n[[rule]]\nmatch = "role writer · attempt 2"\n'
+        'steps = [{ work = 0.5 }, { write = "DOCS.md", content = "# Docs\\n" }]\n'
+        '[[rule]]\nmatch = "role linter"\nsteps = [{ work = 6 }, { say = "linted" }]\n'
+        '[[rule]]\nsteps = [{ work = 1 }, { say = "did {prompt}" }]\n'
+    )
+    orch.env["ORCHTUI_SCRIPTED_SCENARIO"] = str(scenario)
+    book = tmp_path / "graph.yaml"
+    book.write_text(
+        GRAPH.replace(
+            "prompt: write docs}\n",
+            "prompt: write docs}\n    gates:\n"
+            "      - {type: file_exists, path: DOCS.md, message: docs missing}\n",
+        )
+    )
+    run_id = orch.run("run", str(book), "--task", "docs").stdout.split()[0]
+    run = wait_for(lambda: (r := orch.json("runs")[0])["state"] == "paused" and r, timeout=120, interval=0.3)
+    assert run["stage"] == "docs" and "docs missing" in run["detail"]  # lint may still be under way
+    said = orch.run("resume", run_id).stdout
+    assert "docs: its gates had failed" in said and "(attempt 2)" in said, said
+    wait_for(lambda: orch.json("runs")[0]["state"] == "done", timeout=120, interval=0.3)
+    tags = [r.actor.split(":")[2:4] for r in orch.ledger_rows() if r.actor.startswith(f"run:{run_id}:")]
+    assert sorted(tags) == [["docs", "1"], ["docs", "2"], ["join", "1"], ["lint", "1"]]
+
+
+def test_a_run_from_before_stage_rows_goes_on_from_its_stage(orch: Orch, tmp_path: Path) -> None:
+    """A run stored by an older orchtui (one stage at a time, no stage rows), paused at
+    its second stage: `resume` takes it from there; the first stage does not run again."""
+    orch.new("make-project")  # the project row the run belongs to
+    book = tmp_path / "old.yaml"
+    book.write_text(
+        "name: old\nstages:\n"
+        "  - id: first\n    automation: fully_auto\n"
+        "    roles:\n      - {role: a, agents: [scripted], prompt: one}\n"
+        "  - id: second\n    automation: fully_auto\n"
+        "    roles:\n      - {role: b, agents: [scripted], prompt: two}\n"
+    )
+    store = orch.store
+    try:
+        project_id = Records(store).sessions()[0].project_id
+        Runs(store).add(
+            Run(
+                id="01d0",
+                project_id=project_id,
+                playbook="old",
+                playbook_path=str(book),
+                task="older",
+                state="paused",
+                stage="second",
+                attempt=1,
+                detail="paused by someone",
+                created_at=now(),
+                updated_at=now(),
+            )
+        )
+    finally:
+        store.close()
+    orch.run("resume", "01d0")
+    wait_for(lambda: orch.json("runs")[0]["state"] == "done", timeout=90, interval=0.3)
+    tags = [r.actor.split(":")[2] for r in orch.ledger_rows() if r.actor.startswith("run:01d0:")]
+    assert tags == ["second"]
+    assert {s["stage"]: s["state"] for s in orch.json("runs")[0]["stages"]} == {
+        "first": "done",
+        "second": "done",
+    }
+
+
+def test_side_by_side_stages_in_their_own_worktrees_meet_in_the_runs_branch(
+    orch: Orch, tmp_path: Path
+) -> None:
+    """Two first stages with `worktree: own` branch from the run's branch (made before
+    any agent, since neither works in it), commit apart, and merge back: the stage that
+    needs both finds both files in the run's worktree."""
+    scenario = tmp_path / "apart.toml"
+    scenario.write_text(
+        'name = "apart"\n'
+        '[[rule]]\nmatch = "role linter"\nsteps = [{ work = 1 }, { write = "lint.txt", content = "l\\n" },'
+        ' { commit = "lint" }]\n'
+        '[[rule]]\nmatch = "role writer"\nsteps = [{ work = 1 }, { write = "docs.txt", content = "d\\n" },'
+        ' { commit = "docs" }]\n'
+        '[[rule]]\nsteps = [{ say = "joined" }]\n'
+    )
+    orch.env["ORCHTUI_SCRIPTED_SCENARIO"] = str(scenario)
+    book = tmp_path / "apart.yaml"
+    book.write_text(
+        GRAPH.replace("needs: []\n", "needs: []\n    worktree: own\n").replace(
+            "prompt: join them}\n",
+            "prompt: join them}\n    gates:\n"
+            "      - {type: file_exists, path: lint.txt}\n      - {type: file_exists, path: docs.txt}\n",
+        )
+    )
+    run_id = orch.run("run", str(book), "--task", "apart").stdout.split()[0]
+    wait_for(lambda: orch.json("runs")[0]["state"] in ("done", "paused"), timeout=180, interval=0.3)
+    run = orch.json("runs")[0]
+    assert run["state"] == "done", run["detail"]
+    log = git(orch.repo, "log", "--format=%s", "orchtui/apart")
+    assert "lint" in log.splitlines() and "docs" in log.splitlines()
+    assert {r.actor.split(":")[2] for r in orch.ledger_rows() if r.actor.startswith(f"run:{run_id}:")} == {
+        "lint",
+        "docs",
+        "join",
+    }

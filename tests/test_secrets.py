@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Orch, git, wait_for
+from helpers import Orch, git, wait_for
 from orchtui.redact import redact
 from orchtui.store.records import Records
 from secret_samples import SECRETS

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import Orch, wait_for
+from helpers import Orch, wait_for
 
 SKILLS = {
     "write-note": (

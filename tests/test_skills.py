@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import Orch, wait_for
+from helpers import Orch, wait_for
 from orchtui.paths import shipped
 from orchtui.skills import MAX_BYTES, load_catalog
 
@@ -124,3 +124,27 @@ def test_a_skill_cannot_vouch_for_itself_and_shadowing_is_shown(orch: Orch) -> N
     assert "project (shadows builtin)" in orch.run("skills", "list").stdout
     orch.json("skills", "vet", "plan-task")
     assert orch.json("skills", "show", "plan-task")["trust"] == "vetted"
+
+
+def test_an_auto_notify_stage_asks_before_it_runs_a_community_skill(orch: Orch, tmp_path: Path) -> None:
+    """auto_notify runs on its own, except a skill nobody vetted: then a person approves
+    its start first (the approval names the skill and its trust); once vetted, it asks no
+    more."""
+    skill(orch.repo / ".orchtui" / "skills", "lint-fix", GOOD.format(name="lint-fix"))
+    book = tmp_path / "notify.yaml"
+    book.write_text(
+        "name: notify\nstages:\n  - id: tidy\n    automation: auto_notify\n"
+        "    roles: [{role: tidier, agents: [scripted], skill: lint-fix}]\n"
+    )
+    run_id = orch.run("run", str(book), "--task", "tidy").stdout.strip()
+    asked = wait_for(lambda: orch.json("approvals"), timeout=60, interval=0.3)
+    assert [(a["stage"], a["action"], a["state"]) for a in asked] == [("tidy", "start", "pending")]
+    run = orch.json("runs")[0]
+    assert run["state"] == "waiting_approval" and "lint-fix (community)" in run["detail"]
+    assert not [r for r in orch.ledger_rows() if r.actor.startswith(f"run:{run_id}:")]  # nothing ran
+    orch.run("approve", str(asked[0]["id"]))
+    wait_for(lambda: orch.json("runs")[0]["state"] == "done", timeout=60, interval=0.3)
+    orch.run("skills", "vet", "lint-fix")
+    orch.run("run", str(book), "--task", "tidy-2")
+    wait_for(lambda: [r["state"] for r in orch.json("runs")] == ["done", "done"], timeout=60, interval=0.3)
+    assert len(orch.json("approvals", "--all")) == 1  # the vetted skill ran without asking

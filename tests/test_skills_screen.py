@@ -8,9 +8,8 @@ from typing import Any
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
-from dashboard_fixture import world  # noqa: F401 - the fixture
 from dashboard_helpers import until
-from orchtui.engine.context import Context
+from orchtui.services.context import Context
 from orchtui.store.vetting import Vettings
 from orchtui.ui.skills_screen import SkillsScreen
 from test_dashboard_snapshots import loaded, make_app
@@ -39,7 +38,7 @@ async def open_skills(pilot: Pilot[Any]) -> SkillsScreen:
     return app.screen
 
 
-def test_skills_screen_snapshot(world: Context, snap_compare: Any) -> None:  # noqa: F811
+def test_skills_screen_snapshot(world: Context, snap_compare: Any) -> None:
     project_skills(world)
 
     async def run_before(pilot: Pilot[Any]) -> None:
@@ -51,7 +50,7 @@ def test_skills_screen_snapshot(world: Context, snap_compare: Any) -> None:  # n
     assert snap_compare(make_app(world), terminal_size=(120, 30), run_before=run_before)
 
 
-async def test_vetting_from_the_skills_screen(world: Context) -> None:  # noqa: F811
+async def test_vetting_from_the_skills_screen(world: Context) -> None:
     project_skills(world)
     app = make_app(world)
     async with app.run_test(size=(120, 30)) as pilot:

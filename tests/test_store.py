@@ -3,22 +3,59 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlmodel import SQLModel
 
-from orchtui.domain import CommandKind, CommandState
+from orchtui.domain import (
+    ApprovalState,
+    CommandKind,
+    CommandState,
+    MergeState,
+    RunState,
+    SessionStatus,
+    StageState,
+    WorktreeState,
+)
 from orchtui.errors import OrchtuiError
 from orchtui.store import Store
 from orchtui.store.db import SCHEMA_VERSION, now
 from orchtui.store.ledger import IllegalTransition, Ledger
+from orchtui.store.merges import Merges
 from orchtui.store.records import Records
-from orchtui.store.tables import AgentSession, Project
+from orchtui.store.runs import Runs
+from orchtui.store.tables import AgentSession, Merge, Project, Run, Usage, Worktree
+from orchtui.store.usage import UsageBook
+from orchtui.store.vetting import Vettings
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
+def sqlite_store(tmp_path: Path) -> Store:
     return Store(f"sqlite:///{tmp_path / 'o.db'}")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The same store on SQLite and on a real PostgreSQL server (tests/postgres.py)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'o.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    opened = Store(url, key_file=tmp_path / "payload.key")
+    yield opened
+    opened.close()
+
+
+def dump(store: Store) -> str:
+    """Every row of every table, as text (what a thief of the database would read)."""
+    lines = []
+    with store.sql.connect() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            lines += [repr(tuple(row)) for row in conn.execute(table.select())]
+    return "\n".join(lines)
 
 
 def _session(store: Store) -> str:
@@ -40,7 +77,8 @@ def _session(store: Store) -> str:
     return "abc123"
 
 
-def test_sqlite_runs_in_wal_mode_with_a_schema_version(store: Store, tmp_path: Path) -> None:
+def test_sqlite_runs_in_wal_mode_with_a_schema_version(sqlite_store: Store, tmp_path: Path) -> None:
+    store = sqlite_store
     _session(store)
     conn = sqlite3.connect(tmp_path / "o.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -50,15 +88,12 @@ def test_sqlite_runs_in_wal_mode_with_a_schema_version(store: Store, tmp_path: P
     assert store.schema_version == SCHEMA_VERSION
 
 
-def test_a_newer_database_is_refused_not_damaged(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'o.db'}"
-    Store(url).close()
-    conn = sqlite3.connect(tmp_path / "o.db")
-    conn.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
-    conn.commit()
+def test_a_newer_database_is_refused_not_damaged(store: Store, tmp_path: Path) -> None:
+    with store.sql.begin() as conn:
+        conn.execute(text("UPDATE meta SET value='99' WHERE key='schema_version'"))
     with pytest.raises(OrchtuiError, match="schema version 99"):
-        Store(url)
-    assert conn.execute("SELECT value FROM meta").fetchone()[0] == "99"
+        Store(store.url, key_file=tmp_path / "payload.key")
+    assert store.schema_version == 99
 
 
 def test_ledger_lifecycle_stamps_every_transition_with_its_cause(store: Store) -> None:
@@ -114,9 +149,9 @@ def test_secrets_never_land_in_the_ledger_or_events(store: Store) -> None:
     ledger.transition(cmd.id, CommandState.ISSUED, f"cause mentions {secret}")
     ledger.transition(cmd.id, CommandState.DELIVERED, "ok")
     records = Records(store)
-    records.event("note", sid, f"saw {secret}", key=secret)
-    dump = "\n".join(line for line in sqlite3.connect(store.url.removeprefix("sqlite:///")).iterdump())
-    assert secret not in dump and "ghp_abcdefghij" not in dump
+    records.add_event("note", sid, f"saw {secret}", key=secret)
+    everything = dump(store)
+    assert secret not in everything and "ghp_abcdefghij" not in everything
     assert "[REDACTED]" in ledger.get(cmd.id).text
 
 
@@ -177,3 +212,149 @@ def test_a_database_fault_is_one_line_with_its_own_exit_code(tmp_path: Path) -> 
     assert fault is not None and fault.exit_code == 5
     assert str(fault) == "database: database is locked"
     assert store_fault(ValueError("x")) is None
+
+
+def test_a_version_10_approval_survives_and_an_approval_may_be_about_a_session(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    Store(url).close()
+    conn = sqlite3.connect(tmp_path / "o.db")
+    conn.executescript(
+        """
+        DROP TABLE approval;
+        CREATE TABLE approval (id INTEGER PRIMARY KEY, run_id VARCHAR NOT NULL REFERENCES run (id),
+            stage VARCHAR NOT NULL, action VARCHAR NOT NULL, shown VARCHAR NOT NULL,
+            state VARCHAR NOT NULL, reason VARCHAR, who VARCHAR, created_at FLOAT NOT NULL,
+            decided_at FLOAT);
+        CREATE INDEX ix_approval_run_id ON approval (run_id);
+        CREATE INDEX ix_approval_state ON approval (state);
+        INSERT INTO project (id, path, name, tmux_session, created_at) VALUES (1, '/r', 'r', 'orchtui-r', 0);
+        INSERT INTO run (id, project_id, playbook, playbook_path, task, state, attempt,
+            created_at, updated_at) VALUES ('r1', 1, 'p', '/p.yaml', 't', 'waiting', 1, 0, 0);
+        INSERT INTO approval (run_id, stage, action, shown, state, created_at)
+            VALUES ('r1', 'build', 'start', '{}', 'pending', 5);
+        UPDATE meta SET value = '10' WHERE key = 'schema_version';
+        """
+    )
+    conn.commit()
+    conn.close()
+    store = Store(url)
+    assert store.schema_version == SCHEMA_VERSION
+    runs = Runs(store)
+    [kept] = runs.approvals()
+    assert (kept.run_id, kept.stage, kept.action, kept.state, kept.session_id) == (
+        "r1",
+        "build",
+        "start",
+        "pending",
+        None,
+    )
+    asked = runs.request_session_approval("abc123", "merge", {"proposal": "land it"}, "mcp:sup")
+    assert asked.run_id is None and asked.session_id == "abc123" and asked.state == "pending"
+
+
+def test_every_store_reads_back_what_it_wrote(store: Store) -> None:
+    """Sessions, worktrees, events, runs with stages and approvals, usage, merges and
+    vetting: the same answers from SQLite and PostgreSQL."""
+    sid = _session(store)
+    records, runs, usage, merges = Records(store), Runs(store), UsageBook(store), Merges(store)
+    project = records.project_for("/repo", "repo", "orchtui-repo")
+    wt = records.add_worktree(
+        Worktree(
+            project_id=project.id or 0,
+            path="/wt",
+            branch="orchtui/t",
+            base="main",
+            state=WorktreeState.ACTIVE,
+            created_at=now(),
+        )
+    )
+    records.update_session(sid, worktree_id=wt.id, status=SessionStatus.WORKING)
+    assert [s.id for s in records.sessions(live_only=True)] == [sid]
+    assert records.session(sid).status == SessionStatus.WORKING
+    first = records.last_event_id()
+    records.add_event("status", sid, "idle -> working")
+    records.add_event("note", None, "later")
+    assert [e.message for e in records.events_after(first)] == ["idle -> working", "later"]
+    assert records.last_event_id() == first + 2
+
+    runs.add(
+        Run(
+            id="r1",
+            project_id=project.id or 0,
+            playbook="p",
+            playbook_path="/p.yaml",
+            task="t",
+            state=RunState.RUNNING,
+            created_at=now(),
+            updated_at=now(),
+        )
+    )
+    runs.open_stage("r1", "build")
+    runs.open_stage("r1", "build")  # once
+    runs.update_stage("r1", "build", state=StageState.DONE, detail="ok")
+    assert [(s.stage, s.state) for s in runs.stages("r1")] == [("build", StageState.DONE)]
+    asked = runs.request_approval("r1", "test", "start", {"plan": []})
+    assert runs.request_approval("r1", "test", "start", {"plan": []}).id == asked.id
+    about = runs.request_session_approval(sid, "merge", {"proposal": "land"}, "mcp:x")
+    runs.answer(asked.id or 0, True, "me")
+    assert [(a.id, a.state) for a in runs.approvals(pending_only=True)] == [(about.id, ApprovalState.PENDING)]
+    assert runs.approval(about.id or 0).session_id == sid
+
+    row = Usage(
+        session_id=sid,
+        key="m1",
+        agent="scripted",
+        model="fake",
+        at=now(),
+        input_tokens=10,
+        output_tokens=5,
+        cost=0.25,
+    )
+    assert len(usage.add([row])) == 1
+    again = Usage(session_id=sid, key="m1", agent="scripted", model="fake", at=now(), cost=9.0)
+    assert usage.add([again]) == []  # counted once
+    assert usage.spent(session_id=sid) == pytest.approx(0.25)
+
+    merge = merges.add(
+        Merge(
+            project_id=project.id or 0,
+            worktree_id=wt.id or 0,
+            session_id=sid,
+            source="orchtui/t",
+            target="main",
+            strategy="merge",
+            state=MergeState.RESOLVING,
+            old_tip="a" * 40,
+            source_tip="b" * 40,
+            created_at=now(),
+        )
+    )
+    assert merges.open_for_worktree(wt.id or 0) is not None
+    merges.update(merge.id or 0, state=MergeState.MERGED, commit="c" * 40)
+    assert merges.open_for_worktree(wt.id or 0) is None
+
+    Vettings(store).add("lint-fix", "1", "d" * 64, "me")
+    assert Vettings(store).vetted_digests() == {("lint-fix", "d" * 64)}
+
+
+def test_a_version_10_postgresql_database_moves_to_session_approvals(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    store = Store(postgres_url, key_file=tmp_path / "payload.key")
+    with store.sql.begin() as conn:
+        conn.execute(text("DROP TABLE approval"))
+        conn.execute(
+            text(
+                "CREATE TABLE approval (id SERIAL PRIMARY KEY, run_id VARCHAR NOT NULL REFERENCES run (id),"
+                " stage VARCHAR NOT NULL, action VARCHAR NOT NULL, shown VARCHAR NOT NULL,"
+                " state VARCHAR NOT NULL, reason VARCHAR, who VARCHAR, created_at FLOAT NOT NULL,"
+                " decided_at FLOAT)"
+            )
+        )
+        conn.execute(text("UPDATE meta SET value = '10' WHERE key = 'schema_version'"))
+    store.close()
+    store = Store(postgres_url, key_file=tmp_path / "payload.key")
+    assert store.schema_version == SCHEMA_VERSION
+    sid = _session(store)
+    assert Runs(store).request_session_approval(sid, "merge", {}, "mcp:x").run_id is None
+    store.close()

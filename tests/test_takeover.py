@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from libtmux import Server
 
-from conftest import Orch, pane_text, run_in_terminal, wait_for
+from helpers import Orch, pane_text, run_in_terminal, wait_for
 
 
 def test_attach_types_to_the_agent_and_records_takeover(orch: Orch, terminal: Server) -> None:

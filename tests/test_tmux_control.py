@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import threading
+from pathlib import Path
 
 import pytest
 from libtmux import Server
 
-from conftest import wait_for
+from helpers import wait_for
+from orchtui.runtime.tmux import Tmux
 from orchtui.runtime.tmux_control import ControlClient, ControlLost
 
 
@@ -49,14 +51,17 @@ def test_keys_and_pastes_go_through_one_client_that_never_sizes_a_window(server:
     wait_for(lambda: tmux_clients(server) == [])
 
 
-def test_no_session_means_not_connected_and_a_lost_client_is_reported(server: Server) -> None:
+def test_no_session_means_not_connected_and_a_lost_client_is_reported(server: Server, tmp_path: Path) -> None:
     control = ControlClient(server.socket_name or "")
     try:
         with pytest.raises(ControlLost):  # no session to attach to
             control.run(("send-keys", "-t", "%0", "Enter"))
     finally:
         control.close()
-    server.cmd("new-session", "-d", "-s", "ctl2", "cat")
+    # the failed attach started a server that exits for want of a session; a session made
+    # at once (as the engine does) must not be lost to it ("server exited unexpectedly")
+    tmux = Tmux(server.socket_name or "", tmp_path / "tmux.conf", tmp_path / "events")
+    tmux.run("new-session", "-d", "-s", "ctl2", "cat")
     control = ControlClient(server.socket_name or "")
     try:
         assert control.run(("send-keys", "-t", "ctl2", "Enter"))[0]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Orch, git, wait_for
+from helpers import Orch, git, wait_for
 from orchtui import trust
 from orchtui.config import load_config, policy_for
 from orchtui.errors import Refused
@@ -74,7 +74,7 @@ def test_a_cloned_repository_runs_nothing_before_it_is_trusted(orch: Orch, tmp_p
 def test_merge_checks_of_an_untrusted_repository_refuse_the_merge(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from conftest import init_repo
+    from helpers import init_repo
 
     monkeypatch.setenv("ORCHTUI_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("ORCHTUI_CONFIG", raising=False)

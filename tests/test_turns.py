@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conftest import Orch, wait_for
+from helpers import Orch, wait_for
 from test_run_policies import hook_env, hook_events
 
 REALISTIC = """
@@ -260,9 +260,9 @@ def test_an_old_error_redrawn_after_the_enter_does_not_fail_the_next_prompt(
     waits for its own evidence, and a new error line fails it."""
     from orchtui.config import load_config
     from orchtui.domain import CommandState
-    from orchtui.engine.context import Context
     from orchtui.engine.monitor import Monitor
     from orchtui.engine.turns import Turns
+    from orchtui.services.context import Context
     from test_store import _session
 
     monkeypatch.setenv("ORCHTUI_HOME", str(tmp_path / "home"))

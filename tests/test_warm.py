@@ -10,7 +10,7 @@ import time
 import psutil
 from libtmux import Server
 
-from conftest import Orch, pane_text, run_in_terminal, wait_for
+from helpers import Orch, pane_text, run_in_terminal, wait_for
 
 
 def warm_process(orch: Orch) -> psutil.Process | None:

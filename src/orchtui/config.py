@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from orchtui import paths, trust
+from orchtui.domain import MCP_TOOLS
 from orchtui.errors import ConfigError, Untrusted
 from orchtui.gitpolicy import GitPolicy
 from orchtui.inputs import parse_toml
@@ -73,6 +74,17 @@ class DeliveryConfig(_Section):
     turn_timeout: float = Field(default=30.0, gt=0, le=3600)
 
 
+class WorkerConfig(_Section):
+    """This host in a fleet of engines sharing one database (docs/architecture.md)."""
+
+    name: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
+    )  # default: the host name
+    address: str | None = None  # how other hosts reach it (ssh); default: the host name
+    heartbeat: float = Field(default=15.0, ge=0.5, le=300)
+    stale_after: float = Field(default=60.0, ge=2, le=3600)
+
+
 class EngineConfig(_Section):
     reconcile_interval: float = Field(default=5.0, ge=0.5)
     debounce_ms: int = Field(default=10, ge=1, le=2000)  # a change waits this long for the rest of its burst
@@ -85,6 +97,53 @@ class EventsConfig(_Section):
     hook_severity: Literal["info", "notice", "warning", "error", "critical"] = "notice"
     stuck_after: float = Field(default=300.0, gt=0)  # seconds of silence while working
     retry_warn_after: float = Field(default=60.0, gt=0)  # seconds of API-error retries before agent.retrying
+
+
+NotifyKind = Literal["waiting", "error", "exited", "approval"]
+NOTIFY_KINDS: tuple[NotifyKind, ...] = ("waiting", "error", "exited", "approval")
+
+
+class NotifyConfig(_Section):
+    """How orchtui calls the operator when an agent starts waiting, errors or exits
+    unexpectedly, or a run waits for approval (services/notify.py)."""
+
+    kinds: list[NotifyKind] = Field(default_factory=lambda: list(NOTIFY_KINDS))
+    bell: bool = True  # the terminal bell (the dashboard's terminal)
+    terminal: bool = True  # a desktop notification through the terminal: OSC 9 and OSC 777
+    desktop: bool = True  # notify-send, where it is installed (the engine; works headless)
+    group_seconds: float = Field(default=1.0, ge=0.0, le=60.0)  # news this close together: one notification
+    min_interval: float = Field(default=10.0, ge=0.0, le=3600.0)  # at most one notification this often
+
+
+class McpConfig(_Section):
+    """`orchtui mcp`: which tools a client may call, by group or name (see docs/mcp.md)."""
+
+    allow: list[str] = Field(default_factory=lambda: ["*"])
+
+    @field_validator("allow")
+    @classmethod
+    def _known_tools(cls, value: list[str]) -> list[str]:
+        known = {"*", *MCP_TOOLS, *(tool for tools in MCP_TOOLS.values() for tool in tools)}
+        for name in value:
+            if name not in known:
+                raise ValueError(f"{name!r} is not a tool or group (groups: {', '.join(MCP_TOOLS)})")
+        return value
+
+    def allowed(self) -> set[str]:
+        every = {tool for tools in MCP_TOOLS.values() for tool in tools}
+        if "*" in self.allow:
+            return every
+        return {tool for name in self.allow for tool in MCP_TOOLS.get(name, (name,))}
+
+
+class ServeConfig(_Section):
+    """`orchtui serve`: where it listens and the token every request needs (see docs/web.md).
+    Without a token here, each start makes a new one and prints it once."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8766, ge=1, le=65535)
+    token: str | None = Field(default=None, min_length=16)
+    public_url: str | None = None  # the address browsers use, when a proxy (TLS) is in front
 
 
 class LimitsConfig(_Section):
@@ -112,7 +171,7 @@ class AgentConfig(_Section):
     max_tokens: int = Field(default=4096, ge=1, le=200000)
 
 
-# the dashboard's remappable actions (the ids of ui/app.py's bindings; a test keeps them equal)
+# the dashboard's remappable actions (the ids of ui/keys.py's bindings; a test keeps them equal)
 KEY_ACTIONS = [
     "new_session",
     "send_prompt",
@@ -123,6 +182,7 @@ KEY_ACTIONS = [
     "next_waiting",
     "kill",
     "restart",
+    "fork",
     "details",
     "approve_run",
     "reject_run",
@@ -133,6 +193,10 @@ KEY_ACTIONS = [
     "cancel_run",
     "diff",
     "skills",
+    "filter",
+    "toggle_archived",
+    "archive_ended",
+    "help",
     "quit",
 ]
 
@@ -164,6 +228,10 @@ class Config(_Section):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     ui: UiConfig = Field(default_factory=UiConfig)
     events: EventsConfig = Field(default_factory=EventsConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    mcp: McpConfig = Field(default_factory=McpConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
+    worker: WorkerConfig = Field(default_factory=WorkerConfig)
     budgets: BudgetConfig = Field(default_factory=BudgetConfig)
     git: GitPolicy = Field(default_factory=GitPolicy)
     agent: AgentConfig = Field(default_factory=AgentConfig)

@@ -82,6 +82,22 @@ class RunState(StrEnum):
         return self in (RunState.DONE, RunState.FAILED, RunState.CANCELLED)
 
 
+class StageState(StrEnum):
+    """One stage of a run (a row once its needs are met)."""
+
+    PENDING = "pending"  # about to start (or waiting for capacity)
+    WAITING_APPROVAL = "waiting_approval"
+    RUNNING = "running"
+    GATING = "gating"
+    PAUSED = "paused"  # it stopped the run: failed gates, a rejection, an error
+    DONE = "done"
+    SKIPPED = "skipped"  # not for this repository (`repos:`)
+
+    @property
+    def finished(self) -> bool:
+        return self in (StageState.DONE, StageState.SKIPPED)
+
+
 class ApprovalState(StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
@@ -93,3 +109,25 @@ class MergeState(StrEnum):
     VERIFYING = "verifying"  # the resolver is done; markers and checks are being verified
     MERGED = "merged"
     ABORTED = "aborted"
+
+
+# The MCP server's tools, by the group of the tool contract they belong to. `[mcp] allow`
+# in the config names groups or tools; a tool not allowed is neither listed nor callable.
+MCP_TOOLS: dict[str, tuple[str, ...]] = {
+    "planning": ("plan_stage_allocation", "propose_stage_execution"),
+    "sessions": (
+        "create_session",
+        "send_command",
+        "read_session_output",
+        "close_session",
+        "list_sessions",
+        "wait_for",
+    ),
+    "workspace": ("create_worktree", "commit_changes", "merge_worktree", "resolve_merge_conflict"),
+    "governance": (
+        "request_stage_approval",
+        "run_quality_gate",
+        "write_project_memory",
+        "read_project_memory",
+    ),
+}

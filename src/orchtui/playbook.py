@@ -150,6 +150,7 @@ class Role(_Model):
     count: int = Field(default=1, ge=1, le=20)
     prompt: str | None = None  # templated: {task}, {branch}, {base}, {stage}, {previous}
     skill: str | None = None
+    supervisor: bool = False  # the agent gets orchtui's MCP server to run others with (claude)
 
     @model_validator(mode="after")
     def _work(self) -> Role:
@@ -217,8 +218,16 @@ class Stage(_Model):
     steps: list[Step] = Field(default_factory=list)  # skills run before the gates are checked
     allow_bash: bool = False  # orchtui's own agents in this stage run commands without asking
     automation: Automation = "human_approval"
-    needs: list[str] | None = None  # stages that must finish first (default: the previous one)
-    worktree: str = "shared"  # "shared" (the run's worktree), "own", or the id of a stage to share with
+    needs: list[str] | None = Field(
+        default=None,
+        description="Stages that must finish first (default: the previous stage; [] for none). "
+        "Stages whose needs are met run side by side, within capacity",
+    )
+    worktree: str = Field(
+        default="shared",
+        description="shared (the run's worktree), own (a branch of the run's, merged back when the "
+        "stage completes), or the id of a stage this one needs, to work in its worktree",
+    )
     timeout: float = Field(default=3600, gt=0, le=86400)
     retries: int = Field(default=0, ge=0, le=10)
     on_failure: OnFailure = "stay"
@@ -256,6 +265,20 @@ class Playbook(_Model):
                 stage.needs if stage.needs is not None else ([self.stages[index - 1].id] if index else [])
             )
         return deps
+
+    def waves(self) -> dict[str, int]:
+        """Each stage's step in the graph (0: needs nothing): stages of one wave whose
+        needs are met run side by side."""
+        deps, wave = self.dependencies(), {}
+
+        def depth(stage_id: str) -> int:
+            if stage_id not in wave:
+                wave[stage_id] = 1 + max((depth(d) for d in deps[stage_id]), default=-1)
+            return wave[stage_id]
+
+        for stage in self.stages:
+            depth(stage.id)
+        return wave
 
 
 def _cycle(deps: dict[str, list[str]]) -> list[str] | None:
@@ -310,6 +333,34 @@ def check(playbook: Playbook, profiles: set[str]) -> list[tuple[str, str]]:
                     problems.append((where, f"unknown agent profile {call.agent!r}"))
     if not problems and (cycle := _cycle(playbook.dependencies())):
         problems.append(("stages", "dependency cycle: " + " -> ".join(cycle)))
+    if not problems:
+        problems += _shared_before_needed(playbook)
+    return problems
+
+
+def _shared_before_needed(playbook: Playbook) -> list[tuple[str, str]]:
+    """A stage working in another stage's worktree must come after it (through `needs`):
+    side by side, the worktree might not exist yet."""
+    deps, problems = playbook.dependencies(), []
+
+    def before(stage_id: str) -> set[str]:
+        found: set[str] = set()
+        todo = list(deps[stage_id])
+        while todo:
+            if (one := todo.pop()) not in found:
+                found.add(one)
+                todo += deps[one]
+        return found
+
+    for index, stage in enumerate(playbook.stages):
+        if stage.worktree not in ("shared", "own") and stage.worktree not in before(stage.id):
+            problems.append(
+                (
+                    f"stages.{index}.worktree",
+                    f"works in {stage.worktree!r}'s worktree, so it needs {stage.worktree!r} "
+                    "(directly or through its needs)",
+                )
+            )
     return problems
 
 

@@ -9,7 +9,7 @@ import click
 
 if TYPE_CHECKING:  # imported when first used: `orchtui --version` needs none of them
     from orchtui.config import Config
-    from orchtui.engine.context import Context
+    from orchtui.services.context import Context
 
 
 class App:
@@ -22,7 +22,7 @@ class App:
     def ctx(self) -> Context:
         if self._ctx is None:
             from orchtui.config import load_config
-            from orchtui.engine.context import Context
+            from orchtui.services.context import Context
 
             self._ctx = Context(load_config())
         return self._ctx
@@ -31,10 +31,11 @@ class App:
     def config(self) -> Config:
         return self.ctx.config
 
-    def engine(self) -> None:
-        from orchtui.engine import daemon
+    def start_engine(self) -> None:
+        """The engine daemon runs (started when it does not)."""
+        from orchtui.services import engine_process
 
-        daemon.ensure_running(self.config)
+        engine_process.ensure_running(self.config)
 
     def keep_engine(self) -> None:
         """A verb that reads state makes sure the engine runs whenever there is anything
@@ -44,7 +45,7 @@ class App:
 
         ctx = self.ctx
         if ctx.records.sessions(live_only=True) or any(not RunState(r.state).final for r in ctx.runs.all()):
-            self.engine()
+            self.start_engine()
 
 
 pass_app = click.make_pass_decorator(App, ensure=True)

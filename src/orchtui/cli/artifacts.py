@@ -37,17 +37,23 @@ def artifact() -> None:
 def add(app: App, run_id: str | None, kind: str, label: str, value: str, as_json: bool) -> None:
     """Record VALUE for a run (--run; default: the run of the agent session this runs in,
     from $ORCHTUI_SESSION_ID). A file is recorded by its absolute path and must exist."""
+    from orchtui.services.run_stages import session_stage
+
     ctx = app.ctx
     if not LABEL.fullmatch(label):
         raise UsageError(f"--label {label!r}: use 1-64 of A-Z a-z 0-9 _ . - starting with a letter or digit")
     if not value.strip() or len(value.encode()) > VALUE_LIMIT:
         raise UsageError(f"VALUE: empty, or longer than {VALUE_LIMIT // 1024} KB")
+    session_id = os.environ.get("ORCHTUI_SESSION_ID")
+    session = ctx.records.find_session(session_id) if session_id else None
     if run_id is None:
-        session_id = os.environ.get("ORCHTUI_SESSION_ID")
-        run_id = ctx.records.session(session_id).run_id if session_id else None
+        run_id = session.run_id if session is not None else None
         if run_id is None:
             raise UsageError("name the run with --run; this is not an agent session of a run")
     run = ctx.runs.get(run_id)
+    stage = run.stage or ""  # stages side by side: the one this agent works in
+    if session is not None and session.run_id == run.id:
+        stage = session_stage(ctx, run, session.task) or stage
     path = None
     if kind == "metric":  # a number a metric_threshold gate reads, e.g. a jury's score
         try:
@@ -63,9 +69,7 @@ def add(app: App, run_id: str | None, kind: str, label: str, value: str, as_json
             raise UsageError(f"{value}: no such file")
         path = value = str(found)
     row = ctx.runs.add_artifact(
-        Artifact(
-            run_id=run.id, stage=run.stage or "", name=f"{kind}:{label}", path=path, content=value, at=now()
-        )
+        Artifact(run_id=run.id, stage=stage, name=f"{kind}:{label}", path=path, content=value, at=now())
     )
     ctx.wake_engine(f"artifact {run.id}")  # a gate may be waiting for it
     if as_json:

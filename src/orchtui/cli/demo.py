@@ -19,9 +19,9 @@ import click
 
 from orchtui.config import load_config
 from orchtui.domain import CommandKind
-from orchtui.engine import daemon
-from orchtui.engine.context import Context
-from orchtui.engine.sessions import SessionService
+from orchtui.services import engine_process
+from orchtui.services.context import Context
+from orchtui.services.sessions import SessionService
 
 SCENARIO = Path(__file__).resolve().parent.parent / "agents" / "scenarios" / "demo.toml"
 
@@ -66,7 +66,7 @@ def run_demo(keep: bool, seconds: float | None, feed: bool) -> None:
     config = load_config(repo)
     ctx = Context(config)
     try:
-        daemon.ensure_running(config, cwd=repo)
+        engine_process.ensure_running(config, cwd=repo)
         service = SessionService(ctx)
         for task, prompt in TASKS:
             service.create(repo, "scripted", task, prompt=prompt)
@@ -77,7 +77,7 @@ def run_demo(keep: bool, seconds: float | None, feed: bool) -> None:
 
             run_dashboard(ctx, repo, demo=True)
     finally:
-        daemon.stop(config)
+        engine_process.stop(config)
         ctx.tmux.kill_server()
         ctx.store.close()
         if keep:

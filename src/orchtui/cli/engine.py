@@ -9,6 +9,7 @@ import click
 from orchtui.cli.app import App, json_option, pass_app
 from orchtui.cli.output import emit_json
 from orchtui.engine import daemon
+from orchtui.services import engine_process
 
 
 @click.group()
@@ -27,14 +28,14 @@ def engine_run(app: App) -> None:
 @pass_app
 def engine_start(app: App) -> None:
     """Start the engine in the background (CLI verbs do this on demand)."""
-    click.echo(daemon.ensure_running(app.config))
+    click.echo(engine_process.ensure_running(app.config))
 
 
 @engine.command("stop")
 @pass_app
 def engine_stop(app: App) -> None:
     """Stop the engine. Agents keep running; the next start re-adopts them."""
-    pid = daemon.stop(app.config)
+    pid = engine_process.stop(app.config)
     click.echo(f"stopped {pid}" if pid else "not running")
 
 
@@ -43,7 +44,7 @@ def engine_stop(app: App) -> None:
 @pass_app
 def engine_status(app: App, as_json: bool) -> None:
     """Is the engine running?"""
-    pid = daemon.engine_pid(app.config)
+    pid = engine_process.engine_pid(app.config)
     if as_json:
         emit_json({"running": pid is not None, "pid": pid})
     else:

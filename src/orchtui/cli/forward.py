@@ -50,6 +50,7 @@ VERBS = {
     "worktree",
     "skills",
     "doctor",
+    "hosts",
 }
 LOCAL = {("session", "attach")}  # the terminal is taken over: run here
 STARTED = b"started\n"

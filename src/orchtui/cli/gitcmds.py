@@ -8,12 +8,12 @@ import sys
 import click
 
 from orchtui.cli.app import App, json_option, pass_app
-from orchtui.cli.output import emit_json, iso, table
-from orchtui.engine.cleanup import Cleanup, CleanupReport
-from orchtui.engine.commits import CommitService
-from orchtui.engine.merging import MergeService
-from orchtui.runtime.git_changes import changed_files, file_diff
-from orchtui.store.tables import Merge
+from orchtui.cli.output import emit_json, table
+from orchtui.services.as_json import merge_json
+from orchtui.services.cleanup import Cleanup, CleanupReport
+from orchtui.services.commits import CommitService
+from orchtui.services.merging import MergeService
+from orchtui.services.worktree_diff import WorktreeDiff
 
 
 @click.command("commit")
@@ -60,7 +60,8 @@ def commit(
 def diff(app: App, session_id: str, stat: bool, as_json: bool) -> None:
     """A session's changes against its base (committed, uncommitted and untracked)."""
     _, wt, path = CommitService(app.ctx).worktree_of(session_id)
-    files = changed_files(path, wt.base)
+    diff = WorktreeDiff(path, wt.base)
+    files = diff.files()
     if as_json:
         emit_json({"base": wt.base, "branch": wt.branch, "files": [f.as_dict() for f in files]})
         return
@@ -68,26 +69,7 @@ def diff(app: App, session_id: str, stat: bool, as_json: bool) -> None:
         table([[f.path, str(f.added), str(f.deleted), f.status] for f in files], ["file", "+", "-", "status"])
         return
     for f in files:
-        sys.stdout.write(file_diff(path, wt.base, f))
-
-
-def merge_json(row: Merge) -> dict[str, object]:
-    return {
-        "id": row.id,
-        "state": row.state,
-        "source": row.source,
-        "target": row.target,
-        "strategy": row.strategy,
-        "session": row.session_id,
-        "run": row.run_id,
-        "conflicts": json.loads(row.conflicts),
-        "resolver_session": row.resolver_session_id,
-        "attempts": row.attempts,
-        "commit": row.commit,
-        "detail": row.detail,
-        "created_at": iso(row.created_at),
-        "ended_at": iso(row.ended_at),
-    }
+        sys.stdout.write(diff.patch(f))
 
 
 @click.group("merge")
@@ -108,7 +90,7 @@ def merge_start(
     """Land the branch; on a conflict, start the resolution loop (the target stays untouched)."""
     wt = Cleanup(app.ctx).worktree_for(session_id)
     if resolver not in (None, "operator"):
-        app.engine()
+        app.start_engine()
     row = MergeService(app.ctx).start(
         wt.id or 0, target=target, strategy=strategy, resolver=resolver, session_id=session_id
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import platform
-from pathlib import Path
 from typing import Any
 
 import click
@@ -12,8 +11,8 @@ import click
 from orchtui import __version__
 from orchtui.cli.app import App, json_option, pass_app
 from orchtui.cli.output import command_json, emit_json, iso, one_line, table
-from orchtui.engine import daemon
 from orchtui.errors import OrchtuiError
+from orchtui.services import engine_process
 from orchtui.trust import refusal as trust_refusal
 
 
@@ -24,7 +23,7 @@ from orchtui.trust import refusal as trust_refusal
 def doctor(app: App, as_json: bool) -> None:
     """Check tmux, git, agent CLIs on PATH and the configuration."""
     ctx = app.ctx
-    from orchtui.runtime.git import GitRepo
+    from orchtui.services.repos import here
 
     info: dict[str, Any] = {
         "orchtui": __version__,
@@ -36,7 +35,7 @@ def doctor(app: App, as_json: bool) -> None:
         "tmux_socket": ctx.config.socket_name,
         "database": ctx.config.db_url,
         "schema_version": ctx.store.schema_version,
-        "engine_pid": daemon.engine_pid(ctx.config),
+        "engine_pid": engine_process.engine_pid(ctx.config),
         "agents": {
             p.name: {
                 "command": p.shown_command,
@@ -53,7 +52,7 @@ def doctor(app: App, as_json: bool) -> None:
     proc = subprocess.run(["git", "--version"], capture_output=True, text=True, check=False)
     info["git"] = proc.stdout.strip() or None
     try:
-        info["repository"] = str(GitRepo(Path.cwd()).root)
+        info["repository"] = str(here())
     except OrchtuiError:
         info["repository"] = None
     info["untrusted"] = [trust_refusal(src, k, v) for k, (src, v) in ctx.config.untrusted.items()]
@@ -114,25 +113,12 @@ def ledger(app: App, session_id: str | None, as_json: bool) -> None:
 @pass_app
 def events(app: App, session_id: str | None, as_json: bool) -> None:
     """The event log (status changes, kills, takeovers, delivery retries)."""
-    import json
+    from orchtui.services.as_json import event_json
 
     app.keep_engine()
     rows = app.ctx.records.events(session_id)
     if as_json:
-        emit_json(
-            [
-                {
-                    "id": e.id,
-                    "at": iso(e.at),
-                    "session": e.session_id,
-                    "kind": e.kind,
-                    "severity": e.severity,
-                    "message": e.message,
-                    "data": json.loads(e.data),
-                }
-                for e in rows
-            ]
-        )
+        emit_json([event_json(e) for e in rows])
         return
     table(
         [[iso(e.at) or "", e.session_id or "-", e.kind, e.severity, one_line(e.message, 60)] for e in rows],

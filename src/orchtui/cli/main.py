@@ -42,6 +42,9 @@ VERBS = {
     "trust": "trustcmd:trust",
     "artifact": "artifacts:artifact",
     "memory": "memorycmd:memory",
+    "mcp": "mcpcmd:mcp",
+    "serve": "servecmd:serve",
+    "hosts": "hostscmd:hosts",
 }
 
 
@@ -69,11 +72,11 @@ def cli(click_ctx: click.Context) -> None:
     Without a command: the dashboard for the repository in the current directory."""
     app = click_ctx.ensure_object(App)
     if click_ctx.invoked_subcommand is None:
-        from orchtui.runtime.git import GitRepo
+        from orchtui.services.repos import here
         from orchtui.ui.app import run_dashboard
 
         try:
-            repo: Path | None = GitRepo(Path.cwd()).root
+            repo: Path | None = here()
         except OrchtuiError:
             repo = None
         run_dashboard(app.ctx, repo)

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict
-from pathlib import Path
 
 import click
 
 from orchtui.cli.app import App, json_option, pass_app
 from orchtui.cli.output import emit_json
 from orchtui.controls import shown_safe
-from orchtui.engine import journal
-from orchtui.engine.sessions import operator
 from orchtui.errors import UsageError
+from orchtui.services import journal
+from orchtui.services.sessions import operator
 from orchtui.store.tables import Project
 
 
@@ -26,9 +25,9 @@ def _project(app: App, run_id: str | None) -> Project:
     session_id = os.environ.get("ORCHTUI_SESSION_ID")
     if session_id:
         return ctx.records.project(ctx.records.session(session_id).project_id)
-    from orchtui.runtime.git import GitRepo
+    from orchtui.services.repos import here
 
-    root = GitRepo(Path.cwd()).root
+    root = here()
     project = ctx.records.find_project(str(root))
     if project is None:
         raise UsageError(f"{root}: orchtui has no memory of this repository yet (no session or run here)")

@@ -8,8 +8,8 @@ import click
 
 from orchtui.cli.app import App, json_option, pass_app
 from orchtui.cli.output import emit_json, table
-from orchtui.engine.budget import day_start
-from orchtui.engine.report import Spend, build_report
+from orchtui.services.budget import day_start
+from orchtui.services.report import Spend, build_report
 
 
 def _money(value: float) -> str:

@@ -7,12 +7,13 @@ from pathlib import Path
 import click
 
 from orchtui.cli.app import App, json_option, pass_app
-from orchtui.cli.output import emit_json, iso, one_line, table
+from orchtui.cli.output import emit_json, one_line, table
 from orchtui.controls import shown_safe
 from orchtui.domain import RunState
-from orchtui.engine import waiting
-from orchtui.engine.sessions import operator
-from orchtui.errors import NeedsPerson, OrchtuiError, Refused, UsageError
+from orchtui.errors import NeedsPerson, OrchtuiError, Refused
+from orchtui.services import waiting
+from orchtui.services.as_json import approval_json, iso, run_json
+from orchtui.services.sessions import operator
 
 
 @click.command()
@@ -24,22 +25,23 @@ def plan(app: App, playbook: Path, task: str, as_json: bool) -> None:
     """Validate PLAYBOOK (a file, or a name in playbooks/) and show its allocation plan:
     per stage and role, the agent chosen, how many, the worktree, and what cannot be
     filled and why. Changes nothing."""
-    from orchtui.engine.allocation import plan_playbook
-    from orchtui.engine.capacity import Slot
     from orchtui.names import validate_task
     from orchtui.playbook import load_playbook
-    from orchtui.runtime.git import GitRepo
+    from orchtui.services.allocation import plan_playbook
+    from orchtui.services.capacity import Slot
+    from orchtui.services.repos import here
 
     ctx = app.ctx
     validate_task(task)
     path = _playbook_path(playbook)
     profiles = {p.name: p for p in ctx.profiles.all()}
     book = load_playbook(path, set(profiles))
-    root = GitRepo(Path.cwd()).root
+    root = here()
     project = next((p for p in [ctx.records.find_project(str(root))] if p is not None), None)
     project_id = project.id if project and project.id is not None else -1
     live = [Slot(r.project_id, r.agent, r.role) for r in ctx.records.sessions(live_only=True)]
     plans = plan_playbook(book, project_id, ctx.config.limits, live, lambda name: profiles[name].installed())
+    deps, waves = book.dependencies(), book.waves()
     if as_json:
         emit_json(
             {
@@ -49,6 +51,8 @@ def plan(app: App, playbook: Path, task: str, as_json: bool) -> None:
                     {
                         "stage": p.stage,
                         "automation": p.automation,
+                        "needs": deps[p.stage],
+                        "wave": waves[p.stage],
                         "fillable": p.fillable,
                         "roles": [a.__dict__ for a in p.assignments],
                     }
@@ -59,7 +63,10 @@ def plan(app: App, playbook: Path, task: str, as_json: bool) -> None:
     else:
         click.echo(f"playbook {book.name} for task {task}")
         for p in plans:
-            click.echo(f"  {p.stage} ({p.automation}){'' if p.fillable else '  ✖ cannot start'}")
+            after = f"after {', '.join(deps[p.stage])}" if deps[p.stage] else "at the start"
+            beside = [s for s, w in waves.items() if w == waves[p.stage] and s != p.stage]
+            where = after + (f", beside {', '.join(beside)}" if beside else "")
+            click.echo(f"  {p.stage} ({p.automation}) {where}{'' if p.fillable else '  ✖ cannot start'}")
             for a in p.assignments:
                 who = f"{a.count} × {a.profile}" if a.profile else "unfilled"
                 note = f"  [{a.reason}]" if a.reason else ""
@@ -70,22 +77,14 @@ def plan(app: App, playbook: Path, task: str, as_json: bool) -> None:
 
 
 def _playbook_path(playbook: Path) -> Path:
-    """A file, or a name looked up in the repository's .orchtui/playbooks/, the user's
-    playbooks/ beside the config file, then the playbooks shipped with orchtui."""
-    from orchtui import paths
-    from orchtui.runtime.git import GitRepo
+    from orchtui.services.playbook_files import find_playbook
+    from orchtui.services.repos import here
 
-    if playbook.suffix in (".yaml", ".yml"):
-        return playbook
-    folders = [paths.user_config_file().parent / "playbooks", paths.shipped("playbooks")]
     try:
-        folders.insert(0, GitRepo(Path.cwd()).root / ".orchtui" / "playbooks")
+        repo: Path | None = here()
     except OrchtuiError:
-        pass
-    for folder in folders:
-        if (folder / f"{playbook}.yaml").is_file():
-            return folder / f"{playbook}.yaml"
-    raise UsageError(f"no playbook {str(playbook)!r} (looked in {', '.join(str(f) for f in folders)})")
+        repo = None
+    return find_playbook(playbook, repo)
 
 
 @click.command("run")
@@ -124,7 +123,7 @@ def run_playbook(
     """Run PLAYBOOK for a task: validated and planned first, then advanced by the engine
     stage by stage (approvals with `orchtui approvals` / `approve` / `reject`). With
     --repos, the current repository and each one given get a run of their own."""
-    from orchtui.engine.run_start import start_runs
+    from orchtui.services.run_start import start_runs
 
     ctx = app.ctx
     extra = [Path(part).expanduser() for value in repos for part in value.split(",") if part.strip()]
@@ -132,7 +131,7 @@ def run_playbook(
     runs, warnings = start_runs(ctx, path, task, Path.cwd(), extra)  # everything validated first
     for warning in warnings:
         click.echo(f"orchtui: warning: {warning}", err=True)
-    app.engine()  # picks the new runs up as it starts, or at once when it runs already
+    app.start_engine()  # picks the new runs up as it starts, or at once when it runs already
     for run in runs:
         click.echo(run.id)
     if headless:
@@ -155,14 +154,14 @@ def _follow(app: App, run_ids: list[str], timeout: float, wait_for_approvals: bo
         seen = len(events)
         current = [ctx.runs.get(rid) for rid in run_ids]
         for r in current:
-            if r.state in (RunState.FAILED.value, RunState.CANCELLED.value, RunState.PAUSED.value):
+            if r.state in (RunState.FAILED, RunState.CANCELLED, RunState.PAUSED):
                 raise OrchtuiError(f"run {r.id} {r.state}: {r.detail}")
-            if r.state == RunState.WAITING_APPROVAL.value and not wait_for_approvals:
+            if r.state == RunState.WAITING_APPROVAL and not wait_for_approvals:
                 raise NeedsPerson(
                     f"run {r.id} needs a person: {r.detail} (`orchtui approvals`, `orchtui approve N`; "
                     f"then `orchtui wait --run {r.id} --for done`)"
                 )
-        return True if all(r.state == RunState.DONE.value for r in current) else None
+        return True if all(r.state == RunState.DONE for r in current) else None
 
     try:
         if waiting.until(ctx, check, timeout) is None:
@@ -192,32 +191,18 @@ def _say_what_is_left(app: App, run_ids: list[str]) -> None:
 @pass_app
 def approvals(app: App, show_all: bool, as_json: bool) -> None:
     """Approvals waiting for a person (with what they show)."""
-    import json
 
     app.keep_engine()
     rows = app.ctx.runs.approvals(pending_only=not show_all)
     if as_json:
-        emit_json(
-            [
-                {
-                    "id": a.id,
-                    "run": a.run_id,
-                    "stage": a.stage,
-                    "action": a.action,
-                    "state": a.state,
-                    "who": a.who,
-                    "reason": a.reason,
-                    "created_at": iso(a.created_at),
-                    "decided_at": iso(a.decided_at),
-                    "shown": json.loads(a.shown),
-                }
-                for a in rows
-            ]
-        )
+        emit_json([approval_json(a) for a in rows])
         return
     table(
-        [[str(a.id), a.run_id, a.stage, a.action, a.state, a.who or "-"] for a in rows],
-        ["id", "run", "stage", "action", "state", "who"],
+        [
+            [str(a.id), a.run_id or f"session {a.session_id}", a.stage, a.action, a.state, a.who or "-"]
+            for a in rows
+        ],
+        ["id", "about", "stage", "action", "state", "who"],
     )
 
 
@@ -226,9 +211,10 @@ def approvals(app: App, show_all: bool, as_json: bool) -> None:
 @pass_app
 def approve(app: App, approval_id: int) -> None:
     """Approve; recorded with your OS user and the time."""
-    row = app.ctx.runs.decide(approval_id, True, operator())
-    app.ctx.wake_engine(f"approval {approval_id}")
-    click.echo(f"approved {row.id} ({row.run_id} {row.stage}: {row.action})")
+    from orchtui.services import run_control
+
+    row = run_control.answer(app.ctx, approval_id, True, operator())
+    click.echo(f"approved {row.id} ({row.run_id or row.session_id} {row.stage}: {row.action})")
 
 
 @click.command()
@@ -237,9 +223,10 @@ def approve(app: App, approval_id: int) -> None:
 @pass_app
 def reject(app: App, approval_id: int, reason: str) -> None:
     """Reject with a reason; the run pauses for the operator."""
-    row = app.ctx.runs.decide(approval_id, False, operator(), reason)
-    app.ctx.wake_engine(f"approval {approval_id}")
-    click.echo(f"rejected {row.id} ({row.run_id} {row.stage}: {row.action})")
+    from orchtui.services import run_control
+
+    row = run_control.answer(app.ctx, approval_id, False, operator(), reason)
+    click.echo(f"rejected {row.id} ({row.run_id or row.session_id} {row.stage}: {row.action})")
 
 
 @click.command()
@@ -250,10 +237,10 @@ def resume(app: App, run_id: str) -> None:
     failures as feedback (a new attempt); a stage that had started goes on (its gates are
     checked again once its agents are done; prompts held by a budget go out when it
     allows); a stage whose start was rejected asks for approval again."""
-    from orchtui.engine import run_control
+    from orchtui.services import run_control
 
     run, how = run_control.resume(app.ctx, run_id, operator())
-    app.engine()
+    app.start_engine()
     click.echo(f"resumed {run.id} at stage {run.stage} ({run.state}): {how}")
 
 
@@ -263,10 +250,10 @@ def resume(app: App, run_id: str) -> None:
 def retry(app: App, run_id: str) -> None:
     """Retry a paused or failed run's current stage: a new attempt, its agents told what
     the last attempt's failed gates said."""
-    from orchtui.engine import run_control
+    from orchtui.services import run_control
 
     run = run_control.retry(app.ctx, run_id, operator())
-    app.engine()
+    app.start_engine()
     click.echo(f"retrying {run.id}: stage {run.stage}, attempt {run.attempt}")
 
 
@@ -278,21 +265,7 @@ def runs(app: App, as_json: bool) -> None:
     app.keep_engine()
     rows = app.ctx.runs.all()
     if as_json:
-        emit_json(
-            [
-                {
-                    "id": r.id,
-                    "playbook": r.playbook,
-                    "task": r.task,
-                    "state": r.state,
-                    "stage": r.stage,
-                    "attempt": r.attempt,
-                    "detail": r.detail,
-                    "created_at": iso(r.created_at),
-                }
-                for r in rows
-            ]
-        )
+        emit_json([run_json(app.ctx.runs, r) for r in rows])
         return
     table(
         [
@@ -310,7 +283,7 @@ def runs(app: App, as_json: bool) -> None:
 def cancel(app: App, run_id: str, reason: str | None) -> None:
     """Cancel a run: its agents stop and its open prompts and approvals close; worktrees,
     branches, gates and memory are kept."""
-    from orchtui.engine import run_control
+    from orchtui.services import run_control
 
     run, stopped = run_control.cancel(app.ctx, run_id, operator(), reason)
     click.echo(f"cancelled {run.id} at stage {run.stage}; {len(stopped)} agent(s) stopped; worktrees kept")
@@ -321,7 +294,7 @@ def cancel(app: App, run_id: str, reason: str | None) -> None:
 @pass_app
 def pause(app: App, run_id: str) -> None:
     """Pause a run: nothing new starts (agents finish their turn); `orchtui resume` goes on."""
-    from orchtui.engine import run_control
+    from orchtui.services import run_control
 
     run = run_control.pause(app.ctx, run_id, operator())
     click.echo(f"paused {run.id} at stage {run.stage}")

@@ -11,12 +11,12 @@ import click
 from orchtui.cli.app import App, json_option, pass_app
 from orchtui.cli.output import command_json, emit_json, session_json, table
 from orchtui.controls import shown_safe
-from orchtui.domain import CommandKind, CommandState
-from orchtui.engine import waiting
-from orchtui.engine.context import Context
-from orchtui.engine.sessions import SessionService
-from orchtui.engine.why import explain
+from orchtui.domain import CommandState, SessionStatus
 from orchtui.errors import OrchtuiError, UsageError
+from orchtui.services import waiting
+from orchtui.services.context import Context
+from orchtui.services.sessions import SessionService
+from orchtui.services.why import explain
 from orchtui.store.tables import Command
 
 
@@ -36,16 +36,28 @@ def session() -> None:
     default=None,
     help="Repository (default: the current directory).",
 )
+@click.option(
+    "--supervisor",
+    is_flag=True,
+    help="Give the agent orchtui's MCP server (this session only) to run other agents with.",
+)
 @json_option
 @pass_app
 def session_new(
-    app: App, agent: str, task: str, prompt: str | None, base: str | None, repo: Path | None, as_json: bool
+    app: App,
+    agent: str,
+    task: str,
+    prompt: str | None,
+    base: str | None,
+    repo: Path | None,
+    supervisor: bool,
+    as_json: bool,
 ) -> None:
     """Start an agent in its own worktree and tmux window. Prints the new session id."""
     service = SessionService(app.ctx)
     app.ctx.profiles.get(agent)
-    app.engine()
-    row = service.create((repo or Path.cwd()).resolve(), agent, task, base, prompt)
+    app.start_engine()
+    row = service.create((repo or Path.cwd()).resolve(), agent, task, base, prompt, supervisor=supervisor)
     if as_json:
         emit_json(session_json(app.ctx.records, row))
     else:
@@ -53,14 +65,16 @@ def session_new(
 
 
 @session.command("list")
-@click.option("--all", "show_all", is_flag=True, help="Include ended sessions.")
+@click.option("--all", "show_all", is_flag=True, help="Include ended sessions (not archived ones).")
+@click.option("--archived", is_flag=True, help="Include archived sessions too.")
 @json_option
 @pass_app
-def session_list(app: App, show_all: bool, as_json: bool) -> None:
-    """List sessions (live ones unless --all)."""
+def session_list(app: App, show_all: bool, archived: bool, as_json: bool) -> None:
+    """List sessions (live ones unless --all; archived ones only with --archived)."""
     records = app.ctx.records
     app.keep_engine()
-    rows = records.sessions(live_only=not show_all)
+    rows = records.sessions(live_only=not (show_all or archived))
+    rows = [r for r in rows if archived or r.archived_at is None]
     if as_json:
         emit_json([session_json(records, r) for r in rows])
         return
@@ -95,9 +109,9 @@ def session_show(app: App, session_id: str, screen: bool, as_json: bool) -> None
     ctx = app.ctx
     row = ctx.records.session(session_id)
     data = session_json(ctx.records, row)
-    if row.status not in ("exited", "killed", "lost"):
-        app.engine()
-    if screen and row.tmux_pane and row.status not in ("killed", "lost"):
+    if SessionStatus(row.status).live:
+        app.start_engine()
+    if screen and row.tmux_pane and row.status not in (SessionStatus.KILLED, SessionStatus.LOST):
         data["screen"] = ctx.tmux.capture_text(row.tmux_pane)
     if as_json:
         emit_json(data)
@@ -131,7 +145,7 @@ def session_send(
     if not text.strip():
         raise UsageError("TEXT: the prompt is empty")
     app.ctx.records.session(session_id)
-    app.engine()
+    app.start_engine()
     cmd = SessionService(app.ctx).queue(session_id, text, urgent=now)
     _report_command(app.ctx, cmd, wait, timeout, as_json)
 
@@ -147,7 +161,7 @@ def _report_command(ctx: Context, cmd: Command, wait: bool, timeout: float, as_j
         emit_json(command_json(ctx.ledger, cmd))
     else:
         click.echo(f"{cmd.id} {cmd.state}")
-    if cmd.delivered_at is None and cmd.state in (CommandState.FAILED.value, CommandState.CANCELLED.value):
+    if cmd.delivered_at is None and cmd.state in (CommandState.FAILED, CommandState.CANCELLED):
         raise OrchtuiError(f"ledger row {cmd.id} {cmd.state}: {cmd.error or _last_cause(ctx, cmd.id or 0)}")
 
 
@@ -157,7 +171,7 @@ def _last_cause(ctx: Context, command_id: int) -> str:
 
 
 def _wait_delivery(ctx: Context, command_id: int, timeout: float) -> Command:
-    waiting_states = (CommandState.QUEUED.value, CommandState.ISSUED.value)
+    waiting_states = (CommandState.QUEUED, CommandState.ISSUED)
 
     def delivered() -> Command | None:
         cmd = ctx.ledger.get(command_id)
@@ -202,15 +216,8 @@ def session_why(app: App, session_id: str, as_json: bool) -> None:
 def session_answer(app: App, session_id: str, decision: str, timeout: float, as_json: bool) -> None:
     """Answer the agent's permission prompt (the key comes from its profile)."""
     ctx = app.ctx
-    row = ctx.records.session(session_id)
-    if row.status != "waiting":
-        raise UsageError(f"session {session_id} is {row.status}, not waiting at a permission prompt")
-    profile = ctx.profiles.get(row.agent)
-    key = profile.answers.approve if decision == "approve" else profile.answers.reject
-    app.engine()
-    cmd = SessionService(ctx).queue(
-        session_id, key, kind=CommandKind.ANSWER, cause=f"operator chose {decision}"
-    )
+    app.start_engine()
+    cmd = SessionService(ctx).answer(session_id, decision == "approve")
     _report_command(ctx, cmd, True, timeout, as_json)
 
 
@@ -223,7 +230,7 @@ def session_attach(app: App, session_id: str) -> None:
     Queued prompts wait until you hand it back; the ledger records both ends."""
     if not sys.stdin.isatty():
         raise UsageError("attach needs a terminal")
-    app.engine()
+    app.start_engine()
     key = app.ctx.config.tmux.detach_key
     click.echo(f"Taking over {session_id}. Detach with {key} (or orchtui's tmux prefix, then d).")
     SessionService(app.ctx).attach(session_id)
@@ -253,6 +260,42 @@ def session_kill(app: App, session_id: str, force: bool, keep_worktree: bool, as
     )
 
 
+@session.command("fork")
+@click.argument("session_id")
+@click.option("--task", "-t", default=None, help="The new task name (default: <task>-fork).")
+@json_option
+@pass_app
+def session_fork(app: App, session_id: str, task: str | None, as_json: bool) -> None:
+    """A new session in a new worktree branched from this session's branch, resuming a
+    copy of its conversation (Claude Code, Codex); for other agents a new conversation
+    whose first prompt sums up the other's prompts and commits."""
+    app.start_engine()
+    row, copied = SessionService(app.ctx).fork(session_id, task)
+    if as_json:
+        emit_json(session_json(app.ctx.records, row) | {"conversation_copied": copied})
+        return
+    how = "with a copy of its conversation" if copied else "in a new conversation seeded with a summary"
+    click.echo(f"{row.id} (forked from {session_id} {how})")
+
+
+@session.command("archive")
+@click.argument("session_ids", nargs=-1)
+@click.option("--ended", is_flag=True, help="Every ended session.")
+@click.option("--undo", is_flag=True, help="Bring archived sessions back into the list.")
+@json_option
+@pass_app
+def session_archive(app: App, session_ids: tuple[str, ...], ended: bool, undo: bool, as_json: bool) -> None:
+    """Put ended sessions away: the dashboard and `session list` hide them (A shows them,
+    `--archived` lists them). Nothing is deleted: branches, worktrees and ledgers stay."""
+    if not session_ids and not ended:
+        raise UsageError("name the sessions to archive, or --ended for every ended one")
+    changed = SessionService(app.ctx).archive(list(session_ids), ended=ended, undo=undo)
+    if as_json:
+        emit_json({"archived" if not undo else "restored": changed})
+        return
+    click.echo(f"{'restored' if undo else 'archived'} {len(changed)}: {', '.join(changed) or 'none'}")
+
+
 @session.command("restart")
 @click.argument("session_id")
 @json_option
@@ -260,7 +303,7 @@ def session_kill(app: App, session_id: str, force: bool, keep_worktree: bool, as
 def session_restart(app: App, session_id: str, as_json: bool) -> None:
     """Start an ended agent again in its worktree, resuming its exact conversation
     (Claude Code, Codex, Gemini). Prompts it already received are not sent again."""
-    app.engine()
+    app.start_engine()
     row = SessionService(app.ctx).restart(session_id)
     if as_json:
         emit_json(session_json(app.ctx.records, row))

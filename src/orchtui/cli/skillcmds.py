@@ -8,16 +8,16 @@ import click
 
 from orchtui.cli.app import App, json_option, pass_app
 from orchtui.cli.output import emit_json, iso, table
-from orchtui.engine.skill_catalog import uses, vet
 from orchtui.errors import NotFound, OrchtuiError
-from orchtui.runtime.git import GitRepo
+from orchtui.services.repos import here
+from orchtui.services.skill_catalog import uses, vet
 from orchtui.skills import Catalog, Skill, catalog_for, effective_trust
 from orchtui.store.vetting import Vettings
 
 
 def repo_root() -> Path | None:
     try:
-        return GitRepo(Path.cwd()).root
+        return here()
     except OrchtuiError:
         return None
 

@@ -6,7 +6,7 @@ import click
 
 from orchtui.cli.app import App, fail, json_option, pass_app
 from orchtui.cli.output import emit_json
-from orchtui.engine import waiting
+from orchtui.services import waiting
 
 
 @click.command("wait")

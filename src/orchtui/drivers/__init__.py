@@ -11,6 +11,7 @@ from orchtui.drivers.builtin import BuiltinDriver
 from orchtui.drivers.claude import ClaudeDriver
 from orchtui.drivers.codex import CodexDriver
 from orchtui.drivers.gemini import GeminiDriver
+from orchtui.profiles import DRIVER_NAMES
 
 DRIVERS: dict[str, type[Driver]] = {
     "screen": Driver,
@@ -20,11 +21,12 @@ DRIVERS: dict[str, type[Driver]] = {
     "gemini": GeminiDriver,
     "orchtui": BuiltinDriver,
 }
+assert set(DRIVERS) == DRIVER_NAMES, "a driver is registered here and named in orchtui.profiles"
 _instances: dict[str, Driver] = {}
 
 
 def driver(name: str) -> Driver:
-    """The driver called `name` (profiles are validated against DRIVERS)."""
+    """The driver called `name` (profiles are validated against DRIVER_NAMES)."""
     if name not in _instances:
         _instances[name] = DRIVERS[name]()
     return _instances[name]

@@ -29,6 +29,18 @@ class SessionFiles:
     started_at: float
     home: Path  # the agent's HOME (the engine's, unless the profile overrides it)
 
+    @property
+    def mcp_config(self) -> Path | None:
+        """orchtui's MCP server for a supervisor (services/supervision.py), else None."""
+        path = self.session_dir / "orchtui-mcp.json"
+        return path if path.is_file() else None
+
+    @property
+    def mcp_ready(self) -> Path:
+        """Written by that server once the agent has listed its tools: the agent can use
+        them from its next turn. Removed at each launch; delivery waits for it."""
+        return self.session_dir / "mcp-ready"
+
 
 @dataclass(frozen=True)
 class UsageRecord:
@@ -95,6 +107,7 @@ class Driver:
 
     name = "screen"
     hooks = False  # True when the agent reports status through hooks
+    supervises = False  # True when launch() can hand the agent orchtui's MCP server (a supervisor)
 
     def launch(self, files: SessionFiles, resume: str | None) -> tuple[list[str], dict[str, str]]:
         """Extra arguments and environment for a launch (resuming `resume` if given)."""
@@ -102,6 +115,12 @@ class Driver:
 
     def can_resume(self) -> bool:
         return False
+
+    def fork(self, source: SessionFiles, conversation_id: str, worktree: Path) -> list[str] | None:
+        """Make a copy of the conversation `source` had for a new session in `worktree`
+        (the same user's): the arguments that resume the copy, or None when this agent
+        cannot (the fork then starts a new conversation)."""
+        return None
 
     def saved(self, files: SessionFiles, conversation_id: str) -> bool:
         """The agent has kept the conversation on disk (resuming it can work)."""

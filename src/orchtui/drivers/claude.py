@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -46,22 +47,41 @@ def project_folder(cwd: Path) -> str:
 class ClaudeDriver(Driver):
     name = "claude"
     hooks = True
+    supervises = True
 
     def settings(self, files: SessionFiles) -> dict[str, Any]:
         command = shlex.join([sys.executable, "-m", "orchtui.runtime.hookdrop", str(files.hook_file)])
         hook = {"type": "command", "command": command, "timeout": 10}
-        return {"hooks": {event: [{"hooks": [hook]}] for event in HOOK_EVENTS}}
+        settings: dict[str, Any] = {"hooks": {event: [{"hooks": [hook]}] for event in HOOK_EVENTS}}
+        if files.mcp_config is not None:  # a supervisor uses orchtui's tools without asking each time:
+            settings["permissions"] = {"allow": ["mcp__orchtui"]}  # they are governed on orchtui's side
+        return settings
 
     def launch(self, files: SessionFiles, resume: str | None) -> tuple[list[str], dict[str, str]]:
         path = files.session_dir / "claude-settings.json"
         path.write_text(json.dumps(self.settings(files), indent=2), encoding="utf-8")
         args = ["--settings", str(path)]
+        if files.mcp_config is not None:  # this session's MCP server, beside the user's own
+            args += ["--mcp-config", str(files.mcp_config)]
+            files.mcp_ready.unlink(missing_ok=True)  # this launch's server writes it again
         if resume:
             args += ["--resume", resume]
         return args, {}
 
     def can_resume(self) -> bool:
         return True
+
+    def fork(self, source: SessionFiles, conversation_id: str, worktree: Path) -> list[str] | None:
+        """Claude Code keeps a conversation under its project folder (the working
+        directory): the transcript is copied to the new worktree's folder, and
+        `--resume ID --fork-session` continues a copy under a new id there."""
+        found = self.transcript(source, None, conversation_id)
+        if found is None:
+            return None
+        folder = source.home / ".claude" / "projects" / project_folder(worktree)
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(found, folder / found.name)
+        return ["--resume", conversation_id, "--fork-session"]
 
     def on_hook(self, event: dict[str, Any]) -> HookSignal:
         name = str(event.get("hook_event_name", ""))

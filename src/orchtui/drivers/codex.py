@@ -35,6 +35,11 @@ class CodexDriver(Driver):
     def can_resume(self) -> bool:
         return True
 
+    def fork(self, source: SessionFiles, conversation_id: str, worktree: Path) -> list[str] | None:
+        """Codex keeps conversations in its own home, not per folder: `codex fork ID`
+        starts a copy of one under a new id, wherever it runs."""
+        return ["fork", conversation_id] if self.transcript(source, None, conversation_id) else None
+
     def transcript(self, files: SessionFiles, known: Path | None, conversation_id: str | None) -> Path | None:
         if known is not None:
             return known

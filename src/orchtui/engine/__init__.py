@@ -1,1 +1,2 @@
-"""The engine: sessions, monitors, queue and ledger, delivery, and the event loop."""
+"""The engine daemon: the event loop and its parts (monitors, delivery, signals, turns,
+follow-ups, the run advancer). Only the daemon process runs this package."""

@@ -11,19 +11,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
-from orchtui.domain import CommandState
+from orchtui.domain import CommandState, SessionStatus
 from orchtui.engine.monitor import Monitor
+from orchtui.engine.port import Loop
 from orchtui.errors import OrchtuiError
+from orchtui.services.events import emit
 from orchtui.store.tables import Command
-
-if TYPE_CHECKING:
-    from orchtui.engine.engine import Engine
 
 ECHO_TIMEOUT = 2.0
 FIRST_QUIET = 1.0  # seconds of silence before the first prompt an agent gets after (re)starting
 FIRST_QUIET_LIMIT = 10.0  # ... waited for at most this long
+TOOLS_LIMIT = 90.0  # a supervisor's first prompt waits at most this long for its orchtui tools
 
 
 async def quiet(monitor: Monitor, seconds: float, limit: float) -> None:
@@ -33,6 +32,28 @@ async def quiet(monitor: Monitor, seconds: float, limit: float) -> None:
     end = time.monotonic() + limit
     while (left := seconds - (time.time() - monitor.last_output)) > 0 and time.monotonic() < end:
         await asyncio.sleep(min(left, end - time.monotonic()))
+
+
+async def tools_connected(engine: Loop, monitor: Monitor) -> None:
+    """A supervisor's first prompt waits until the agent has listed orchtui's tools. Claude
+    Code takes prompts while it is still connecting its MCP servers, and a turn begun before
+    the server answered has no tools. The server's cold start takes seconds on a busy machine.
+    The wait is bounded: after TOOLS_LIMIT the prompt goes anyway, with a warning."""
+    files = monitor.files
+    if files is None or files.mcp_config is None:
+        return
+    end = time.monotonic() + TOOLS_LIMIT
+    while not files.mcp_ready.exists():
+        if time.monotonic() > end:
+            emit(
+                engine.ctx,
+                "supervisor.tools",
+                f"orchtui's MCP tools not connected after {TOOLS_LIMIT:.0f} s; prompt sent without them",
+                severity="warning",
+                session_id=monitor.session_id,
+            )
+            return
+        await asyncio.sleep(0.2)
 
 
 async def wait_until(monitor: Monitor, condition: Callable[[], bool], timeout: float) -> bool:
@@ -54,7 +75,7 @@ async def wait_until(monitor: Monitor, condition: Callable[[], bool], timeout: f
     return True
 
 
-async def deliver(engine: Engine, monitor: Monitor, cmd: Command) -> None:
+async def deliver(engine: Loop, monitor: Monitor, cmd: Command) -> None:
     ctx = engine.ctx
     assert cmd.id is not None
     cfg = ctx.config.delivery
@@ -66,6 +87,7 @@ async def deliver(engine: Engine, monitor: Monitor, cmd: Command) -> None:
     ctx.ledger.transition(cmd.id, CommandState.ISSUED, f"session {monitor.status}; delivering")
     try:
         if not monitor.prompted:
+            await tools_connected(engine, monitor)
             await quiet(monitor, FIRST_QUIET, FIRST_QUIET_LIMIT)
         monitor.prompted = True
         before = monitor.generation
@@ -92,11 +114,12 @@ async def deliver(engine: Engine, monitor: Monitor, cmd: Command) -> None:
                     f"verified: agent screen changed after Enter (attempt {attempt})",
                 )
                 return
-            ctx.records.event(
+            emit(
+                ctx,
                 "delivery.retry",
-                monitor.session_id,
                 f"no change after Enter (attempt {attempt})",
                 severity="warning",
+                session_id=monitor.session_id,
                 command=cmd.id,
             )
         ctx.ledger.transition(
@@ -108,7 +131,7 @@ async def deliver(engine: Engine, monitor: Monitor, cmd: Command) -> None:
         ctx.ledger.transition(cmd.id, CommandState.FAILED, f"delivery error: {exc}", error=str(exc))
 
 
-async def deliver_answer(engine: Engine, monitor: Monitor, cmd: Command) -> None:
+async def deliver_answer(engine: Loop, monitor: Monitor, cmd: Command) -> None:
     """Answer a permission prompt with the profile's key; done once the agent moves on."""
     ctx = engine.ctx
     assert cmd.id is not None
@@ -122,7 +145,7 @@ async def deliver_answer(engine: Engine, monitor: Monitor, cmd: Command) -> None
         for attempt in range(1, ctx.config.delivery.retries + 2):
             await asyncio.to_thread(ctx.tmux.send_keys, monitor.pane_id, *key.split())
             timeout = ctx.config.delivery.verify_timeout
-            left = await wait_until(monitor, lambda: monitor.status != "waiting", timeout)
+            left = await wait_until(monitor, lambda: monitor.status != SessionStatus.WAITING, timeout)
             if left:
                 ctx.ledger.transition(
                     cmd.id, CommandState.DELIVERED, f"agent left its prompt (attempt {attempt})"
@@ -134,7 +157,7 @@ async def deliver_answer(engine: Engine, monitor: Monitor, cmd: Command) -> None
         ctx.ledger.transition(cmd.id, CommandState.FAILED, f"delivery error: {exc}", error=str(exc))
 
 
-async def recover_issued(engine: Engine, monitor: Monitor, cmd: Command, taken: bool) -> None:
+async def recover_issued(engine: Loop, monitor: Monitor, cmd: Command, taken: bool) -> None:
     """A row that orchtui was delivering when it stopped, found with the agent at its
     prompt. An Enter already sent is still on its way through the terminal, so first
     give the agent time to take it. If it does not, the pasted text may sit in its input
@@ -145,7 +168,7 @@ async def recover_issued(engine: Engine, monitor: Monitor, cmd: Command, taken: 
     ctx = engine.ctx
     assert cmd.id is not None
     base = monitor.markers_seen
-    busy = ("working", "waiting")
+    busy = (SessionStatus.WORKING, SessionStatus.WAITING)
     entered = cmd.submit_offset is not None  # else Enter was never pressed: nothing to wait for
     took = taken or (  # taken: its turn's marker or submit hook came while orchtui was down
         entered
@@ -185,12 +208,13 @@ async def recover_issued(engine: Engine, monitor: Monitor, cmd: Command, taken: 
             "input line: the session is held until the operator takes it over",
             error="delivery interrupted; held for the operator",
         )
-        ctx.records.event(
+        emit(
+            ctx,
             "delivery.held",
-            monitor.session_id,
             "a prompt may sit unsubmitted in the input line; attach (orchtui session attach) to "
             "clear or submit it: queued prompts go on when you detach",
             severity="warning",
+            session_id=monitor.session_id,
             command=cmd.id,
         )
     except OrchtuiError as exc:

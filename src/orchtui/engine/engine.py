@@ -15,23 +15,30 @@ import logging
 import threading
 import time
 from collections.abc import Coroutine
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from orchtui import redact
 from orchtui.domain import CommandKind, CommandState, SessionStatus
 from orchtui.engine import logcap
-from orchtui.engine.context import Context
+from orchtui.engine.advancer import RunAdvancer
+from orchtui.engine.boundary import Boundary
+from orchtui.engine.calls import Caller
 from orchtui.engine.delivery import deliver, deliver_answer, recover_issued
-from orchtui.engine.events import emit
 from orchtui.engine.followups import FollowUps
+from orchtui.engine.heartbeat import beat_until, say_goodbye
 from orchtui.engine.monitor import Monitor
-from orchtui.engine.runs import RunDriver
+from orchtui.engine.sight import Sight, is_new, look, shoot
 from orchtui.engine.signals import Signals
 from orchtui.engine.turns import ACTIVE, BUSY, Turns
-from orchtui.errors import OrchtuiError
 from orchtui.runtime.tmux import PaneInfo, parse_int
 from orchtui.runtime.watch import changes
+from orchtui.services import pane_logs
+from orchtui.services.context import Context
+from orchtui.services.events import emit
+from orchtui.services.fleet import worker_name
+from orchtui.services.notify import News, news_of, who
 from orchtui.store.db import now
 from orchtui.store.tables import AgentSession
 from orchtui.tail import complete_lines, read_from
@@ -54,14 +61,19 @@ class Engine:
         self.by_pane: dict[str, str] = {}
         self.delivering: set[str] = set()
         self.tasks: set[asyncio.Task[None]] = set()
+        self.adopting: set[str] = set()  # sessions whose panes a worker is looking at
         self._event_offset = 0
         self._wake_offset = 0
-        self.runs = RunDriver(self)
-        self.turns = Turns(ctx, self.runs.poke)
+        self.boundary = Boundary(ctx)
+        self.host = worker_name(ctx.config)  # it follows this host's sessions only: another's
+        # panes are in another tmux server, and would look lost from here
+        self.advancer = RunAdvancer(self)
+        self.caller = Caller(ctx, self.spawn)
+        self.turns = Turns(ctx, self.advancer.poke)
         self.signals = Signals(self)
         self.extra_markers: dict[str, set[str]] = {}
         self.after = FollowUps(
-            self.signals.collect, self.progress, lambda m: self.monitors.get(m.session_id) is m
+            self.signals.collect, self.progress, lambda m: self.monitors.get(m.session_id) is m, self.boundary
         )
 
     # lifecycle ------------------------------------------------------------
@@ -74,14 +86,11 @@ class Engine:
         self.ctx.tmux.use_control_mode()
         threading.Thread(target=redact.warm, name="redact-warm", daemon=True).start()
         reconcile = asyncio.create_task(self._reconcile_loop(stop))
+        heart = asyncio.create_task(beat_until(self.ctx, self.boundary, stop, lambda: len(self.monitors)))
         cfg = self.ctx.config.engine
 
         def ready() -> None:  # adopted with the watch in place: output written meanwhile is seen
-            self.adopt_all()
-            log.info("engine watching %d session(s)", len(self.monitors))
-            # what exists now (modules, the store, every session's screen) lives as long as the
-            # engine: kept out of the collector, whose full passes over it stalled a burst
-            gc.freeze()
+            self.adopt_guarded()
 
         try:
             dirs = [self.state.logs, self.state.events, self.state.run]
@@ -89,6 +98,8 @@ class Engine:
                 self.handle(paths)
         finally:
             reconcile.cancel()
+            heart.cancel()
+            say_goodbye(self.ctx)
             for task in list(self.tasks):
                 task.cancel()
             self.ctx.tmux.close()
@@ -104,57 +115,132 @@ class Engine:
 
     def _handle(self, paths: set[Path]) -> None:
         for path in sorted(paths):
-            try:
-                if path.parent == self.state.logs and path.suffix == ".log":
-                    monitor = self.monitors.get(path.stem)
-                    if monitor is not None:
-                        self.on_output(monitor)
-                elif path == self.state.tmux_events:
-                    self.on_tmux_events()
-                elif path.parent == self.state.events and path.name.startswith("hooks-"):
-                    monitor = self.monitors.get(path.stem.removeprefix("hooks-"))
-                    if monitor is not None:
-                        self.signals.on_hooks(monitor)
-                elif path == self.state.wake_file:
-                    self.sync()
-            except OrchtuiError as exc:
-                log.warning("while handling %s: %s", path.name, exc)
-            except Exception:  # a bug in following one file must not stop the others
-                log.exception("while handling %s", path.name)
+            self.boundary.run(
+                f"handling {path.name}", partial(self._handle_one, path), partial(self._again, path)
+            )
+
+    def _handle_one(self, path: Path, again: bool = False) -> None:
+        if path.parent == self.state.logs and path.suffix == ".log":
+            monitor = self.monitors.get(path.stem)
+            if monitor is not None:
+                self.on_output(monitor)
+                if again:  # what the last try could not record: the screen says it again
+                    self.evaluate(monitor, cause="screen, again")
+                    self.after.add(monitor, collect=True)
+        elif path == self.state.tmux_events:
+            self.on_tmux_events()
+        elif path.parent == self.state.events and path.name.startswith("hooks-"):
+            monitor = self.monitors.get(path.stem.removeprefix("hooks-"))
+            if monitor is not None:
+                self.signals.on_hooks(monitor)
+                if again:
+                    self.evaluate(monitor, cause="screen, again")
+        elif path == self.state.wake_file:
+            self.sync()
+
+    def _again(self, path: Path) -> None:
+        """The store was busy while `path`'s news were handled: handle them again, and
+        look at everything that may have been missed meanwhile."""
+        self.after.hold()
+        try:
+            self.boundary.run(
+                f"handling {path.name}", lambda: self._handle_one(path, again=True), lambda: self._again(path)
+            )
+        finally:
+            self.after.release()
 
     async def _reconcile_loop(self, stop: asyncio.Event) -> None:
         interval = self.ctx.config.engine.reconcile_interval
         while not stop.is_set():
             await asyncio.sleep(interval)
-            try:
-                self.reconcile()
-            except OrchtuiError as exc:
-                log.warning("reconcile: %s", exc)
+            try:  # tmux's view of every pane, asked in a worker: the loop goes on meanwhile
+                panes = await asyncio.to_thread(self.ctx.tmux.panes)
+            except Exception as exc:
+                self.boundary.failed("reconcile", exc)
+                continue
+            self.boundary.run("reconcile", partial(self.reconcile, panes))
 
     # adoption -------------------------------------------------------------
     def adopt_all(self) -> None:
-        rows = self.ctx.records.sessions(live_only=True)
-        panes = self.ctx.tmux.panes()  # after the rows: a window made meanwhile is in both
-        for row in rows:
-            self.adopt(row, panes)
+        """Follow every live session (at start: orchtui was restarted)."""
+        self.adopt_new(self.ctx.records.sessions(live_only=True), ready=True)
 
-    def adopt(self, row: AgentSession, panes: dict[str, PaneInfo]) -> None:
+    def adopt_new(self, rows: list[AgentSession], ready: bool = False) -> None:
+        """Follow sessions not followed yet: tmux is asked about their panes in a worker
+        (engine/sight.py), then each is adopted on the loop. `ready`: the engine's first
+        adoption, logged once it is done."""
+        rows = [r for r in rows if r.id not in self.adopting and r.id not in self.monitors]
+        rows = [r for r in rows if not self._being_created(r) and r.host in (None, self.host)]
+        if not rows and not ready:
+            return
+        self.adopting.update(r.id for r in rows)
+
+        def look_all() -> list[Sight]:
+            panes = self.ctx.tmux.panes()  # after the rows: a window made meanwhile is in both
+            return [look(self.ctx.tmux, r, panes, self.state.log_file(r.id)) for r in rows]
+
+        async def go() -> None:
+            try:
+                sights = await asyncio.to_thread(look_all)
+            except Exception as exc:
+                sights = []
+                self.boundary.failed("looking at new sessions", exc)
+            self.adopting.difference_update(r.id for r in rows)
+            self.after.hold()
+            try:
+                for row, sight in zip(rows, sights, strict=False):
+                    self.boundary.run(
+                        f"adopting {row.id}",
+                        partial(self.adopt, row, sight),
+                        partial(self.adopt_again, row.id),
+                    )
+            finally:
+                self.after.release()
+            if ready:
+                log.info("engine watching %d session(s)", len(self.monitors))
+                # what exists now (modules, the store, every session's screen) lives as long as
+                # the engine: kept out of the collector, whose full passes over it stalled a burst
+                gc.freeze()
+
+        self.spawn(go())
+
+    def adopt_again(self, session_id: str) -> None:
+        """The store was busy while adopting a session: look at it again."""
+        row = self.ctx.records.find_session(session_id)
+        if row is not None and SessionStatus(row.status).live:
+            self.adopt_new([row])
+
+    @staticmethod
+    def _being_created(row: AgentSession) -> bool:
+        """Still being made by a CLI process (no pane yet); its wake-up comes next."""
+        creating = row.tmux_pane is None and row.status == SessionStatus.STARTING
+        return creating and now() - row.status_at < CREATION_GRACE  # status_at: the latest (re)start
+
+    def adopt(self, row: AgentSession, sight: Sight) -> None:
         """Follow a session: a new one from its first byte, an old one (orchtui was
-        restarted) from one capture of its pane. Never recreates a window."""
-        creating = row.tmux_pane is None and row.status == SessionStatus.STARTING.value
-        if creating and now() - row.status_at < CREATION_GRACE:  # status_at: the latest (re)start
-            return  # still being created by a CLI process; its wake-up comes next
-        pane = panes.get(row.tmux_pane or "")
-        if pane is None or pane.orchtui_session != row.id:
-            pane = self.ctx.tmux.panes().get(row.tmux_pane or "")  # a second look before `lost`
-        if pane is None or pane.orchtui_session != row.id:
+        restarted) from its captured screen. Never recreates a window."""
+        if row.id in self.monitors:
+            return
+        fresh = self.ctx.records.find_session(row.id)  # it may have ended while tmux was asked
+        if fresh is None or not SessionStatus(fresh.status).live or fresh.tmux_pane != row.tmux_pane:
+            return  # the next sync sees it as it is now
+        row, pane = fresh, sight.pane
+        if pane is None:
             self._close_commands(row.id, "session lost", poke=False)  # whoever sees `lost` sees them closed
             self.ctx.records.update_session(
-                row.id, status=SessionStatus.LOST.value, status_detail="tmux window gone", ended_at=now()
+                row.id, status=SessionStatus.LOST, status_detail="tmux window gone", ended_at=now()
             )
-            self.ctx.records.event("status", row.id, f"{row.status} -> lost", old=row.status, new="lost")
+            emit(
+                self.ctx,
+                "status",
+                f"{row.status} -> lost",
+                session_id=row.id,
+                old=row.status,
+                new=SessionStatus.LOST,
+            )
             emit(self.ctx, "agent.lost", "its tmux window is gone", severity="warning", session_id=row.id)
-            self.runs.poke(row.id)
+            self.call(News("exited", who(row.id, row.agent, row.task)))
+            self.advancer.poke(row.id)
             return
         profile = self.ctx.profiles.get(row.agent)
         monitor = Monitor(
@@ -167,24 +253,19 @@ class Engine:
             rows=pane.height,
             pane_pid=pane.pid,
         )
-        monitor.replaying = row.status == SessionStatus.STARTING.value and "(resuming" in (
-            row.status_detail or ""
-        )
-        monitor.base = logcap.read_base(self.state, row.id)
+        monitor.replaying = row.status == SessionStatus.STARTING and "(resuming" in (row.status_detail or "")
+        monitor.base = pane_logs.read_base(self.state, row.id)
         self.monitors[row.id] = monitor
         self.by_pane[pane.pane_id] = row.id
         for regex in self.extra_markers.get(row.id, ()):
             monitor.add_marker(regex)
-        if not pane.piped and not pane.dead:
-            self.ctx.tmux.pipe_to(pane.pane_id, monitor.log_file)
-        if row.status == SessionStatus.STARTING.value and row.log_offset == 0:
+        if is_new(row):
             monitor.read_new()
         else:
             monitor.offset = row.log_offset
             self._scan_gap(monitor)
-            if not pane.dead:
-                cap = self.ctx.tmux.capture(pane.pane_id)
-                monitor.screen.seed(cap.lines, cap.cursor_x, cap.cursor_y)
+            if sight.shot is not None:
+                monitor.reseed(sight.shot)
         self.signals.adopt(monitor, row)
         if pane.dead:
             self.mark_exited(monitor, pane.dead_status, pane.dead_signal)
@@ -192,6 +273,10 @@ class Engine:
         self.evaluate(monitor, cause="adopted")
         self._recover_commands(monitor)
         self.maybe_dispatch(monitor)
+
+    def adopt_guarded(self) -> None:
+        """adopt_all in the error boundary; a busy store: all of it again, later."""
+        self.boundary.run("adopting sessions", self.adopt_all, self.adopt_guarded)
 
     def add_marker(self, session_id: str, regex: str) -> None:
         """A playbook stage's completion marker, watched for besides the profile's."""
@@ -214,7 +299,7 @@ class Engine:
         delivery.recover_issued finds out
         (and empties the agent's input line) before anything else is sent."""
         for cmd in self.ctx.ledger.open_rows(monitor.session_id):
-            if cmd.state != CommandState.ISSUED.value or cmd.id is None:
+            if cmd.state != CommandState.ISSUED or cmd.id is None:
                 continue
             entered = cmd.submit_offset is not None  # Enter was pressed (or about to be)
             if entered and monitor.status in BUSY:
@@ -247,23 +332,20 @@ class Engine:
             )
             if row is None or restarted:
                 self.drop(sid)  # ended, or restarted: a new window is being made or has another pane
-        new = [r for sid, r in rows.items() if sid not in self.monitors]
-        if new:
-            panes = self.ctx.tmux.panes()
-            for row in new:
-                self.adopt(row, panes)
+        self.adopt_new([r for sid, r in rows.items() if sid not in self.monitors])
         for sid in self.ctx.ledger.sessions_with_queued():
             if sid in self.monitors:
                 self.maybe_dispatch(self.monitors[sid])
-        self.runs.advance_all()
+        self.advancer.advance_all()
 
     def drop(self, session_id: str) -> None:
         monitor = self.monitors.pop(session_id, None)
         if monitor is not None:
             self.by_pane.pop(monitor.pane_id, None)
 
-    def reconcile(self) -> None:
-        panes = self.ctx.tmux.panes()
+    def reconcile(self, panes: dict[str, PaneInfo]) -> None:
+        """Every followed session against tmux's `panes` (asked in a worker)."""
+        missing: list[Monitor] = []
         live = {r.id: r for r in self.ctx.records.sessions(live_only=True)}
         for monitor in list(self.monitors.values()):
             pane = panes.get(monitor.pane_id)
@@ -273,23 +355,46 @@ class Engine:
                     self.mark_exited(monitor, pane.dead_status, pane.dead_signal)
                 if pane is None or not monitor.awaiting_exit_code:
                     self.drop(monitor.session_id)
-            elif row is None or row.tmux_pane != monitor.pane_id:
+                continue
+            if row is None or row.tmux_pane != monitor.pane_id:
                 self.drop(monitor.session_id)  # ended meanwhile, or restarted (sync adopts it)
-            elif pane is None:
-                if self.set_status(monitor, SessionStatus.LOST.value, "tmux window gone", ended=True):
-                    emit(self.ctx, "agent.lost", "its tmux window is gone", "warning", monitor.session_id)
-                self.drop(monitor.session_id)
+                continue
+            if pane is None:  # a second, current look first: `panes` may predate this window
+                missing.append(monitor)
             elif pane.dead:
                 self.mark_exited(monitor, pane.dead_status, pane.dead_signal)
             else:
                 if self.turns.check_stuck(monitor):
-                    self.runs.stuck(monitor.session_id)  # the stage's stuck_policy acts
+                    self.advancer.stuck(monitor.session_id)  # the stage's stuck_policy acts
                 self.turns.note_retrying(monitor)
                 if monitor.session_id not in self.delivering:
                     self.turns.check_started(monitor)
                 if monitor.status in BUSY:
                     self.signals.collect(monitor)
+        if missing:
+            self.spawn(self._look_again(missing))
         self.sync()
+
+    async def _look_again(self, monitors: list[Monitor]) -> None:
+        """Sessions whose panes reconcile did not see: tmux is asked once more (in a
+        worker) before they are called lost."""
+        try:
+            panes = await asyncio.to_thread(self.ctx.tmux.panes)
+        except Exception as exc:
+            self.boundary.failed("looking again at missing panes", exc)
+            return
+        for monitor in monitors:
+            if self.monitors.get(monitor.session_id) is monitor:
+                self.boundary.run(f"ending {monitor.session_id}", partial(self._gone, monitor, panes))
+
+    def _gone(self, monitor: Monitor, panes: dict[str, PaneInfo]) -> None:
+        pane = panes.get(monitor.pane_id)
+        if pane is None:
+            if self.set_status(monitor, SessionStatus.LOST, "tmux window gone", ended=True):
+                emit(self.ctx, "agent.lost", "its tmux window is gone", "warning", monitor.session_id)
+            self.drop(monitor.session_id)
+        elif pane.dead:
+            self.mark_exited(monitor, pane.dead_status, pane.dead_signal)
 
     # signals --------------------------------------------------------------
     def on_output(self, monitor: Monitor) -> None:
@@ -341,27 +446,46 @@ class Engine:
                 self.on_resize(monitor, int(fields["w"]), int(fields["h"]))
 
     def _recheck_dead(self, monitor: Monitor, tries: int) -> None:
-        """Ask tmux again, shortly, for the exit status of a pane it reported dead."""
+        """Ask tmux again (in a worker), shortly, for the exit status of a pane it reported dead."""
 
-        def again() -> None:
-            pane = self.ctx.tmux.panes().get(monitor.pane_id)
-            if pane is None:
-                return
-            if pane.dead_status is None and pane.dead_signal is None and tries > 1:
-                self._recheck_dead(monitor, tries - 1)
-                return
-            self.mark_exited(monitor, pane.dead_status, pane.dead_signal)
+        async def again() -> None:
+            for left in range(tries, 0, -1):
+                await asyncio.sleep(0.05)
+                try:
+                    pane = (await asyncio.to_thread(self.ctx.tmux.panes)).get(monitor.pane_id)
+                except Exception as exc:
+                    self.boundary.failed(f"looking at the pane of {monitor.session_id}", exc)
+                    return
+                if pane is None:
+                    return
+                if pane.dead_status is not None or pane.dead_signal is not None or left == 1:
+                    self.boundary.run(
+                        f"ending {monitor.session_id}",
+                        partial(self.mark_exited, monitor, pane.dead_status, pane.dead_signal),
+                    )
+                    return
 
-        asyncio.get_running_loop().call_later(0.05, again)
+        self.spawn(again())
 
     def on_resize(self, monitor: Monitor, cols: int, rows: int) -> None:
+        """The pane was resized: the screen is captured again (in a worker) at its new size."""
         if (cols, rows) == monitor.screen.size:
             return
         monitor.read_new()
         monitor.screen.resize(cols, rows)
-        cap = self.ctx.tmux.capture(monitor.pane_id)
-        monitor.screen.seed(cap.lines, cap.cursor_x, cap.cursor_y)
-        self.evaluate(monitor, cause="resize")
+
+        async def recapture() -> None:
+            try:
+                shot = await asyncio.to_thread(shoot, self.ctx.tmux, monitor.pane_id, monitor.log_file)
+            except Exception as exc:  # the pane went meanwhile: reconcile sees it
+                self.boundary.failed(f"capturing {monitor.session_id} after a resize", exc)
+                return
+            if self.monitors.get(monitor.session_id) is not monitor or monitor.screen.size != (cols, rows):
+                return  # gone, or resized again (that capture follows)
+            monitor.reseed(shot)
+            self.boundary.run(f"evaluating {monitor.session_id}", partial(self.evaluate, monitor, "resize"))
+
+        self.spawn(recapture())
 
     # status ---------------------------------------------------------------
     def evaluate(self, monitor: Monitor, cause: str) -> None:
@@ -377,10 +501,10 @@ class Engine:
             emit(self.ctx, "step.marker", "completion marker seen", session_id=monitor.session_id)
         state, detail = verdict.state, f"{cause}: rule {verdict.rule} ({verdict.state}) `{verdict.line}`"
         settle = cause == "screen"  # an error read off the screen counts once it stayed
-        if state == SessionStatus.IDLE.value and monitor.reported_error:
+        if state == SessionStatus.IDLE and monitor.reported_error:
             # Codex reports an error, redraws its prompt, and prints the error a frame later:
             # the status waits for that line (REPORT_LINE_WAIT at most) to say why
-            state = SessionStatus.ERROR.value
+            state = SessionStatus.ERROR
             detail = f"{cause}: the agent reported an error (OSC 7501) and is back at its prompt"
             settle = time.time() - monitor.reported_at < REPORT_LINE_WAIT
             if not settle:
@@ -388,23 +512,25 @@ class Engine:
                     monitor.last_error or "the agent reported an error; its screen shows none"
                 )
         monitor.screen_state = state
-        if state == SessionStatus.WAITING.value and monitor.status == state:
+        if state == SessionStatus.WAITING and monitor.status == state:
             monitor.wait_drawn = True  # the screen now shows the wait a hook announced
-        if state == SessionStatus.ERROR.value and monitor.rejected:
-            state, detail = SessionStatus.IDLE.value, f"{cause}: the operator rejected a permission"
-        if state == SessionStatus.ERROR.value and monitor.replaying and not monitor.prompted:
-            state = None  # a resumed agent redraws its history: an error there is an old turn's
-        elif state == SessionStatus.ERROR.value and settle and state != monitor.status:
+        if state == SessionStatus.ERROR and monitor.rejected:
+            state, detail = SessionStatus.IDLE, f"{cause}: the operator rejected a permission"
+        if state == SessionStatus.ERROR and monitor.replaying:
+            # a resumed agent redraws its history: an error there is an old turn's, also
+            # while a first prompt is pasted over it, until the new turn shows itself
+            state = None
+        elif state == SessionStatus.ERROR and settle and state != monitor.status:
             # an agent redrawing (its history on resume, a popup closing, its exit screen) can
             # show an old error line for a frame: an error counts once the screen settled on it
             self._check_error_later(monitor)
             state = None
-        elif monitor.error_check is not None and state != SessionStatus.ERROR.value:
+        elif monitor.error_check is not None and state != SessionStatus.ERROR:
             monitor.error_check.cancel()
             monitor.error_check = None
         if state is not None and state != monitor.status and self._screen_may_say(monitor, state):
             changed = True
-            if state == SessionStatus.EXITED.value:
+            if state == SessionStatus.EXITED:
                 # The agent said goodbye; tmux's pane-died signal brings the exit code.
                 self.set_status(monitor, state, "agent printed its exit screen", ended=True)
             else:
@@ -430,21 +556,24 @@ class Engine:
         """Hooks outrank the screen. With hooks, the screen may still show the exit
         screen, settle a starting session, or end a wait, but only a wait it has shown
         itself: a spinner left on screen from before a hook's wait is stale."""
-        if not monitor.hooked or state == SessionStatus.EXITED.value:
+        if not monitor.hooked or state == SessionStatus.EXITED:
             return True
-        if monitor.status == SessionStatus.WAITING.value:
+        if monitor.status == SessionStatus.WAITING:
             return monitor.wait_drawn
-        return monitor.status == SessionStatus.STARTING.value
+        return monitor.status == SessionStatus.STARTING
+
+    def budget_exhausted(self, run_id: str, why: str) -> None:
+        self.advancer.budget_exhausted(run_id, why)
 
     def hook_status(self, monitor: Monitor, status: str, detail: str) -> None:
         """A status an agent's hook reported."""
         if status == monitor.status or not SessionStatus(monitor.status).live:
             return
-        if status == SessionStatus.EXITED.value:
+        if status == SessionStatus.EXITED:
             self.set_status(monitor, status, detail, ended=True)
         else:
             self.set_status(monitor, status, detail)
-        if status == SessionStatus.WAITING.value:  # hooks fire before the screen redraws,
+        if status == SessionStatus.WAITING:  # hooks fire before the screen redraws,
             monitor.wait_drawn = monitor.screen_state == status  # or after it drew the dialog
         monitor.markers_acted = monitor.markers_seen
         self.progress(monitor)
@@ -465,19 +594,25 @@ class Engine:
             fields["ended_at"] = now()
         if exit_code is not None:
             fields["exit_code"] = exit_code
-        if not self.ctx.records.change_status(monitor.session_id, old, status, detail, **fields):
+        try:
+            changed = self.ctx.records.change_status(monitor.session_id, old, status, detail, **fields)
+        except Exception:
+            monitor.status = old  # not recorded: the next look at the screen tries again
+            raise
+        if not changed:
             monitor.status = self.ctx.records.session(monitor.session_id).status  # killed meanwhile
             monitor.notify()
             return False
         log.info("%s: %s -> %s (%s)", monitor.session_id, old, status, detail)
         # exited by its exit screen or a hook: tmux's pane-died brings the exit code later
-        monitor.awaiting_exit_code = status == SessionStatus.EXITED.value and exit_code is None
+        monitor.awaiting_exit_code = status == SessionStatus.EXITED and exit_code is None
         monitor.status_seq += 1
         monitor.wait_drawn = True
         if status in BUSY:
             monitor.turn_seen = True
+            monitor.replaying = False  # a turn of its own: what its screen shows now is new
         monitor.notify()
-        if status == SessionStatus.ERROR.value:
+        if status == SessionStatus.ERROR:
             monitor.last_error = monitor.last_error or monitor.screen_error()
             emit(
                 self.ctx,
@@ -486,13 +621,24 @@ class Engine:
                 severity="warning",
                 session_id=monitor.session_id,
             )
-        elif status == SessionStatus.WORKING.value:
+        elif status == SessionStatus.WORKING:
             monitor.last_error = None
-        if old == SessionStatus.WORKING.value or not monitor.hooked:
+        if old == SessionStatus.WORKING or not monitor.hooked:
             self.after.add(monitor, collect=True, progress=False)
         if not SessionStatus(status).live:
             self._close_commands(monitor.session_id, f"session {status}")
+        news = news_of(old, status, exit_code, monitor.session_id)
+        if news is not None:
+            self.call(News(news.kind, self._who(monitor.session_id)))
+        self.caller.waiting(sum(1 for m in self.monitors.values() if m.status == SessionStatus.WAITING))
         return True
+
+    def call(self, news: News) -> None:
+        self.caller.news(news)
+
+    def _who(self, session_id: str) -> str:
+        row = self.ctx.records.find_session(session_id)
+        return who(session_id, row.agent, row.task) if row else session_id
 
     def mark_exited(
         self, monitor: Monitor, code: int | None, signal: int | None = None, final: bool = False
@@ -519,16 +665,18 @@ class Engine:
         restarted = not SessionStatus(monitor.status).live and SessionStatus(row.status).live
         if restarted or (row.tmux_pane is not None and row.tmux_pane != monitor.pane_id):
             return  # the session was restarted in another window meanwhile
-        if row.status == SessionStatus.EXITED.value:
+        if row.status == SessionStatus.EXITED:
             monitor.awaiting_exit_code = False
             if row.exit_code is not None or code is None:
                 return
             # the exit screen (or a hook) said so first: now the exit code, no second transition
             self.ctx.records.update_session(monitor.session_id, exit_code=code, status_detail=detail)
+            if code != 0:
+                self.call(News("exited", self._who(monitor.session_id)))
         elif not SessionStatus(row.status).live:
             monitor.awaiting_exit_code = False
             return  # killed or lost meanwhile: that stands
-        elif not self.set_status(monitor, SessionStatus.EXITED.value, detail, ended=True, exit_code=code):
+        elif not self.set_status(monitor, SessionStatus.EXITED, detail, ended=True, exit_code=code):
             return
         severity = "info" if code == 0 else "warning"
         emit(
@@ -538,14 +686,14 @@ class Engine:
     def _close_commands(self, session_id: str, cause: str, poke: bool = True) -> None:
         delivering = session_id in self.delivering
         for cmd in self.ctx.ledger.open_rows(session_id):
-            if cmd.id is None or cmd.kind == CommandKind.TAKEOVER.value:
+            if cmd.id is None or cmd.kind == CommandKind.TAKEOVER:
                 continue
-            if delivering and cmd.state == CommandState.ISSUED.value:
+            if delivering and cmd.state == CommandState.ISSUED:
                 continue  # its delivery task settles it (the agent may have taken it, then exited)
-            final = CommandState.CANCELLED if cmd.state == CommandState.QUEUED.value else CommandState.FAILED
+            final = CommandState.CANCELLED if cmd.state == CommandState.QUEUED else CommandState.FAILED
             self.ctx.ledger.transition(cmd.id, final, cause)
         if poke:
-            self.runs.poke(session_id)
+            self.advancer.poke(session_id)
 
     # queue ----------------------------------------------------------------
     def progress(self, monitor: Monitor) -> None:
@@ -562,13 +710,13 @@ class Engine:
         if sid in self.delivering:
             return
         rows = self.ctx.ledger.open_rows(sid)
-        queued = [r for r in rows if r.state == CommandState.QUEUED.value]
-        prompts = [r for r in queued if r.kind == CommandKind.PROMPT.value]
+        queued = [r for r in rows if r.state == CommandState.QUEUED]
+        prompts = [r for r in queued if r.kind == CommandKind.PROMPT]
         idle = SessionStatus(monitor.status).accepts_input
-        if monitor.status == SessionStatus.WAITING.value:
-            pick = [r for r in queued if r.kind == CommandKind.ANSWER.value]
-        elif idle or monitor.status == SessionStatus.WORKING.value:
-            busy = any(r.state in ACTIVE and r.kind == CommandKind.PROMPT.value for r in rows)
+        if monitor.status == SessionStatus.WAITING:
+            pick = [r for r in queued if r.kind == CommandKind.ANSWER]
+        elif idle or monitor.status == SessionStatus.WORKING:
+            busy = any(r.state in ACTIVE and r.kind == CommandKind.PROMPT for r in rows)
             pick = [r for r in prompts if r.urgent] or (prompts if idle and not busy else [])
         else:
             return
@@ -577,29 +725,35 @@ class Engine:
         row = self.ctx.records.session(sid)
         if row.taken_over:
             return
-        held = pick[0].kind == CommandKind.PROMPT.value and not pick[0].urgent
+        held = pick[0].kind == CommandKind.PROMPT and not pick[0].urgent
         if held and self.signals.budgets.check(row) is not None:
             return  # a spent budget holds prompts back (the pause is announced once)
         cmd = pick[0]
         self._start(
             monitor,
             deliver_answer(self, monitor, cmd)
-            if cmd.kind == CommandKind.ANSWER.value
+            if cmd.kind == CommandKind.ANSWER
             else deliver(self, monitor, cmd),
         )
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """A background task of the loop, awaited (cancelled) on shutdown."""
+        task = asyncio.get_running_loop().create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     def _start(self, monitor: Monitor, work: Coroutine[Any, Any, None]) -> None:
         """Run one delivery for the session; nothing else is sent to it meanwhile."""
         self.delivering.add(monitor.session_id)
-        task = asyncio.get_running_loop().create_task(self._deliver(monitor, work))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self.spawn(self._deliver(monitor, work))
 
     async def _deliver(self, monitor: Monitor, work: Coroutine[Any, Any, None]) -> None:
         try:
             await work
-        except Exception:  # a bug must not kill the engine; it is logged with its traceback
-            log.exception("delivery to session %s failed", monitor.session_id)
+        except Exception as exc:  # a bug must not kill the engine: logged, and an event
+            self.boundary.failed(
+                f"delivery to session {monitor.session_id}", exc, lambda: self.after.add(monitor)
+            )
         finally:
             self.delivering.discard(monitor.session_id)
         if not SessionStatus(monitor.status).live:

@@ -14,9 +14,10 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
+from orchtui.engine.boundary import Boundary
 from orchtui.engine.monitor import Monitor
-from orchtui.errors import OrchtuiError
 
 log = logging.getLogger("orchtui.engine")
 SLICE = 0.01
@@ -35,7 +36,9 @@ class FollowUps:
         collect: Callable[[Monitor], object],
         progress: Callable[[Monitor], None],
         followed: Callable[[Monitor], bool],
+        boundary: Boundary,
     ) -> None:
+        self.boundary = boundary
         self._collect = collect
         self._progress = progress
         self._followed = followed
@@ -87,7 +90,9 @@ class FollowUps:
                     self._collect(work.monitor)  # an ended session's usage still counts
                 if work.progress and self._followed(work.monitor):
                     self._progress(work.monitor)
-            except OrchtuiError as exc:
-                log.warning("after a change of %s: %s", sid, exc)
-            except Exception:  # one session's bug must not stop the others
-                log.exception("after a change of %s", sid)
+            except Exception as exc:  # one session's trouble must not stop the others
+                self.boundary.failed(
+                    f"after a change of {sid}",
+                    exc,
+                    partial(self.add, work.monitor, work.collect, work.progress),
+                )

@@ -10,9 +10,10 @@ import os
 from typing import TYPE_CHECKING
 
 from orchtui.paths import StatePaths
+from orchtui.services.pane_logs import write_base
 from orchtui.tail import read_from
 
-if TYPE_CHECKING:  # the CLI imports this module for set_aside/remove, without the screen
+if TYPE_CHECKING:
     from orchtui.engine.monitor import Monitor
     from orchtui.runtime.tmux import Tmux
 
@@ -32,41 +33,3 @@ def rotate(monitor: Monitor, tmux: Tmux, state: StatePaths) -> None:
         monitor.feed(late)
     monitor.base = monitor.offset
     write_base(state, monitor.session_id, monitor.base)
-
-
-def write_base(state: StatePaths, session_id: str, base: int) -> None:
-    path = state.log_base(session_id)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(str(base))
-    os.replace(tmp, path)
-
-
-def read_base(state: StatePaths, session_id: str) -> int:
-    try:
-        return max(0, int(state.log_base(session_id).read_text().strip() or 0))
-    except (FileNotFoundError, ValueError):
-        return 0
-
-
-def remove(state: StatePaths, session_id: str) -> int:
-    """Delete every log file of the session (its cleanup); how many there were."""
-    removed = 0
-    for path in state.session_logs(session_id):
-        try:
-            path.unlink()
-            removed += 1
-        except FileNotFoundError:
-            pass
-    return removed
-
-
-def set_aside(state: StatePaths, session_id: str, stamp: int) -> None:
-    """A relaunch starts a new log at offset 0; the old one (and its rotated part) is
-    kept under the launch's time until the session's cleanup."""
-    for path, name in (
-        (state.log_file(session_id), f"{session_id}.{stamp}.log"),
-        (state.rotated_log(session_id), f"{session_id}.{stamp}.log.1"),
-    ):
-        if path.exists():
-            path.rename(path.with_name(name))
-    state.log_base(session_id).unlink(missing_ok=True)

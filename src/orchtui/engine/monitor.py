@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchtui.drivers.base import SessionFiles
+from orchtui.engine.sight import Shot
 from orchtui.profiles import AgentProfile
 from orchtui.screen.classify import Verdict, classify
 from orchtui.screen.vt import VirtualScreen, strip_ansi
@@ -67,7 +68,7 @@ class Monitor:
     frame_check: asyncio.TimerHandle | None = None  # a synchronized update still open, looked at later
     prompted: bool = False  # a prompt was pasted since this monitor began (the agent's first waits)
     awaiting_exit_code: bool = False  # exited by its screen or a hook; the pane has not died yet
-    replaying: bool = False  # resumed a conversation: until the first prompt, its screen shows old turns
+    replaying: bool = False  # resumed a conversation: until its first turn, its screen shows old turns
     reported_error: bool = False  # the agent reported an error, and no new turn since (OSC 7501)
     reported_at: float = 0.0  # when it did
     _tail: str = ""
@@ -102,6 +103,17 @@ class Monitor:
         if data:
             self.feed(data)
         return data
+
+    def reseed(self, shot: Shot) -> None:
+        """The screen as tmux captured it (in a worker, a moment ago), then the output read
+        since: the log bytes between the capture and what was read are replayed onto it."""
+        self.screen.seed(shot.capture.lines, shot.capture.cursor_x, shot.capture.cursor_y)
+        read = self.offset - self.base
+        if shot.logged < read:
+            with self.log_file.open("rb") as fh:
+                fh.seek(shot.logged)
+                self.screen.feed(fh.read(read - shot.logged))
+        self.generation += 1
 
     def feed(self, data: bytes) -> None:
         """Output that follows what was read so far."""

@@ -11,39 +11,22 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
-from typing import TYPE_CHECKING
 
-from orchtui.drivers import Driver, SessionFiles, driver
-from orchtui.engine.budget import Budgets
-from orchtui.engine.context import Context
-from orchtui.engine.events import emit
+from orchtui.drivers import Driver, driver
 from orchtui.engine.monitor import Monitor
+from orchtui.engine.port import Loop
 from orchtui.redact import redact
+from orchtui.services.budget import Budgets
+from orchtui.services.events import emit
+from orchtui.services.session_files import session_files
 from orchtui.store.tables import AgentSession, Usage
 from orchtui.tail import complete_lines, read_from
-
-if TYPE_CHECKING:
-    from orchtui.engine.engine import Engine
 
 log = logging.getLogger("orchtui.engine")
 
 
-def session_files(ctx: Context, row: AgentSession) -> SessionFiles:
-    state = ctx.config.state
-    wt = ctx.records.worktree(row.worktree_id) if row.worktree_id else None
-    return SessionFiles(
-        session_id=row.id,
-        worktree=Path(wt.path) if wt else Path.cwd(),
-        session_dir=state.session_dir(row.id),
-        hook_file=state.hook_file(row.id),
-        started_at=row.created_at,
-        home=Path.home(),
-    )
-
-
 class Signals:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Loop) -> None:
         self.engine = engine
         self.ctx = engine.ctx
         self.budgets = Budgets(engine.ctx)
@@ -137,7 +120,7 @@ class Signals:
             log.info("%s: %d usage record(s), $%.4f", row.id, len(fresh), sum(u.cost for u in fresh))
             exhausted = self.budgets.check(row)
             if exhausted is not None and row.run_id:
-                self.engine.runs.budget_exhausted(row.run_id, exhausted.describe())
+                self.engine.budget_exhausted(row.run_id, exhausted.describe())
         return fresh
 
 

@@ -15,14 +15,14 @@ import re
 from collections.abc import Callable
 
 from orchtui.domain import CommandKind, CommandState, SessionStatus
-from orchtui.engine.context import Context
-from orchtui.engine.events import emit
 from orchtui.engine.monitor import Monitor
+from orchtui.services.context import Context
+from orchtui.services.events import emit
 from orchtui.store.db import now
 from orchtui.store.tables import Command
 
-ACTIVE = (CommandState.ISSUED.value, CommandState.DELIVERED.value, CommandState.RUNNING.value)
-BUSY = (SessionStatus.WORKING.value, SessionStatus.WAITING.value)
+ACTIVE = (CommandState.ISSUED, CommandState.DELIVERED, CommandState.RUNNING)
+BUSY = (SessionStatus.WORKING, SessionStatus.WAITING)
 COUNTDOWN = re.compile(r"\d+(\.\d+)?\s*(s|ms|seconds?)\b")
 
 
@@ -47,14 +47,14 @@ class Turns:
         return [
             cmd
             for cmd in self.ctx.ledger.open_rows(session_id)
-            if cmd.state in ACTIVE and cmd.kind == CommandKind.PROMPT.value and cmd.id is not None
+            if cmd.state in ACTIVE and cmd.kind == CommandKind.PROMPT and cmd.id is not None
         ]
 
     def advance(self, monitor: Monitor) -> None:
         """Move the session's in-flight prompts along as the agent's state changes (a row
         being delivered is the delivery's own)."""
         for cmd in self.active(monitor.session_id):
-            if cmd.state != CommandState.ISSUED.value:
+            if cmd.state != CommandState.ISSUED:
                 self._advance(monitor, cmd)
 
     def _advance(self, monitor: Monitor, cmd: Command) -> None:
@@ -65,7 +65,7 @@ class Turns:
         status = monitor.status
         base = self.marker_base.get(cmd.id, monitor.markers_seen)
         marker = monitor.markers_seen > base
-        if cmd.state == CommandState.DELIVERED.value:
+        if cmd.state == CommandState.DELIVERED:
             if status in BUSY or monitor.turn_seen or marker:
                 why = (
                     f"agent {status}"
@@ -75,15 +75,15 @@ class Turns:
                     else "the agent was busy, or printed turn output, since the Enter"
                 )
                 self.ctx.ledger.transition(cmd.id, CommandState.RUNNING, f"turn started: {why}")
-                cmd.state = CommandState.RUNNING.value
+                cmd.state = CommandState.RUNNING
             elif not self._new_error(monitor, cmd.id):
                 return  # submitted; the turn has not started yet
         if marker:  # the STOP token: done, whatever the screen shows
             self._finish(monitor, cmd, CommandState.DONE, "completion marker seen")
-        elif status == SessionStatus.IDLE.value:
+        elif status == SessionStatus.IDLE:
             why = "the operator rejected a permission" if monitor.rejected else "agent back at its prompt"
             self._finish(monitor, cmd, CommandState.DONE, why)
-        elif status == SessionStatus.ERROR.value:
+        elif status == SessionStatus.ERROR:
             self._finish(
                 monitor,
                 cmd,
@@ -95,7 +95,7 @@ class Turns:
         """An error status since the Enter that shows a new error line. An agent that
         redraws (a slash-command popup closing, its exit screen) can show the error of the
         turn before again: that one is old."""
-        if monitor.status != SessionStatus.ERROR.value:
+        if monitor.status != SessionStatus.ERROR:
             return False
         if monitor.status_seq <= self.submit_seq.get(command_id, 0):
             return False
@@ -122,7 +122,7 @@ class Turns:
             return
         limit = self.ctx.config.delivery.turn_timeout
         for cmd in self.active(monitor.session_id):
-            if cmd.state == CommandState.DELIVERED.value and now() - (cmd.delivered_at or now()) > limit:
+            if cmd.state == CommandState.DELIVERED and now() - (cmd.delivered_at or now()) > limit:
                 assert cmd.id is not None
                 self.ctx.ledger.transition(
                     cmd.id,
@@ -137,7 +137,7 @@ class Turns:
     def note_retrying(self, monitor: Monitor) -> None:
         """An agent retrying an API error stays `working`, with the retry as its detail;
         past events.retry_warn_after it is escalated once as agent.retrying."""
-        line = monitor.retrying() if monitor.status == SessionStatus.WORKING.value else None
+        line = monitor.retrying() if monitor.status == SessionStatus.WORKING else None
         if line is None:
             monitor.retry_since, monitor.retry_line, monitor.retry_reported = None, "", False
             return
@@ -161,7 +161,7 @@ class Turns:
         """Working, yet silent for too long: say so once (until it prints again). True
         when it just said so."""
         quiet = now() - monitor.last_output
-        stuck = monitor.status == SessionStatus.WORKING.value and quiet > self.ctx.config.events.stuck_after
+        stuck = monitor.status == SessionStatus.WORKING and quiet > self.ctx.config.events.stuck_after
         if stuck and not monitor.stuck_reported:
             monitor.stuck_reported = True
             emit(

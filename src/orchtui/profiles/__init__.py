@@ -43,6 +43,10 @@ def _compile(value: str, flags: int = re.MULTILINE) -> re.Pattern[str]:
         raise ValueError(f"invalid regex {value!r}: {exc}") from None
 
 
+# The drivers a profile may name; orchtui.drivers.DRIVERS implements exactly these.
+DRIVER_NAMES = frozenset({"screen", "claude", "codex", "aider", "gemini", "orchtui"})
+
+
 class PatternRule(BaseModel):
     """One screen rule. Rules are tried in file order; the first match wins.
 
@@ -127,10 +131,8 @@ class AgentProfile(BaseModel):
     @field_validator("driver")
     @classmethod
     def _known_driver(cls, value: str) -> str:
-        from orchtui.drivers import DRIVERS
-
-        if value not in DRIVERS:
-            raise ValueError(f"unknown driver {value!r} (known: {', '.join(sorted(DRIVERS))})")
+        if value not in DRIVER_NAMES:
+            raise ValueError(f"unknown driver {value!r} (known: {', '.join(sorted(DRIVER_NAMES))})")
         return value
 
     @field_validator("prompt_echo", "completion_marker", "conversation_id", "retrying", "turn_output")

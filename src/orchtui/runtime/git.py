@@ -169,6 +169,14 @@ class GitRepo:
         except GitCommandError as exc:
             raise GitError(f"git worktree remove: {_err(exc)}") from None
 
+    def commits_between(self, base: str, branch: str, limit: int = 10) -> list[str]:
+        """`branch`'s commits that `base` lacks, newest first, one line each (hash, subject)."""
+        try:
+            out = self.repo.git.log("--oneline", f"-{limit}", f"{base}..{branch}", "--", env=READ_ONLY)
+        except GitCommandError:
+            return []
+        return [line for line in out.splitlines() if line.strip()]
+
     def ahead_behind(self, branch: str, base: str) -> tuple[int, int]:
         out = self.repo.git.rev_list("--left-right", "--count", f"{branch}...{base}")
         ahead, behind = out.split()
@@ -183,3 +191,27 @@ class GitRepo:
             elif line == f"branch refs/heads/{branch}":
                 return current
         return None
+
+
+def repo_root(path: Path) -> Path:
+    """The work tree of the repository `path` is in; UsageError outside one."""
+    return GitRepo(path).root
+
+
+def current_branch(path: Path) -> str:
+    """The branch checked out at `path`, or its commit when the HEAD is detached."""
+    return GitRepo(path).current_branch()
+
+
+def branch_facts(path: Path, branch: str, base: str) -> tuple[int | None, int | None, int | None]:
+    """Commits `branch` is ahead of and behind `base`, and how many files at `path` are
+    uncommitted (each None when git cannot say); takes no lock a running agent needs."""
+    try:
+        repo = git.Repo(path)
+        ahead, behind = (
+            int(x) for x in repo.git.rev_list("--left-right", "--count", f"{branch}...{base}").split()
+        )
+        porcelain = repo.git.status("--porcelain", env=READ_ONLY)
+    except (GitCommandError, InvalidGitRepositoryError, NoSuchPathError, ValueError):
+        return None, None, None
+    return ahead, behind, len([ln for ln in porcelain.splitlines() if ln.strip()])

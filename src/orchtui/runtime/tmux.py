@@ -10,6 +10,7 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from orchtui.runtime.tmux_control import ControlClient, ControlLost
 
 SESSION_OPTION = "@orchtui_session"
 CONTROL_COMMANDS = ("send-keys", "paste-buffer")  # the engine's per-prompt commands
+SERVER_EXITED = "server exited unexpectedly"  # tmux's words when its server quit mid-command
+SERVER_EXIT_RETRIES = 3
 _PANE_FORMAT = "\t".join(
     [
         "#{pane_id}",
@@ -117,10 +120,16 @@ class Tmux:
                 if not ok and check:
                     raise TmuxError(f"tmux {args[0]}: {' '.join(lines).strip()}")
                 return lines if ok else []
-        try:
-            result = self.server.cmd(*args)
-        except LibTmuxException as exc:
-            raise TmuxError(f"tmux {args[0]}: {exc}") from None
+        for attempt in range(SERVER_EXIT_RETRIES + 1):
+            try:
+                result = self.server.cmd(*args)
+            except LibTmuxException as exc:
+                raise TmuxError(f"tmux {args[0]}: {exc}") from None
+            if result.stderr != [SERVER_EXITED] or attempt == SERVER_EXIT_RETRIES:
+                break
+            # the command reached a server that was exiting (one a failed attach started, with
+            # no session to keep it) and was not carried out: the next one starts a fresh server
+            time.sleep(0.05 * (attempt + 1))
         if check and result.stderr:
             raise TmuxError(f"tmux {args[0]}: {' '.join(result.stderr).strip()}")
         return list(result.stdout)
@@ -145,7 +154,7 @@ class Tmux:
             f"set -g default-size {self.width}x{self.height}\n"
             "set -g window-size latest\n"
             f"bind-key -n {self.detach_key} detach-client\n"
-            f"set -g status-right ' orchtui · detach: {self.detach_key} '\n"
+            f"set -g status-right ' orchtui#{{@orchtui_waiting}} · detach: {self.detach_key} '\n"
             "set -g status-style 'bg=#1d2433,fg=#c5cdd9'\n"
             "set -g escape-time 10\n"
         )
@@ -259,6 +268,21 @@ class Tmux:
 
     def capture_text(self, pane_id: str) -> str:
         return "\n".join(self.run("capture-pane", "-p", "-t", pane_id)).rstrip()
+
+    def capture_lines(self, pane_id: str, lines: int) -> list[str]:
+        """The last `lines` lines of the pane (its history too), wrapped lines joined,
+        blank lines at the bottom left out."""
+        got = self.run("capture-pane", "-p", "-J", "-S", f"-{max(lines, 1)}", "-t", pane_id)
+        while got and not got[-1].strip():
+            got.pop()
+        return got[-lines:] if lines > 0 else []
+
+    def show_waiting(self, count: int) -> None:
+        """The count of agents waiting for the operator, in orchtui's status line."""
+        if self.alive():
+            self.run(
+                "set-option", "-g", "@orchtui_waiting", f" · {count} waiting" if count else "", check=False
+            )
 
     def kill_window(self, window_id: str) -> None:
         self.run("kill-window", "-t", window_id, check=False)

@@ -15,12 +15,15 @@ as before. Agent text never passes here: it is loaded into a buffer from stdin.
 from __future__ import annotations
 
 import collections
+import contextlib
 import re
 import subprocess
+import tempfile
 import threading
 import time
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from typing import IO
 
 SAFE = re.compile(r"[A-Za-z0-9%@_:.,+/-]+")
 RETRY_AFTER = 5.0  # seconds before connecting again after a failed or lost connection
@@ -108,12 +111,17 @@ class ControlClient:
             return self._conn
         if time.monotonic() - self._failed_at < RETRY_AFTER:
             raise ControlLost("control client not connected")
+        # what tmux says when it cannot attach, in a file (never full); tmux keeps its own descriptor
+        with tempfile.TemporaryFile() as errors:
+            return self._attach(errors)
+
+    def _attach(self, errors: IO[bytes]) -> _Connection:
         try:
             proc = subprocess.Popen(
                 ["tmux", "-L", self.socket_name, "-C", "attach-session", "-f", "ignore-size,no-output"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
+                stderr=errors,
                 start_new_session=True,
             )
         except OSError:
@@ -123,13 +131,20 @@ class ControlClient:
         attached = conn.expect()  # the attach command's own reply block
         self._conn = conn
         threading.Thread(target=_read, args=(conn,), name="tmux-control", daemon=True).start()
+        lines: list[str] = []
         try:
-            ok, _lines = attached.result(REPLY_TIMEOUT)
-        except (FutureTimeout, ControlLost):
+            ok, lines = attached.result(REPLY_TIMEOUT)
+        except FutureTimeout:
+            ok, lines = False, [f"no reply within {REPLY_TIMEOUT:.0f}s"]
+        except ControlLost:
             ok = False
         if not ok:  # e.g. no session to attach to yet
             self._lose(conn)
-            raise ControlLost("control client could not attach")
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(1)
+            errors.seek(0)
+            said = " ".join([*lines, errors.read(2000).decode(errors="replace")]).split()
+            raise ControlLost(f"control client could not attach: {' '.join(said) or 'tmux said nothing'}")
         return conn
 
     def _lose(self, conn: _Connection) -> None:

@@ -8,9 +8,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, create_engine
 
 from orchtui.errors import OrchtuiError
@@ -18,7 +18,8 @@ from orchtui.locks import file_lock
 from orchtui.store import tables
 from orchtui.store.sealing import Seal
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 13
+MIGRATION_LOCK = 0x6F726368  # PostgreSQL advisory lock held while the schema is made or moved on
 
 
 def _v2_urgent_commands(engine: Engine) -> None:
@@ -55,6 +56,65 @@ def _v8_submit_offsets(engine: Engine) -> None:
         conn.execute(text("ALTER TABLE command ADD COLUMN submit_offset INTEGER"))
 
 
+def _v9_run_stages(engine: Engine) -> None:
+    SQLModel.metadata.create_all(engine, tables=[SQLModel.metadata.tables["run_stage"]])
+    have = {c["name"] for c in inspect(engine).get_columns("run")}  # v4 made it from today's model
+    with engine.begin() as conn:  # what runs kept as artifacts (env:names, group) is the run's own
+        for column in ("env_names", "group_runs"):
+            if column not in have:
+                conn.execute(text(f"ALTER TABLE run ADD COLUMN {column} VARCHAR"))
+        conn.execute(
+            text(
+                "UPDATE run SET env_names = (SELECT content FROM artifact"
+                " WHERE artifact.run_id = run.id AND artifact.name = 'env:names' ORDER BY id DESC LIMIT 1)"
+            )
+        )
+        conn.execute(
+            text(
+                "UPDATE run SET group_runs = (SELECT content FROM artifact"
+                " WHERE artifact.run_id = run.id AND artifact.name = 'group' ORDER BY id DESC LIMIT 1)"
+            )
+        )
+
+
+def _v10_archived_sessions(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE agent_session ADD COLUMN archived_at FLOAT"))
+
+
+def _v11_session_approvals(engine: Engine) -> None:
+    """An approval may be about a session (asked for over MCP) instead of a run's stage:
+    `session_id` is added and `run_id` may be empty. SQLite cannot drop a NOT NULL, so its
+    table is made anew from today's model and the rows copied."""
+    with engine.begin() as conn:
+        old = [c["name"] for c in inspect(conn).get_columns("approval")]  # v4 made it from today's model
+        if engine.dialect.name != "sqlite":
+            if "session_id" not in old:
+                conn.execute(text("ALTER TABLE approval ADD COLUMN session_id VARCHAR"))
+                conn.execute(text("CREATE INDEX ix_approval_session_id ON approval (session_id)"))
+            conn.execute(text("ALTER TABLE approval ALTER COLUMN run_id DROP NOT NULL"))
+            return
+        for index in inspect(conn).get_indexes("approval"):
+            conn.execute(text(f'DROP INDEX "{index["name"]}"'))
+        conn.execute(text("ALTER TABLE approval RENAME TO approval_v10"))
+        SQLModel.metadata.tables["approval"].create(conn)
+        names = ", ".join(old)
+        conn.execute(text(f"INSERT INTO approval ({names}) SELECT {names} FROM approval_v10"))
+        conn.execute(text("DROP TABLE approval_v10"))
+
+
+def _v12_workers(engine: Engine) -> None:
+    SQLModel.metadata.create_all(engine, tables=[SQLModel.metadata.tables["worker"]])
+
+
+def _v13_session_hosts(engine: Engine) -> None:
+    if "host" in {c["name"] for c in inspect(engine).get_columns("agent_session")}:
+        return
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE agent_session ADD COLUMN host VARCHAR"))
+        conn.execute(text("CREATE INDEX ix_agent_session_host ON agent_session (host)"))
+
+
 # version -> function that upgrades a database from version-1 to version.
 MIGRATIONS: dict[int, Callable[[Engine], None]] = {
     2: _v2_urgent_commands,
@@ -64,6 +124,11 @@ MIGRATIONS: dict[int, Callable[[Engine], None]] = {
     6: _v6_merges,
     7: _v7_skill_vetting,
     8: _v8_submit_offsets,
+    9: _v9_run_stages,
+    10: _v10_archived_sessions,
+    11: _v11_session_approvals,
+    12: _v12_workers,
+    13: _v13_session_hosts,
 }
 
 
@@ -86,10 +151,10 @@ class Store:
             db_file.parent.mkdir(parents=True, exist_ok=True)
             self._lock_path = db_file.with_name(db_file.name + ".migrate.lock")
             key_file = key_file or db_file.with_name(db_file.name + ".key")
-            self.engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            self.sql = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+            event.listen(self.sql, "connect", _sqlite_pragmas)
         else:
-            self.engine = create_engine(url, pool_pre_ping=True)
+            self.sql = create_engine(url, pool_pre_ping=True)
         if key_file is None:
             raise OrchtuiError(f"database {url}: a key file for queued prompts is needed (Store(key_file=…))")
         self.seal = Seal(key_file)
@@ -97,14 +162,21 @@ class Store:
             if self._lock_path is not None:
                 with file_lock(self._lock_path):  # two processes may open a new database at once
                     self._migrate()
+            elif self.sql.dialect.name == "postgresql":  # processes on several hosts, one server
+                with self.sql.connect() as conn:
+                    conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+                    try:
+                        self._migrate()
+                    finally:
+                        conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
             else:
                 self._migrate()
         except SQLAlchemyError as exc:
             raise OrchtuiError(f"database {url}: {exc.__class__.__name__}: {exc.args[0]}") from None
 
     def _migrate(self) -> None:
-        SQLModel.metadata.create_all(self.engine, tables=[SQLModel.metadata.tables["meta"]])
-        with Session(self.engine) as db:
+        SQLModel.metadata.create_all(self.sql, tables=[SQLModel.metadata.tables["meta"]])
+        with Session(self.sql) as db:
             row = db.get(tables.Meta, "schema_version")
             version = int(row.value) if row else 0
         if version > SCHEMA_VERSION:
@@ -114,29 +186,38 @@ class Store:
         if version == SCHEMA_VERSION:
             return
         if version == 0:
-            SQLModel.metadata.create_all(self.engine)
+            SQLModel.metadata.create_all(self.sql)
             version = SCHEMA_VERSION
         while version < SCHEMA_VERSION:
             version += 1
-            MIGRATIONS[version](self.engine)
-        with Session(self.engine) as db:
+            MIGRATIONS[version](self.sql)
+        with Session(self.sql) as db:
             db.merge(tables.Meta(key="schema_version", value=str(version)))
             db.commit()
 
     @property
     def schema_version(self) -> int:
-        with Session(self.engine) as db:
+        with Session(self.sql) as db:
             row = db.get(tables.Meta, "schema_version")
             return int(row.value) if row else 0
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        with Session(self.engine, expire_on_commit=False) as db:
+    def db(self) -> Iterator[Session]:
+        """One unit of work with the database (SQLModel's Session: not an agent's)."""
+        with Session(self.sql, expire_on_commit=False) as db:
             yield db
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.sql.dispose()
 
 
 def now() -> float:
     return time.time()
+
+
+def is_busy(exc: BaseException) -> bool:
+    """The database was locked or busy past its wait (another process held it): the same
+    work can succeed when tried again."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    words = ("locked", "busy", "deadlock detected", "could not serialize", "lock timeout")
+    return isinstance(exc, OperationalError) and any(word in text for word in words)

@@ -94,12 +94,12 @@ class Ledger:
         urgent: bool = False,
     ) -> Command:
         at = now()
-        with self.store.session() as db:
+        with self.store.db() as db:
             cmd = Command(
                 session_id=session_id,
-                kind=kind.value,
+                kind=kind,
                 text=redact(text),
-                state=state.value,
+                state=state,
                 actor=actor,
                 urgent=urgent,
                 queued_at=at,
@@ -110,7 +110,7 @@ class Ledger:
             assert cmd.id is not None
             if payload:
                 db.add(CommandPayload(command_id=cmd.id, text=self.store.seal.close(text)))
-            db.add(CommandTransition(command_id=cmd.id, state=state.value, at=at, cause=cause))
+            db.add(CommandTransition(command_id=cmd.id, state=state, at=at, cause=cause))
             db.commit()
             return cmd
 
@@ -119,7 +119,7 @@ class Ledger:
         prepared Core statements: the engine makes several per prompt, and the ORM's unit
         of work cost ~2 ms each."""
         at = now()
-        with self.store.engine.begin() as conn:
+        with self.store.sql.begin() as conn:
             found = conn.execute(_ROW, {"row_id": command_id}).first()
             if found is None:
                 raise NotFound(f"no ledger row {command_id}")
@@ -128,9 +128,9 @@ class Ledger:
             if state not in COMMAND_TRANSITIONS[current]:
                 raise IllegalTransition(f"ledger row {command_id}: {current} -> {state} is not allowed")
             skips_running = current is not CommandState.RUNNING
-            if state is CommandState.DONE and kind == CommandKind.PROMPT.value and skips_running:
+            if state is CommandState.DONE and kind == CommandKind.PROMPT and skips_running:
                 raise IllegalTransition(f"ledger row {command_id}: a prompt is done only after running")
-            values: dict[str, object] = {"state": state.value, _STAMP[state]: at}
+            values: dict[str, object] = {"state": state, _STAMP[state]: at}
             if state is CommandState.ISSUED:
                 values["attempts"] = attempts + 1
             if error:
@@ -141,7 +141,7 @@ class Ledger:
             )
             conn.execute(
                 _ADD_TRANSITION,
-                {"command_id": command_id, "state": state.value, "at": at, "cause": redact(cause)},
+                {"command_id": command_id, "state": state, "at": at, "cause": redact(cause)},
             )
             if state.final or state is CommandState.DELIVERED:
                 conn.execute(_DROP_PAYLOAD, {"row_id": command_id})
@@ -149,23 +149,23 @@ class Ledger:
     def note_submit(self, command_id: int, offset: int) -> None:
         """Enter is about to be pressed for this row for the first time; `offset` is the
         agent's log size now. After a crash only output past it can be this row's turn."""
-        with self.store.engine.begin() as conn:
+        with self.store.sql.begin() as conn:
             conn.execute(_NOTE_SUBMIT, {"row_id": command_id, "offset": offset})
 
     def payload(self, command_id: int) -> str | None:
-        with self.store.session() as db:
+        with self.store.db() as db:
             row = db.get(CommandPayload, command_id)
             return self.store.seal.open(row.text) if row else None
 
     def get(self, command_id: int) -> Command:
-        with self.store.session() as db:
+        with self.store.db() as db:
             cmd = db.get(Command, command_id)
             if cmd is None:
                 raise NotFound(f"no ledger row {command_id}")
             return cmd
 
     def rows(self, session_id: str | None = None, limit: int | None = None) -> list[Command]:
-        with self.store.session() as db:
+        with self.store.db() as db:
             query = select(Command).order_by(col(Command.id))
             if session_id is not None:
                 query = query.where(Command.session_id == session_id)
@@ -174,8 +174,8 @@ class Ledger:
 
     def open_rows(self, session_id: str) -> list[Command]:
         """Rows not yet final, oldest first."""
-        finals = [s.value for s in CommandState if s.final]
-        with self.store.session() as db:
+        finals = [s for s in CommandState if s.final]
+        with self.store.db() as db:
             query = (
                 select(Command)
                 .where(Command.session_id == session_id)
@@ -186,18 +186,18 @@ class Ledger:
 
     def queued_counts(self) -> dict[str, int]:
         """Queued rows per session (one query)."""
-        with self.store.session() as db:
-            query = select(Command.session_id, func.count()).where(Command.state == CommandState.QUEUED.value)
+        with self.store.db() as db:
+            query = select(Command.session_id, func.count()).where(Command.state == CommandState.QUEUED)
             return {sid: int(n) for sid, n in db.exec(query.group_by(Command.session_id)).all()}
 
     def sessions_with_queued(self) -> list[str]:
         """Sessions that have at least one queued row (one query for all sessions)."""
-        with self.store.session() as db:
-            query = select(Command.session_id).where(Command.state == CommandState.QUEUED.value).distinct()
+        with self.store.db() as db:
+            query = select(Command.session_id).where(Command.state == CommandState.QUEUED).distinct()
             return list(db.exec(query).all())
 
     def transitions(self, command_id: int) -> list[CommandTransition]:
-        with self.store.session() as db:
+        with self.store.db() as db:
             query = (
                 select(CommandTransition)
                 .where(CommandTransition.command_id == command_id)

@@ -11,7 +11,7 @@ from orchtui.errors import NotFound
 from orchtui.store.db import Store
 from orchtui.store.tables import Merge
 
-OPEN = (MergeState.RESOLVING.value, MergeState.VERIFYING.value)
+OPEN = (MergeState.RESOLVING, MergeState.VERIFYING)
 
 
 class Merges:
@@ -19,20 +19,20 @@ class Merges:
         self.store = store
 
     def add(self, row: Merge) -> Merge:
-        with self.store.session() as db:
+        with self.store.db() as db:
             db.add(row)
             db.commit()
             return row
 
     def get(self, merge_id: int) -> Merge:
-        with self.store.session() as db:
+        with self.store.db() as db:
             row = db.get(Merge, merge_id)
         if row is None:
             raise NotFound(f"no merge {merge_id}")
         return row
 
     def update(self, merge_id: int, **fields: Any) -> Merge:
-        with self.store.session() as db:
+        with self.store.db() as db:
             row = db.get(Merge, merge_id)
             if row is None:
                 raise NotFound(f"no merge {merge_id}")
@@ -43,7 +43,7 @@ class Merges:
             return row
 
     def rows(self, open_only: bool = False, run_id: str | None = None) -> list[Merge]:
-        with self.store.session() as db:
+        with self.store.db() as db:
             query = select(Merge).order_by(col(Merge.id))
             if open_only:
                 query = query.where(col(Merge.state).in_(OPEN))
@@ -59,5 +59,5 @@ class Merges:
 
     def landed_tip(self, worktree_id: int) -> str | None:
         """The branch tip of the worktree's last landed merge (squash merges leave no ancestry)."""
-        done = [m for m in self.rows() if m.worktree_id == worktree_id and m.state == MergeState.MERGED.value]
+        done = [m for m in self.rows() if m.worktree_id == worktree_id and m.state == MergeState.MERGED]
         return done[-1].source_tip if done else None

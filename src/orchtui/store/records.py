@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy import Table, bindparam, func, insert, update
 from sqlalchemy import select as core_select
 from sqlmodel import SQLModel, col, select
 
@@ -15,7 +15,7 @@ from orchtui.redact import redact
 from orchtui.store.db import Store, now
 from orchtui.store.tables import AgentSession, Event, Project, Worktree
 
-ENDED_BY_ORCHTUI = (SessionStatus.KILLED.value, SessionStatus.LOST.value)
+ENDED_BY_ORCHTUI = (SessionStatus.KILLED, SessionStatus.LOST)
 _SESSIONS: Table = SQLModel.metadata.tables["agent_session"]
 _STATUS = core_select(_SESSIONS.c.status).where(_SESSIONS.c.id == bindparam("sid"))
 _ADD_EVENT = insert(SQLModel.metadata.tables["event"])
@@ -27,7 +27,7 @@ class Records:
 
     # projects -------------------------------------------------------------
     def project_for(self, path: str, name: str, tmux_session: str) -> Project:
-        with self.store.session() as db:
+        with self.store.db() as db:
             found = db.exec(select(Project).where(Project.path == path)).first()
             if found is not None:
                 return found
@@ -37,11 +37,15 @@ class Records:
             return project
 
     def find_project(self, path: str) -> Project | None:
-        with self.store.session() as db:
+        with self.store.db() as db:
             return db.exec(select(Project).where(Project.path == path)).first()
 
+    def projects(self) -> list[Project]:
+        with self.store.db() as db:
+            return list(db.exec(select(Project).order_by(col(Project.id))).all())
+
     def project(self, project_id: int) -> Project:
-        with self.store.session() as db:
+        with self.store.db() as db:
             project = db.get(Project, project_id)
             if project is None:
                 raise NotFound(f"no project {project_id}")
@@ -49,24 +53,24 @@ class Records:
 
     # sessions -------------------------------------------------------------
     def add_session(self, row: AgentSession) -> AgentSession:
-        with self.store.session() as db:
+        with self.store.db() as db:
             db.add(row)
             db.commit()
             return row
 
     def session(self, session_id: str) -> AgentSession:
-        with self.store.session() as db:
+        with self.store.db() as db:
             row = db.get(AgentSession, session_id)
             if row is None:
                 raise NotFound(f"no session {session_id!r}")
             return row
 
     def find_session(self, session_id: str) -> AgentSession | None:
-        with self.store.session() as db:
+        with self.store.db() as db:
             return db.get(AgentSession, session_id)
 
     def sessions(self, live_only: bool = False, project_id: int | None = None) -> list[AgentSession]:
-        with self.store.session() as db:
+        with self.store.db() as db:
             query = select(AgentSession).order_by(col(AgentSession.created_at))
             if project_id is not None:
                 query = query.where(AgentSession.project_id == project_id)
@@ -76,7 +80,7 @@ class Records:
         return rows
 
     def update_session(self, session_id: str, **fields: Any) -> AgentSession:
-        with self.store.session() as db:
+        with self.store.db() as db:
             row = db.get(AgentSession, session_id)
             if row is None:
                 raise NotFound(f"no session {session_id!r}")
@@ -96,7 +100,7 @@ class Records:
         statements: the engine writes one per status change, many a second in a burst."""
         at = now()
         values = {"status": new, "status_detail": detail, "status_at": at, "updated_at": at, **fields}
-        with self.store.engine.begin() as conn:
+        with self.store.sql.begin() as conn:
             status = conn.execute(_STATUS, {"sid": session_id}).scalar()
             if status is None:
                 raise NotFound(f"no session {session_id!r}")
@@ -119,13 +123,13 @@ class Records:
 
     # worktrees ------------------------------------------------------------
     def add_worktree(self, row: Worktree) -> Worktree:
-        with self.store.session() as db:
+        with self.store.db() as db:
             db.add(row)
             db.commit()
             return row
 
     def worktree(self, worktree_id: int) -> Worktree:
-        with self.store.session() as db:
+        with self.store.db() as db:
             row = db.get(Worktree, worktree_id)
             if row is None:
                 raise NotFound(f"no worktree {worktree_id}")
@@ -133,11 +137,11 @@ class Records:
 
     def worktrees(self) -> dict[int, Worktree]:
         """Every worktree by id, in one query."""
-        with self.store.session() as db:
+        with self.store.db() as db:
             return {w.id: w for w in db.exec(select(Worktree)).all() if w.id is not None}
 
     def update_worktree(self, worktree_id: int, **fields: Any) -> Worktree:
-        with self.store.session() as db:
+        with self.store.db() as db:
             row = db.get(Worktree, worktree_id)
             if row is None:
                 raise NotFound(f"no worktree {worktree_id}")
@@ -148,7 +152,7 @@ class Records:
             return row
 
     # events ---------------------------------------------------------------
-    def event(
+    def add_event(
         self,
         kind: str,
         session_id: str | None = None,
@@ -157,6 +161,8 @@ class Records:
         at: float | None = None,
         **data: Any,
     ) -> Event:
+        """Write one event row. Everything else records events through
+        orchtui.services.events.emit, which also hands them to the operator's hook."""
         row = Event(
             at=at or now(),
             session_id=session_id,
@@ -165,14 +171,14 @@ class Records:
             message=redact(message),
             data=redact(json.dumps(data, default=str)),
         )
-        with self.store.engine.begin() as conn:
+        with self.store.sql.begin() as conn:
             key = conn.execute(_ADD_EVENT, row.model_dump(exclude={"id"})).inserted_primary_key
         row.id = key[0] if key else None
         return row
 
     def recent_alerts(self, limit: int = 20) -> tuple[list[Event], int]:
         """The latest events of notice severity and up, and the newest event id."""
-        with self.store.session() as db:
+        with self.store.db() as db:
             alerts = db.exec(
                 select(Event)
                 .where(col(Event.severity).in_(["notice", "warning", "error", "critical"]))
@@ -182,8 +188,18 @@ class Records:
             newest = db.exec(select(Event.id).order_by(col(Event.id).desc()).limit(1)).first()
         return list(reversed(alerts)), int(newest or 0)
 
+    def events_after(self, event_id: int, limit: int = 500) -> list[Event]:
+        """Events newer than `event_id`, oldest first (what a follower has not seen)."""
+        with self.store.db() as db:
+            query = select(Event).where(col(Event.id) > event_id).order_by(col(Event.id)).limit(limit)
+            return list(db.exec(query).all())
+
+    def last_event_id(self) -> int:
+        with self.store.db() as db:
+            return db.exec(select(func.max(Event.id))).first() or 0
+
     def events(self, session_id: str | None = None, kind: str | None = None) -> list[Event]:
-        with self.store.session() as db:
+        with self.store.db() as db:
             query = select(Event).order_by(col(Event.id))
             if session_id is not None:
                 query = query.where(Event.session_id == session_id)

@@ -2,8 +2,46 @@
 
 from __future__ import annotations
 
-from sqlalchemy import UniqueConstraint
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import String, TypeDecorator, UniqueConstraint
+from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
+
+from orchtui.domain import (
+    ApprovalState,
+    CommandKind,
+    CommandState,
+    MergeState,
+    RunState,
+    SessionStatus,
+    StageState,
+    WorktreeState,
+)
+
+
+class EnumText(TypeDecorator[StrEnum]):
+    """A status column: stored as its plain text (the schema is unchanged), read back as
+    its StrEnum; a value outside the enum is refused before it reaches the database."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum]) -> None:
+        super().__init__()
+        self.enum = enum
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> StrEnum | None:
+        return None if value is None else self.enum(value)
+
+
+def enum_column(enum: type[StrEnum], index: bool = False) -> Any:
+    """A column holding one of `enum`'s values."""
+    return Field(sa_type=EnumText(enum), index=index)
 
 
 class Meta(SQLModel, table=True):
@@ -25,7 +63,7 @@ class Worktree(SQLModel, table=True):
     path: str
     branch: str
     base: str
-    state: str
+    state: WorktreeState = enum_column(WorktreeState)
     rescue_ref: str | None = None  # where uncommitted work was saved before a forced removal
     created_at: float
     removed_at: float | None = None
@@ -40,7 +78,7 @@ class AgentSession(SQLModel, table=True):
     task: str
     role: str | None = None  # the playbook role it fills, when a run started it
     run_id: str | None = Field(default=None, index=True)
-    status: str = Field(index=True)
+    status: SessionStatus = enum_column(SessionStatus, index=True)
     status_detail: str | None = None
     exit_code: int | None = None
     tmux_session: str | None = None
@@ -53,6 +91,8 @@ class AgentSession(SQLModel, table=True):
     updated_at: float
     status_at: float
     ended_at: float | None = None
+    archived_at: float | None = None  # an ended session put away: hidden unless asked for
+    host: str | None = Field(default=None, index=True)  # the worker whose tmux runs it (None: before v13)
 
 
 class Command(SQLModel, table=True):
@@ -60,9 +100,9 @@ class Command(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     session_id: str = Field(foreign_key="agent_session.id", index=True)
-    kind: str
+    kind: CommandKind = enum_column(CommandKind)
     text: str
-    state: str = Field(index=True)
+    state: CommandState = enum_column(CommandState, index=True)
     actor: str
     attempts: int = 0
     urgent: bool = False  # sent at once, even while the agent works (else: when it is idle)
@@ -89,7 +129,7 @@ class CommandTransition(SQLModel, table=True):
     __tablename__ = "command_transition"
     id: int | None = Field(default=None, primary_key=True)
     command_id: int = Field(foreign_key="command.id", index=True)
-    state: str
+    state: CommandState = enum_column(CommandState)
     at: float
     cause: str
 
@@ -113,23 +153,45 @@ class Run(SQLModel, table=True):
     playbook_path: str
     task: str
     worktree_id: int | None = Field(default=None, foreign_key="worktree.id")
-    state: str = Field(index=True)  # see orchtui.domain.RunState
-    stage: str | None = None
+    state: RunState = enum_column(RunState, index=True)
+    stage: str | None = None  # the stages under way, in file order ("test, docs"), else the last one
     attempt: int = 0
     detail: str | None = None
     created_at: float
     updated_at: float
+    env_names: str | None = None  # the pass_env names its agents take from the starting shell (never values)
+    group_runs: str | None = None  # JSON, a multi-repository start: {"runs": [...], "repos": {name: path}}
+
+
+class RunStage(SQLModel, table=True):
+    """One stage of a run, from the moment its `needs` were met: stages whose needs are
+    met run side by side, each with its own state and attempt."""
+
+    __tablename__ = "run_stage"
+    __table_args__ = (UniqueConstraint("run_id", "stage"),)
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(foreign_key="run.id", index=True)
+    stage: str
+    state: StageState = enum_column(StageState)
+    attempt: int = 1
+    detail: str | None = None
+    started_at: float
+    ended_at: float | None = None
+    worktree_id: int | None = None  # `worktree: own`: the stage's own worktree
+    start_commit: str | None = None  # the commit it started from (what `revert` returns to)
+    restarts: str = "{}"  # JSON: "<session>:<attempt>" -> agents restarted (`restart_agents`)
 
 
 class Approval(SQLModel, table=True):
     """A decision a person must make; what they were shown is kept with it."""
 
     id: int | None = Field(default=None, primary_key=True)
-    run_id: str = Field(foreign_key="run.id", index=True)
+    run_id: str | None = Field(default=None, foreign_key="run.id", index=True)  # what it is about:
+    session_id: str | None = Field(default=None, index=True)  # a run's stage, or a session (asked over MCP)
     stage: str
     action: str
     shown: str  # what the prompt showed (plan, gate evidence, diff summary), as JSON
-    state: str = Field(index=True)  # pending | approved | rejected
+    state: ApprovalState = enum_column(ApprovalState, index=True)
     reason: str | None = None
     who: str | None = None
     created_at: float
@@ -193,7 +255,7 @@ class Merge(SQLModel, table=True):
     source: str  # branch
     target: str
     strategy: str
-    state: str = Field(index=True)  # see orchtui.domain.MergeState
+    state: MergeState = enum_column(MergeState, index=True)
     old_tip: str  # the target's tip when the merge began (it lands only onto that)
     source_tip: str
     conflicts: str = "[]"  # JSON list of paths
@@ -216,3 +278,20 @@ class SkillVetting(SQLModel, table=True):
     digest: str
     who: str
     at: float
+
+
+class Worker(SQLModel, table=True):
+    """An engine on one host (`orchtui worker`, or the engine a CLI started): what it can
+    run, and its heartbeat. Stale after `[worker] stale_after` seconds without one."""
+
+    name: str = Field(primary_key=True)  # the host's name in the fleet ([worker] name, else the host name)
+    address: str
+    pid: int
+    version: str
+    capacity: int
+    agents: str = "[]"  # JSON list of the agent profiles installed there
+    sessions: int = 0  # its live sessions at the last heartbeat
+    load: float = 0.0  # the host's 1-minute load average
+    started_at: float
+    heartbeat_at: float = Field(index=True)
+    stopped_at: float | None = None  # it said goodbye (a clean stop); None while running or lost

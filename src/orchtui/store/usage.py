@@ -23,7 +23,7 @@ class UsageBook:
         rows = list(rows)
         if not rows:
             return []
-        with self.store.session() as db:
+        with self.store.db() as db:
             sessions = {r.session_id for r in rows}
             known = set(
                 db.exec(select(Usage.session_id, Usage.key).where(col(Usage.session_id).in_(sessions))).all()
@@ -43,21 +43,21 @@ class UsageBook:
     def rows(
         self, session_id: str | None = None, run_id: str | None = None, since: float | None = None
     ) -> list[Usage]:
-        with self.store.session() as db:
+        with self.store.db() as db:
             query = _scoped(select(Usage), session_id, run_id, since).order_by(col(Usage.at), col(Usage.id))
             return list(db.exec(query).all())
 
     def spent(
         self, session_id: str | None = None, run_id: str | None = None, since: float | None = None
     ) -> float:
-        with self.store.session() as db:
+        with self.store.db() as db:
             query = _scoped(select(func.coalesce(func.sum(Usage.cost), 0.0)), session_id, run_id, since)
             return float(db.exec(query).one())
 
     def per_session(self) -> dict[str, tuple[int, int, float, str]]:
         """Per session: tokens in (counting cache reads and writes), tokens out, dollars,
         and a model it used."""
-        with self.store.session() as db:
+        with self.store.db() as db:
             sums = select(
                 Usage.session_id,
                 func.sum(Usage.input_tokens + Usage.cache_read + Usage.cache_write),
@@ -74,7 +74,7 @@ class UsageBook:
 
     def points(self, since: float | None = None) -> list[tuple[float, float]]:
         """(time, dollars) of every call, oldest first: spend over time."""
-        with self.store.session() as db:
+        with self.store.db() as db:
             query = select(Usage.at, Usage.cost).order_by(col(Usage.at))
             if since is not None:
                 query = query.where(col(Usage.at) >= since)

@@ -13,14 +13,14 @@ class Vettings:
         self.store = store
 
     def add(self, name: str, version: str, digest: str, who: str) -> SkillVetting:
-        with self.store.session() as db:
+        with self.store.db() as db:
             row = SkillVetting(name=name, version=version, digest=digest, who=who, at=now())
             db.add(row)
             db.commit()
             return row
 
     def rows(self) -> list[SkillVetting]:
-        with self.store.session() as db:
+        with self.store.db() as db:
             return list(db.exec(select(SkillVetting).order_by(col(SkillVetting.id))).all())
 
     def vetted_digests(self) -> set[tuple[str, str]]:

@@ -13,40 +13,45 @@ import importlib
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
 import textual.constants
 import textual.screen
 from textual import events, work
-from textual.app import ComposeResult, SystemCommand
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.notifications import SeverityLevel
-from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane
 
 from orchtui import trust
 from orchtui.config import load_config
 from orchtui.domain import CommandKind, SessionStatus
-from orchtui.engine import daemon
-from orchtui.engine.context import Context
-from orchtui.engine.dashboard import DashboardSource, SessionView, Snapshot
-from orchtui.engine.sessions import SessionService
 from orchtui.errors import OrchtuiError, Refused, Untrusted, UsageError
-from orchtui.runtime.git import GitRepo
-from orchtui.runtime.watch import changes
 from orchtui.screen.vt import VirtualScreen
+from orchtui.services import engine_process
+from orchtui.services.context import Context
+from orchtui.services.dashboard import DashboardSource, SessionView, Snapshot
+from orchtui.services.first_run import missing_agents_hint
+from orchtui.services.pane_view import seed_screen
+from orchtui.services.repos import current_branch
+from orchtui.services.session_filter import SessionFilter
+from orchtui.services.sessions import SessionService
 from orchtui.tail import read_after
 from orchtui.ui.background import Coalesced, background
+from orchtui.ui.calls import TerminalCaller
+from orchtui.ui.help import KeysHelp
+from orchtui.ui.keys import bindings
 from orchtui.ui.modals import ConfirmScreen, NewSessionRequest, NewSessionScreen, PromptScreen
-from orchtui.ui.render import RecentScreens, screen_lines, seed_screen
+from orchtui.ui.render import RecentScreens, screen_lines
 from orchtui.ui.run_actions import RunActions
+from orchtui.ui.session_list import SessionList
 from orchtui.ui.theme import LoadedTheme, load_theme
 from orchtui.ui.views import CoveringView
 from orchtui.ui.widgets import (
-    GROUP,
+    RUN,
     ApprovalBar,
     CostPanel,
     GatesPanel,
@@ -55,6 +60,7 @@ from orchtui.ui.widgets import (
     SessionsTable,
     SpendSparkline,
     WorktreesTable,
+    is_header,
 )
 
 NARROW = 120  # columns below which the panes stack in one column
@@ -62,31 +68,10 @@ TOAST: dict[str, SeverityLevel] = {"notice": "information", "warning": "warning"
 SELECTION_SETTLE = 0.12  # seconds the cursor rests before the selected session's data loads
 
 
-class OrchtuiApp(RunActions):
+class OrchtuiApp(SessionList, KeysHelp, RunActions):
     CSS_PATH = Path(__file__).parent / "app.tcss"
     TITLE = "orchtui"
-    BINDINGS = [
-        Binding("n", "new_session", "New", id="new_session"),
-        Binding("s", "send_prompt", "Send", id="send_prompt"),
-        Binding("u", "queue_prompt", "Queue", id="queue_prompt"),
-        Binding("t", "take_over", "Take over", id="take_over"),
-        Binding("a", "approve", "Approve", id="approve"),
-        Binding("r", "reject", "Reject", id="reject"),
-        Binding("w", "next_waiting", "Next waiting", id="next_waiting"),
-        Binding("k", "kill", "Kill", id="kill"),
-        Binding("R", "restart", "Restart", id="restart", show=False),
-        Binding("d", "details", "Details", id="details"),
-        Binding("y", "approve_run", "Approve stage", id="approve_run"),
-        Binding("x", "reject_run", "Reject stage", id="reject_run"),
-        Binding("o", "approval_details", "Approval details", id="approval_details"),
-        Binding("m", "memory", "Memory", id="memory"),
-        Binding("p", "pause_run", "Pause/resume run", id="pause_run", show=False),
-        Binding("G", "retry_run", "Retry stage", id="retry_run", show=False),
-        Binding("C", "cancel_run", "Cancel run", id="cancel_run", show=False),
-        Binding("v", "diff", "Diff", id="diff", show=False),
-        Binding("S", "skills", "Skills", id="skills", show=False),
-        Binding("q", "quit", "Quit", id="quit"),
-    ]
+    BINDINGS = bindings()  # ui/keys.py
 
     def __init__(
         self,
@@ -106,6 +91,15 @@ class OrchtuiApp(RunActions):
         self.source = DashboardSource(ctx, clock)
         self.snap: Snapshot | None = None
         self.selected: str | None = None
+        self.select_when_shown: str | None = None  # a session just created here
+        self.filter = SessionFilter()  # `/`
+        self.show_archived = False  # `A`
+        self.folded: set[str] = set()  # runs shown by their header alone
+        # bell, OSC 9/777 and the title's count (ui/calls.py), on a real clock even when
+        # the screen's clock is fixed (snapshots)
+        self.caller = TerminalCaller(
+            ctx.config.notify, self._write_terminal, time.monotonic, lambda s, cb: self.set_timer(s, cb)
+        )
         self._offered: tuple[bool, bool] | None = None
         self.loaded_theme: LoadedTheme = load_theme(ctx.config.ui.theme)
         self._refresh_pending = False
@@ -136,6 +130,7 @@ class OrchtuiApp(RunActions):
         with Horizontal(id="body"):
             with Vertical(id="left"):
                 with Vertical(id="sessions-box"):
+                    yield Input(placeholder="filter: words, status:waiting, agent:claude, run:…", id="filter")
                     yield SessionsTable(id="sessions")
                 with TabbedContent(id="tabs"):
                     with TabPane("Queue", id="tab-queue"):
@@ -149,7 +144,7 @@ class OrchtuiApp(RunActions):
                         yield SpendSparkline([0.0], id="spend")
             with Vertical(id="right"), Vertical(id="screen-box"):
                 yield ScreenView(id="screen")
-        yield Footer()
+        yield Footer(compact=True)  # the keys that matter fit in 80 columns; `?` has the rest
 
     def on_mount(self) -> None:
         self.register_theme(self.loaded_theme.theme)
@@ -175,7 +170,7 @@ class OrchtuiApp(RunActions):
 
     def _ensure_engine(self) -> None:
         try:
-            daemon.ensure_running(self.ctx.config, cwd=self.repo)
+            engine_process.ensure_running(self.ctx.config, cwd=self.repo)
         except OrchtuiError as exc:
             self.call_from_thread(self.notify, str(exc), severity="error")
 
@@ -183,20 +178,23 @@ class OrchtuiApp(RunActions):
         """Facts the new-session form shows, read off the UI thread."""
         if self.repo is not None:
             try:
-                self.base_hint = GitRepo(self.repo).current_branch()
+                self.base_hint = current_branch(self.repo)  # the new-session form's default base
             except OrchtuiError:
                 pass
         for profile in self.ctx.profiles.all():
             self.installed[profile.name] = profile.installed()
+        hint = missing_agents_hint(self.ctx.profiles.all(), self.installed)
+        if hint is not None:
+            said = f"This is a demo: its agents are scripted. {hint}" if self.demo else hint
+            self.call_from_thread(self.notify, said, title="No agent installed", severity="warning")
 
     # data flow ------------------------------------------------------------
     @work(exclusive=True, group="watch", exit_on_error=False)
     async def watch_files(self) -> None:
         state = self.ctx.config.state
-        state.ensure()
         db_names = {state.db_file.name, state.db_file.name + "-wal"}
         stop = asyncio.Event()  # the app's end cancels this worker, and with it the watch
-        async for names in changes([state.home, state.logs], 50, stop, 10):
+        async for names in self.source.changes(stop):
             if any(p.name in db_names for p in names):
                 self.request_refresh()
             if self._vt_session and state.log_file(self._vt_session) in names:
@@ -246,12 +244,12 @@ class OrchtuiApp(RunActions):
             self._git_job.request()
         now = self.clock()
         table = self.query_one(SessionsTable)
-        table.show(snap, self.loaded_theme, now)
+        self._show_sessions(snap, now)
         self.query_one(LedgerTable).show(snap)
         self.query_one(WorktreesTable).show(snap)
         gates_key = (
             snap.selected.id if snap.selected else None,
-            snap.gates,
+            snap.checks,
             snap.run,
             snap.run_gates,
             snap.approvals,
@@ -261,6 +259,7 @@ class OrchtuiApp(RunActions):
             self.query_one(GatesPanel).show(snap)
         self.query_one(ApprovalBar).show(snap)
         self._announce(snap)
+        self.caller.observe(snap)
         offered = (bool(snap.approvals), bool(snap.run))  # what check_action looks at
         if offered != self._offered:  # a refresh recomposes the footer: only when it changes
             self._offered = offered
@@ -269,12 +268,15 @@ class OrchtuiApp(RunActions):
             self.snap_usage = list(snap.usage_points)
             self.query_one(CostPanel).show(snap)
             self.query_one(SpendSparkline).show(snap)
-        waiting = [s for s in snap.sessions if s.status == SessionStatus.WAITING.value]
+        waiting = [s for s in snap.sessions if s.status == SessionStatus.WAITING]
         notice = self.query_one("#notice", Static)
         if waiting:
             ids = ", ".join(s.id for s in waiting[:5])
             notice.update(f"◆ {len(waiting)} waiting for you: {ids} — w to jump, a approve, r reject")
         notice.set_class(bool(waiting), "shown")
+        if self.select_when_shown and any(v.id == self.select_when_shown for v in snap.sessions):
+            table.select_key(self.select_when_shown)
+            self.select_when_shown = None
         key = table.selected_key()
         if key != self.selected:
             self.selected = key
@@ -289,6 +291,12 @@ class OrchtuiApp(RunActions):
         box.border_subtitle = why[:100] + ("…" if len(why) > 100 else "")
         if snap.selected and snap.selected.id != self._vt_session:
             self.request_screen()
+
+    def _write_terminal(self, data: str) -> None:
+        """Straight to the terminal (not drawn): the bell, OSC notifications, the title."""
+        if self._driver is not None and not self.is_headless:
+            self._driver.write(data)
+            self._driver.flush()
 
     def _announce(self, snap: Snapshot) -> None:
         """Notices (a stage done under auto_notify), warnings and worse from the event log
@@ -314,13 +322,13 @@ class OrchtuiApp(RunActions):
 
     def _tick(self) -> None:
         if self.snap is not None:
-            self.query_one(SessionsTable).show(self.snap, self.loaded_theme, self.clock())
+            self._show_sessions(self.snap, self.clock())
 
     def on_data_table_row_highlighted(self, event: SessionsTable.RowHighlighted) -> None:
         if event.data_table.id != "sessions" or event.row_key is None or event.row_key.value is None:
             return
         key = str(event.row_key.value)
-        if key.startswith(GROUP):  # a repository's header row
+        if is_header(key):  # a repository's or a run's header row
             return
         if key != self.selected:
             self.selected = key
@@ -388,7 +396,8 @@ class OrchtuiApp(RunActions):
         # a coding-agent CLI first; orchtui's own agent (it needs an API key) only when nothing else is there
         ranked = sorted(installed, key=lambda n: (n == "orchtui", n != "claude"))
         default = ranked[0] if ranked else profiles[0].name
-        screen = NewSessionScreen(agents, default, self.base_hint, self._create_session, self._trust)
+        missing = {p.name: p.install for p in profiles if p.install and not ready[p.name]}
+        screen = NewSessionScreen(agents, default, self.base_hint, self._create_session, self._trust, missing)
         self.push_screen(screen, self._created)
 
     def _create_session(self, request: NewSessionRequest) -> str | Untrusted | None:
@@ -403,7 +412,7 @@ class OrchtuiApp(RunActions):
             return exc  # the form asks whether to trust it
         except OrchtuiError as exc:
             return str(exc)
-        self.selected = row.id
+        self.select_when_shown = row.id  # the new session is selected once its row is there
         return None
 
     def _trust(self, path: Path) -> str | None:
@@ -459,7 +468,7 @@ class OrchtuiApp(RunActions):
         view = self._selected_view()
         if sid is None or view is None:
             return
-        if view.status != SessionStatus.WAITING.value:
+        if view.status != SessionStatus.WAITING:
             self.notify(f"{sid} is not waiting for an answer.", severity="warning")
             return
         profile = self.ctx.profiles.get(view.agent)
@@ -475,11 +484,15 @@ class OrchtuiApp(RunActions):
     def action_next_waiting(self) -> None:
         if self.snap is None:
             return
-        waiting = [s.id for s in self.snap.sessions if s.status == SessionStatus.WAITING.value]
+        shown = self.shown_sessions(self.snap)
+        waiting = [s.id for s in shown if s.status == SessionStatus.WAITING]
         if not waiting:
-            self.notify("Nobody is waiting for you.")
+            hidden = sum(1 for s in self.snap.sessions if s.status == SessionStatus.WAITING)
+            self.notify(
+                f"{hidden} waiting, hidden by the filter." if hidden else "Nobody is waiting for you."
+            )
             return
-        ids = [s.id for s in self.snap.sessions]
+        ids = [s.id for s in shown]
         order = (
             ids[ids.index(self.selected) + 1 :] + ids[: ids.index(self.selected) + 1]
             if (self.selected in ids)
@@ -514,6 +527,26 @@ class OrchtuiApp(RunActions):
             )
             return
         self._restart(sid)
+
+    def action_fork(self) -> None:
+        sid = self._need_selection()
+        if sid is not None:
+            self._fork(sid)
+
+    @background(group="fork")
+    def _fork(self, sid: str) -> None:
+        try:
+            row, copied = SessionService(self.ctx).fork(sid)
+        except OrchtuiError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        how = "with a copy of its conversation" if copied else "in a new conversation seeded with a summary"
+        self.select_when_shown = row.id
+        self.call_from_thread(
+            self.notify,
+            f"Forked {sid} as {row.id} on {self.ctx.config.worktrees.branch_prefix}{row.task}, {how}.",
+        )
+        self.call_from_thread(self.request_refresh)
 
     @background(group="restart")
     def _restart(self, sid: str) -> None:
@@ -612,16 +645,16 @@ class OrchtuiApp(RunActions):
         self._recent.clear()  # the agent's window may have been resized while attached
         self.request_screen()
 
-    # command palette ------------------------------------------------------
-    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        for binding in self.BINDINGS:
-            if isinstance(binding, Binding) and binding.action != "quit":
-                yield SystemCommand(
-                    binding.description,
-                    f"{binding.description} ({binding.key})",
-                    getattr(self, f"action_{binding.action}"),
-                )
+    def on_data_table_row_selected(self, event: SessionsTable.RowSelected) -> None:
+        """Enter on a session takes it over (as `t`); on a run's header, folds or unfolds it."""
+        if event.data_table.id != "sessions" or event.row_key.value is None:
+            return
+        key = str(event.row_key.value)
+        if key.startswith(RUN):
+            self.toggle_fold(key.removeprefix(RUN))
+        elif not is_header(key):
+            self.selected = key
+            self.action_take_over()
 
 
 def _inode(path: Path) -> int | None:

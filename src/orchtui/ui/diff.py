@@ -27,7 +27,7 @@ from textual.timer import Timer
 from textual.widgets import Footer
 
 from orchtui.errors import OrchtuiError
-from orchtui.runtime.git_changes import FileChange, all_diffs, changed_files, file_diff
+from orchtui.services.worktree_diff import FileChange, WorktreeDiff
 from orchtui.ui.background import background
 from orchtui.ui.diff_widgets import SHOWN_LINES, DiffBody, FileList, StatusLine, render, strips
 from orchtui.ui.modals import PromptScreen
@@ -125,7 +125,7 @@ class DiffScreen(CoveringView):
     @background(group="diff-files", exclusive=True)
     def _load_files(self) -> None:
         try:
-            files = changed_files(self.worktree, self.base)
+            files = WorktreeDiff(self.worktree, self.base).files()
         except OrchtuiError as exc:
             self.app.call_from_thread(self._status, f"cannot read the diff: {exc}")
             return
@@ -158,7 +158,7 @@ class DiffScreen(CoveringView):
     def _prefetch(self) -> None:
         """Every tracked file's diff in one git call, so moving through files needs no git."""
         try:
-            diffs = all_diffs(self.worktree, self.base)
+            diffs = WorktreeDiff(self.worktree, self.base).patches()
         except OrchtuiError:
             return
         self.app.call_from_thread(self._prefetched, diffs)
@@ -199,7 +199,7 @@ class DiffScreen(CoveringView):
         change = self.files[self.position[path]]
         text = self.diffs.get(path)
         try:
-            text = text if text is not None else file_diff(self.worktree, self.base, change)
+            text = text if text is not None else WorktreeDiff(self.worktree, self.base).patch(change)
         except OrchtuiError as exc:
             text = f"cannot read the diff of {path}: {exc}"
         lines = render(text, self.syntax_theme)

@@ -15,7 +15,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
 
-from orchtui.runtime.git_changes import FileChange
+from orchtui.services.worktree_diff import FileChange
 
 SHOWN_LINES = 4000  # a file's diff lines rendered (the rest is summarised)
 MARK = Style(reverse=True)

@@ -38,6 +38,7 @@ class NewSessionScreen(WorkerErrors, ModalScreen[NewSessionRequest | None]):
         base_hint: str,
         create: Callable[[NewSessionRequest], str | Untrusted | None],
         trust: Callable[[Path], str | None],
+        missing: dict[str, str] | None = None,
     ) -> None:
         """`create` runs in a worker thread and returns an error message, the repository
         file that must be trusted first, or None; `trust` trusts one (an error or None)."""
@@ -47,12 +48,14 @@ class NewSessionScreen(WorkerErrors, ModalScreen[NewSessionRequest | None]):
         self.base_hint = base_hint
         self.create = create
         self.trust = trust
+        self.missing = missing or {}  # agent -> how to install it, for the agents not installed
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
             yield Label("New agent session", classes="dialog-title")
             yield Label("Agent")
             yield Select(self.agents, value=self.default_agent, allow_blank=False, id="agent")
+            yield Static(self._install_hint(self.default_agent), id="install", classes="hint")
             yield Label("Task (becomes the worktree and the branch orchtui/<task>)")
             yield Input(placeholder="e.g. fix-login", id="task")
             yield Label(f"Base branch (empty: {self.base_hint})")
@@ -66,6 +69,14 @@ class NewSessionScreen(WorkerErrors, ModalScreen[NewSessionRequest | None]):
 
     def on_mount(self) -> None:
         self.query_one("#task", Input).focus()
+
+    def _install_hint(self, agent: object) -> str:
+        how = self.missing.get(str(agent))
+        return f"{agent} is not installed: {how}" if how else ""
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "agent":
+            self.query_one("#install", Static).update(self._install_hint(event.value))
 
     def show_error(self, message: str) -> None:
         self.query_one("#error", Static).update(message)

@@ -11,12 +11,12 @@ from pathlib import Path
 from textual.app import App
 
 from orchtui.domain import RunState
-from orchtui.engine import run_control
-from orchtui.engine.context import Context
-from orchtui.engine.dashboard import ApprovalView, RunView, Snapshot
-from orchtui.engine.sessions import operator
-from orchtui.engine.skill_catalog import uses
 from orchtui.errors import OrchtuiError
+from orchtui.services import run_control
+from orchtui.services.context import Context
+from orchtui.services.dashboard import ApprovalView, RunView, Snapshot
+from orchtui.services.sessions import operator
+from orchtui.services.skill_catalog import uses
 from orchtui.ui.background import WorkerErrors, background
 from orchtui.ui.modals import ConfirmScreen, PromptScreen, TextScreen
 
@@ -43,11 +43,7 @@ class RunActions(WorkerErrors, App[None]):
         run = self.snap.run if self.snap else None
         if run is None:
             return
-        memory = {
-            k.removeprefix("memory:"): v
-            for k, v in self.ctx.runs.artifacts(run.id).items()
-            if k.startswith("memory:")
-        }
+        memory = run_control.memory(self.ctx, run.id)
         text = "\n\n".join(f"━━ {name}\n{body}" for name, body in memory.items()) or "Nothing recorded yet."
         self.call_from_thread(self.push_screen, TextScreen(f"Memory · run {run.id} · {run.task}", text))
 
@@ -76,17 +72,16 @@ class RunActions(WorkerErrors, App[None]):
             return
         body = json.dumps(json.loads(approval.shown), indent=2)
         self.push_screen(
-            TextScreen(f"Approval #{approval.id} · run {approval.run_id} (y in the bar approves)", body)
+            TextScreen(f"Approval #{approval.id} · {approval.about} (y in the bar approves)", body)
         )
 
     @background(group="decide")
     def _decide(self, approval_id: int, approve: bool, reason: str | None) -> None:
         try:
-            row = self.ctx.runs.decide(approval_id, approve, operator(), reason)
+            row = run_control.answer(self.ctx, approval_id, approve, operator(), reason)
         except OrchtuiError as exc:
             self.call_from_thread(self.notify, str(exc), severity="error")
             return
-        self.ctx.wake_engine(f"approval {approval_id}")
         self.call_from_thread(self.notify, f"{row.state} #{row.id}: {row.stage} {row.action}")
         self.call_from_thread(self.request_refresh)
 
@@ -99,7 +94,7 @@ class RunActions(WorkerErrors, App[None]):
     def action_pause_run(self) -> None:
         """Pause the run in view, or resume it when it is paused."""
         if (run := self._focused_run()) is not None:
-            self._run_control("resume" if run.state == RunState.PAUSED.value else "pause", run.id)
+            self._run_control("resume" if run.state == RunState.PAUSED else "pause", run.id)
 
     def action_retry_run(self) -> None:
         if (run := self._focused_run()) is not None:

@@ -12,10 +12,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
 
-from orchtui.engine.context import Context
-from orchtui.engine.skill_catalog import vet
+from orchtui.services.context import Context
+from orchtui.services.skill_catalog import vet, vetted_digests
 from orchtui.skills import Skill, catalog_for, effective_trust
-from orchtui.store.vetting import Vettings
 from orchtui.ui.background import background
 from orchtui.ui.views import CoveringView
 
@@ -62,7 +61,7 @@ class SkillsScreen(CoveringView):
     @background(group="skills", exclusive=True)
     def _load(self) -> None:
         catalog = catalog_for(self.repo)
-        vetted = Vettings(self.ctx.store).vetted_digests()
+        vetted = vetted_digests(self.ctx)
         rows = [
             SkillRow(s, effective_trust(s, vetted), self.uses.get(s.name, []))
             for s in catalog.skills.values()

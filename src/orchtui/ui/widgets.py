@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rich.text import Text
-from textual.geometry import Region
+from textual import events
+from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import DataTable, Sparkline, Static
+from textual.widgets.data_table import ColumnKey
 
-from orchtui.engine.dashboard import SessionView, Snapshot
+from orchtui.services.dashboard import SessionView, Snapshot
 from orchtui.ui.format import ago, money, one_line, tokens
 from orchtui.ui.theme import LoadedTheme
 
@@ -39,6 +41,7 @@ class SyncedTable(DataTable[Cell]):
     in place, and the table is rebuilt only when the set or order of rows changes."""
 
     COLUMNS: tuple[tuple[str, str, int], ...] = ()  # label, key, width (fixed: no re-measuring)
+    FLEX: tuple[str, ...] = ()  # columns that share the table's spare width (never below their own)
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
@@ -52,6 +55,31 @@ class SyncedTable(DataTable[Cell]):
         self._order: list[str] = []
         for label, key, width in self.COLUMNS:
             self.add_column(label, key=key, width=width)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.fit(event.size.width)
+
+    def fit(self, width: int) -> None:
+        """The FLEX columns take what the others leave of `width`, so text is not cut
+        while there is room and the table never scrolls sideways for want of it."""
+        if not self.FLEX or not self.columns:
+            return
+        pad = 2 * self.cell_padding
+        fixed = sum(w + pad for _, key, w in self.COLUMNS if key not in self.FLEX)
+        spare = width - fixed - len(self.FLEX) * pad - 2  # 2: the vertical scrollbar
+        base = {key: w for _, key, w in self.COLUMNS if key in self.FLEX}
+        share = max(0, spare - sum(base.values())) // len(self.FLEX)
+        changed = False
+        for key, w in base.items():
+            column = self.columns[ColumnKey(key)]
+            wanted = w + share
+            if column.width != wanted:
+                column.width, changed = wanted, True
+        if changed:
+            total = sum(c.get_render_width(self) for c in self.columns.values())
+            self.virtual_size = Size(total, self.virtual_size.height)
+            self._clear_caches()
+            self.refresh()
 
     def sync(self, rows: list[tuple[str, tuple[Cell, ...]]]) -> bool:
         """Returns True when the table was rebuilt."""
@@ -77,24 +105,42 @@ class SyncedTable(DataTable[Cell]):
 
 
 GROUP = "repo:"  # key prefix of a repository's header row
+RUN = "run:"  # key prefix of a run's header row (Enter folds and unfolds it)
 
 
 def grouped(
     views: list[SessionView],
     row: Callable[[SessionView], tuple[Cell, ...]],
-    header: Callable[[str], tuple[Cell, ...]],
+    header: Callable[[str, str, int], tuple[Cell, ...]],
+    folded: set[str] = frozenset(),  # type: ignore[assignment]
 ) -> list[tuple[str, tuple[Cell, ...]]]:
     """Rows per session; with several repositories (the snapshot keeps each together),
-    each repository's sessions under a header row."""
+    each repository's sessions under a header row. Within a repository, the sessions of
+    no run first, then each run's under the run's header (its sessions hidden while the
+    run is `folded`). `header(kind, name, count)`: kind "repo" or "run"."""
     several = len({v.repo for v in views}) > 1
-    rows: list[tuple[str, tuple[Cell, ...]]] = []
-    previous: str | None = None
+    repos: dict[str, list[SessionView]] = {}
     for view in views:
-        if several and view.repo != previous:
-            rows.append((f"{GROUP}{view.repo}", header(view.repo)))
-            previous = view.repo
-        rows.append((view.id, row(view)))
+        repos.setdefault(view.repo, []).append(view)
+    rows: list[tuple[str, tuple[Cell, ...]]] = []
+    for repo, members in repos.items():
+        if several:
+            rows.append((f"{GROUP}{repo}", header("repo", repo, 0)))
+        runs: dict[str, list[SessionView]] = {}
+        for view in members:
+            if view.run_id:
+                runs.setdefault(view.run_id, []).append(view)
+            else:
+                rows.append((view.id, row(view)))
+        for run_id, agents in runs.items():
+            rows.append((f"{RUN}{run_id}", header("run", run_id, len(agents))))
+            if run_id not in folded:
+                rows += [(view.id, row(view)) for view in agents]
     return rows
+
+
+def is_header(key: str) -> bool:
+    return key.startswith((GROUP, RUN))
 
 
 class SessionsTable(SyncedTable):
@@ -108,11 +154,21 @@ class SessionsTable(SyncedTable):
         ("active", "active", 6),
         ("queue", "queue", 5),
     )
+    FLEX = ("task",)
 
     def on_mount(self) -> None:  # Textual also runs SyncedTable.on_mount (handlers run per class)
         self.zebra_stripes = True
 
-    def show(self, snap: Snapshot, theme: LoadedTheme, now: float) -> None:
+    def show(
+        self,
+        snap: Snapshot,
+        theme: LoadedTheme,
+        now: float,
+        views: list[SessionView] | None = None,
+        folded: set[str] = frozenset(),  # type: ignore[assignment]
+    ) -> None:
+        """The sessions of `snap` (or the `views` of it that the filter keeps), runs in
+        `folded` shown by their header alone."""
         keep = self.selected_key()
 
         def row(view: SessionView) -> tuple[Cell, ...]:
@@ -132,10 +188,23 @@ class SessionsTable(SyncedTable):
                 str(view.queued) if view.queued else "",
             )
 
-        def header(repo: str) -> tuple[Cell, ...]:
-            return (Text("▾", style="bold"), "", Text(repo, style="bold"), "", "", "", "", "")
+        def header(kind: str, name: str, count: int) -> tuple[Cell, ...]:
+            if kind == "repo":
+                return (Text("▾", style="bold"), "", Text(name, style="bold"), "", "", "", "", "")
+            mark = "▸" if name in folded else "▾"
+            agents = f"{count} agent{'s' if count != 1 else ''}"
+            return (
+                Text(mark, style="bold"),
+                Text("run", style="bold"),
+                Text(name, style="bold"),
+                agents,
+                "",
+                "",
+                "",
+                "",
+            )
 
-        rows = grouped(snap.sessions, row, header)
+        rows = grouped(snap.sessions if views is None else views, row, header, folded)
         if self.sync(rows):
             self.select_key(keep or (snap.selected.id if snap.selected else None))
 
@@ -146,7 +215,15 @@ class SessionsTable(SyncedTable):
             key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
         except Exception:  # an empty or just-cleared table has no cell under the cursor
             return None
-        return str(key) if key is not None and not str(key).startswith(GROUP) else None
+        return str(key) if key is not None and not is_header(str(key)) else None
+
+    def cursor_key(self) -> str | None:
+        """The row under the cursor, a header included."""
+        try:
+            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        except Exception:
+            return None
+        return None if key is None else str(key)
 
     def select_key(self, key: str | None) -> None:
         if key is None:
@@ -162,9 +239,10 @@ class LedgerTable(SyncedTable):
         ("#", "id", 4),
         ("kind", "kind", 8),
         ("state", "state", 9),
-        ("text", "text", 40),
-        ("why", "why", 48),
+        ("text", "text", 24),
+        ("why", "why", 24),
     )
+    FLEX = ("text", "why")
 
     def show(self, snap: Snapshot) -> None:
         rows: list[tuple[str, tuple[Cell, ...]]] = [
@@ -174,8 +252,8 @@ class LedgerTable(SyncedTable):
                     str(cmd.id),
                     cmd.kind,
                     Text(cmd.state, style=STATE_COLOR.get(cmd.state, "")),
-                    one_line(cmd.text, 40),
-                    one_line(cmd.cause, 48),
+                    one_line(cmd.text, 200),  # the column shows what fits
+                    one_line(cmd.cause, 200),
                 ),
             )
             for cmd in snap.ledger[-200:]
@@ -211,11 +289,11 @@ class WorktreesTable(SyncedTable):
                 view.worktree_state or "-",
             )
 
-        self.sync(
-            grouped(
-                snap.sessions, row, lambda repo: ("", Text(f"▾ {repo}", style="bold"), "", "", "", "", "")
-            )
-        )
+        def header(kind: str, name: str, count: int) -> tuple[Cell, ...]:
+            label = f"▾ {name}" if kind == "repo" else f"▾ run {name}"
+            return ("", Text(label, style="bold"), "", "", "", "", "")
+
+        self.sync(grouped(snap.sessions, row, header))
 
 
 class GatesPanel(Static):
@@ -239,7 +317,7 @@ class GatesPanel(Static):
             text.append("No session selected.", style="dim")
         else:
             text.append(f"session {snap.selected.id} {snap.selected.task}\n", style="bold")
-            for gate in snap.gates:
+            for gate in snap.checks:
                 self._line(text, gate.name, gate.state, gate.why)
         self.update(text)
 
@@ -260,7 +338,7 @@ class ApprovalBar(Static):
             return
         first = snap.approvals[0]
         text = Text()
-        text.append(f"▶ approval #{first.id} · run {first.run_id}: ", style="bold")
+        text.append(f"▶ approval #{first.id} · {first.about}: ", style="bold")
         text.append(first.summary.replace("\n", "\n   ") + "\n")
         text.append("   y approve · x reject (with a reason) · o details", style="bold")
         if len(snap.approvals) > 1:

@@ -1,0 +1,62 @@
+"""What the engine's parts need from the parts that call them, as Protocols (ports): the
+parts depend on a port, never on the loop (engine.py) or the advancer that knows them."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Protocol
+
+from orchtui.domain import RunState
+from orchtui.engine.boundary import Boundary
+from orchtui.engine.monitor import Monitor
+from orchtui.engine.turns import Turns
+from orchtui.playbook import Playbook, Stage
+from orchtui.services.context import Context
+from orchtui.services.notify import News
+from orchtui.services.run_env import RunEnv
+from orchtui.store.tables import Run, Worktree
+
+
+class Loop(Protocol):
+    ctx: Context
+    turns: Turns  # prompt turns in flight: delivery notes each submit
+    tasks: set[asyncio.Task[None]]  # background tasks the loop awaits on shutdown
+    boundary: Boundary  # where a part's errors go
+
+    def add_marker(self, session_id: str, regex: str) -> None:
+        """Watch the session's output for a stage's completion marker."""
+
+    def hook_status(self, monitor: Monitor, status: str, detail: str) -> None:
+        """An agent's hook reported its status."""
+
+    def note_conversation(self, monitor: Monitor, conversation_id: str) -> None:
+        """The agent's conversation id, for resuming it after a restart."""
+
+    def budget_exhausted(self, run_id: str, why: str) -> None:
+        """A run's budget is spent: it starts nothing new until resumed."""
+
+    def call(self, news: News) -> None:
+        """Something the operator should hear about (services/notify.py)."""
+
+
+class StageHost(Protocol):
+    """What a stage's helpers (revive.py: dead agents; merge_stage.py: landing the branch)
+    need from the run advancer that calls them."""
+
+    ctx: Context
+    env: RunEnv
+
+    def event(self, run: Run, kind: str, message: str, severity: str = "info", **data: Any) -> None:
+        """Record a run event (it reaches the hook by severity)."""
+
+    def set(self, run: Run, state: RunState, detail: str | None = None, attempt: int | None = None) -> Run:
+        """Move the stage `run` views to `state`."""
+
+    def pause(self, run: Run, why: str, severity: str = "warning") -> None:
+        """Pause the run, naming the stage that stopped it."""
+
+    def begin_gates(self, run: Run, book: Playbook, stage: Stage) -> None:
+        """Check the stage's gates in a worker thread."""
+
+    def run_worktree(self, run: Run) -> Worktree | None:
+        """The run's shared worktree, once made."""

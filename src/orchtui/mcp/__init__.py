@@ -1,0 +1,1 @@
+"""orchtui over the Model Context Protocol: `orchtui mcp` (see docs/mcp.md)."""

@@ -1,0 +1,96 @@
+"""Everything a command or the engine needs, opened once from the configuration."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from orchtui.config import Config
+from orchtui.pricing import PriceTable
+from orchtui.profiles import ProfileRegistry, user_profile_dirs
+from orchtui.runtime.tmux import Tmux
+from orchtui.store import Store
+from orchtui.store.ledger import Ledger
+from orchtui.store.merges import Merges
+from orchtui.store.records import Records
+from orchtui.store.runs import Runs
+from orchtui.store.usage import UsageBook
+from orchtui.store.workers import Workers
+
+
+@dataclass
+class Context:
+    config: Config
+
+    @cached_property
+    def store(self) -> Store:
+        self.config.state.ensure()
+        url = self.config.db_url  # a SQLite file keeps its key beside it; another database, in home
+        return Store(url, key_file=None if url.startswith("sqlite:") else self.config.home / "payload.key")
+
+    @cached_property
+    def records(self) -> Records:
+        return Records(self.store)
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        return Ledger(self.store)
+
+    @cached_property
+    def runs(self) -> Runs:
+        return Runs(self.store)
+
+    @cached_property
+    def workers(self) -> Workers:
+        return Workers(self.store)
+
+    @cached_property
+    def merges(self) -> Merges:
+        return Merges(self.store)
+
+    @cached_property
+    def usage(self) -> UsageBook:
+        return UsageBook(self.store)
+
+    @cached_property
+    def prices(self) -> PriceTable:
+        return PriceTable.load(self.config.pricing)
+
+    @cached_property
+    def profiles(self) -> ProfileRegistry:
+        config = self.config
+        return ProfileRegistry(
+            user_profile_dirs(config.profile_dirs),
+            withheld=lambda: config.refuse_untrusted("profile_dirs"),
+        )
+
+    @cached_property
+    def tmux(self) -> Tmux:
+        cfg = self.config.tmux
+        state = self.config.state
+        return Tmux(
+            self.config.socket_name,
+            state.tmux_conf,
+            state.tmux_events,
+            cfg.width,
+            cfg.height,
+            cfg.history_limit,
+            cfg.detach_key,
+        )
+
+    def wake_engine(self, reason: str) -> None:
+        """Tell the engine (if running) to look at the store again."""
+        state = self.config.state
+        state.run.mkdir(parents=True, exist_ok=True)
+        with state.wake_file.open("a", encoding="utf-8") as fh:
+            fh.write(reason + "\n")
+
+
+def project_slug(path: Path) -> str:
+    """A tmux-safe, path-safe name for a repository: its folder name and a short hash."""
+    base = re.sub(r"[^a-z0-9_-]+", "-", path.name.lower()).strip("-") or "repo"
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:6]
+    return f"{base[:24]}-{digest}"

@@ -1,0 +1,112 @@
+"""The fleet's workers: each engine registers itself and beats; one that stops beating
+is stale to everyone after `[worker] stale_after`; a clean stop says goodbye. On SQLite
+and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from helpers import Orch, wait_for
+from orchtui.domain import SessionStatus
+from orchtui.services.fleet import state_of
+from orchtui.store.db import now
+from orchtui.store.records import Records
+from orchtui.store.tables import AgentSession, Worker
+
+
+def _row(heartbeat_at: float, stopped_at: float | None = None) -> Worker:
+    return Worker(
+        name="alpha",
+        address="alpha",
+        pid=1,
+        version="x",
+        capacity=10,
+        started_at=0.0,
+        heartbeat_at=heartbeat_at,
+        stopped_at=stopped_at,
+    )
+
+
+def test_live_stale_and_stopped() -> None:
+    assert state_of(_row(100.0), at=150.0, stale_after=60) == "live"
+    assert state_of(_row(100.0), at=161.0, stale_after=60) == "stale"
+    assert state_of(_row(100.0, stopped_at=101.0), at=300.0, stale_after=60) == "stopped"
+    assert state_of(_row(200.0, stopped_at=101.0), at=201.0, stale_after=60) == "live"  # started again
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_an_engine_beats_goes_stale_when_killed_and_says_goodbye_when_stopped(
+    orch: Orch, backend: str, request: pytest.FixtureRequest
+) -> None:
+    if backend == "postgresql":
+        orch.env["ORCHTUI_DB_URL"] = request.getfixturevalue("postgres_url")
+    orch.home.mkdir(parents=True, exist_ok=True)
+    (orch.home / "config.toml").write_text(
+        '[worker]\nname = "alpha"\naddress = "alpha.lan"\nheartbeat = 0.5\nstale_after = 2\n'
+    )
+
+    def host() -> dict[str, object] | None:
+        rows = orch.json("hosts")
+        return rows[0] if rows else None
+
+    orch.run("engine", "start")
+    first = wait_for(lambda: (h := host()) and h["state"] == "live" and h, timeout=30)
+    assert first["name"] == "alpha" and first["address"] == "alpha.lan" and "scripted" in first["agents"]
+    beats = {wait_for(lambda: (h := host()) and h["heartbeat_age"] < 0.6 and h["pid"], timeout=30)}
+    assert beats == {orch.engine_pid()}
+
+    os.kill(int(first["pid"]), signal.SIGKILL)  # the host dies: no goodbye
+    died = time.monotonic()
+    wait_for(lambda: (h := host()) and h["state"] == "stale", timeout=30)
+    assert time.monotonic() - died >= 1.0  # not before its heartbeats could have stopped
+
+    orch.run("engine", "start")  # it comes back
+    wait_for(lambda: (h := host()) and h["state"] == "live", timeout=30)
+    orch.run("engine", "stop")
+    gone = host()
+    assert gone is not None and gone["state"] == "stopped"
+    assert [h["name"] for h in orch.json("hosts")] == ["alpha"]  # one row per host, never a duplicate
+
+
+def test_an_engine_follows_its_own_hosts_sessions_and_leaves_anothers_alone(orch: Orch) -> None:
+    """Another host's session has its pane in that host's tmux: from here it looks gone,
+    and an engine that followed it would call it lost. Only this host's are followed."""
+    orch.home.mkdir(parents=True, exist_ok=True)
+    (orch.home / "config.toml").write_text('[worker]\nname = "alpha"\n[engine]\nreconcile_interval = 0.5\n')
+    sid = orch.new("mine")
+    orch.wait_status(sid, "idle", 60)
+    assert orch.show(sid)["host"] == "alpha"
+    orch.run("engine", "stop")
+    store = orch.store
+    try:
+        records = Records(store)
+        mine = records.session(sid)
+        for new_id, host, pane in (("beta01", "beta", "%901"), ("alpha1", "alpha", "%902")):
+            at = now()
+            records.add_session(
+                AgentSession(
+                    id=new_id,
+                    project_id=mine.project_id,
+                    agent="scripted",
+                    task=f"t-{new_id}",
+                    status=SessionStatus.IDLE,
+                    host=host,
+                    tmux_session=mine.tmux_session,
+                    tmux_window="@900",
+                    tmux_pane=pane,
+                    created_at=at - 60,
+                    updated_at=at - 60,
+                    status_at=at - 60,
+                )
+            )
+    finally:
+        store.close()
+    orch.run("engine", "start")
+    wait_for(lambda: orch.status("alpha1") == "lost", timeout=30)  # this host's, with its pane gone
+    time.sleep(2.0)  # four more reconciles
+    assert orch.status("beta01") == "idle", "another host's session is that host's to judge"
+    assert orch.status(sid) == "idle"
