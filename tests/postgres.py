@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,8 +34,8 @@ def _bindir() -> Path | None:
 class PostgresServer:
     port: int
 
-    def url(self, database: str = "postgres") -> str:
-        return f"postgresql+psycopg://{USER}@127.0.0.1:{self.port}/{database}"
+    def url(self, database: str = "postgres", host: str = "127.0.0.1") -> str:
+        return f"postgresql+psycopg://{USER}@{host}:{self.port}/{database}"
 
     def admin(self, sql: str) -> None:
         import psycopg
@@ -50,8 +51,12 @@ class PostgresServer:
         return name
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
+@contextmanager
+def running_postgres(
+    addresses: tuple[str, ...] = ("127.0.0.1",), clients: tuple[str, ...] = ()
+) -> Iterator[PostgresServer]:
+    """A server listening on `addresses`, trusting 127.0.0.1 and the `clients` networks
+    (CIDR, e.g. a test's veth pair)."""
     bindir = _bindir()
     if bindir is None:
         pytest.skip("PostgreSQL is not installed (.ci/run installs it with apt-get)")
@@ -81,7 +86,11 @@ def postgres_server() -> Iterator[PostgresServer]:
         check=True,
         capture_output=True,
     )
-    options = f"-k {root} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
+    with (data / "pg_hba.conf").open("a") as hba:
+        for network in clients:
+            hba.write(f"host all all {network} trust\n")
+    listen = ",".join(addresses)
+    options = f"-k {root} -p {port} -c listen_addresses={listen} -c fsync=off -c full_page_writes=off"
     subprocess.run(
         [
             *prefix,
@@ -107,6 +116,12 @@ def postgres_server() -> Iterator[PostgresServer]:
             [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    with running_postgres() as server:
+        yield server
 
 
 @pytest.fixture

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
+import socket
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -43,6 +45,9 @@ class TmuxConfig(_Section):
 
 class StoreConfig(_Section):
     url: str | None = None  # any SQLAlchemy URL; default: SQLite file in ORCHTUI_HOME
+    # the key that seals queued prompts; for a database shared by several hosts, the same
+    # file on each (default: beside a SQLite file, else ORCHTUI_HOME/payload.key)
+    key_file: Path | None = None
 
 
 class WorktreeConfig(_Section):
@@ -151,6 +156,7 @@ class LimitsConfig(_Section):
     per_project: int | None = Field(default=None, ge=1)
     per_profile: dict[str, int] = Field(default_factory=dict)
     per_role: dict[str, int] = Field(default_factory=dict)
+    per_host: dict[str, int] = Field(default_factory=dict)  # a fleet's hosts (`orchtui hosts`) by name
 
 
 class BudgetConfig(_Section):
@@ -266,6 +272,13 @@ class Config(_Section):
     @property
     def socket_name(self) -> str:
         return self.tmux.socket or paths.default_socket_name(self.home)
+
+    @property
+    def host(self) -> str:
+        """This host's name in the fleet: `[worker] name`, else the host name (cut to safe characters)."""
+        if self.worker.name:
+            return self.worker.name
+        return re.sub(r"[^A-Za-z0-9._-]+", "-", socket.gethostname()).strip("-.")[:63] or "host"
 
     @property
     def db_url(self) -> str:

@@ -37,3 +37,16 @@ def hosts(app: App, as_json: bool) -> None:
         ],
         ["host", "state", "heartbeat", "sessions", "load", "agents", "address", "version"],
     )
+
+
+@click.command("worker")
+@pass_app
+def worker(app: App) -> None:
+    """Run this host's worker in the foreground: the engine for this host's tmux server
+    and worktrees, in the fleet that shares [store] url (docs/scale-out.md). What a service
+    manager starts on each host; the same as `orchtui engine run`."""
+    import sys
+
+    from orchtui.engine import daemon
+
+    sys.exit(daemon.run_foreground(app.config))

@@ -45,6 +45,7 @@ VERBS = {
     "mcp": "mcpcmd:mcp",
     "serve": "servecmd:serve",
     "hosts": "hostscmd:hosts",
+    "worker": "hostscmd:worker",
 }
 
 

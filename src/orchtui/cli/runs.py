@@ -39,7 +39,7 @@ def plan(app: App, playbook: Path, task: str, as_json: bool) -> None:
     root = here()
     project = next((p for p in [ctx.records.find_project(str(root))] if p is not None), None)
     project_id = project.id if project and project.id is not None else -1
-    live = [Slot(r.project_id, r.agent, r.role) for r in ctx.records.sessions(live_only=True)]
+    live = [Slot(r.project_id, r.agent, r.role, r.host) for r in ctx.records.sessions(live_only=True)]
     plans = plan_playbook(book, project_id, ctx.config.limits, live, lambda name: profiles[name].installed())
     deps, waves = book.dependencies(), book.waves()
     if as_json:

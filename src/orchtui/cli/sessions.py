@@ -41,6 +41,12 @@ def session() -> None:
     is_flag=True,
     help="Give the agent orchtui's MCP server (this session only) to run other agents with.",
 )
+@click.option(
+    "--host",
+    default=None,
+    help="The fleet's host to run it on (`orchtui hosts`; default: this one). The repository "
+    "must be at the same path there.",
+)
 @json_option
 @pass_app
 def session_new(
@@ -51,13 +57,15 @@ def session_new(
     base: str | None,
     repo: Path | None,
     supervisor: bool,
+    host: str | None,
     as_json: bool,
 ) -> None:
     """Start an agent in its own worktree and tmux window. Prints the new session id."""
     service = SessionService(app.ctx)
     app.ctx.profiles.get(agent)
     app.start_engine()
-    row = service.create((repo or Path.cwd()).resolve(), agent, task, base, prompt, supervisor=supervisor)
+    path = (repo or Path.cwd()).resolve()
+    row = service.create(path, agent, task, base, prompt, supervisor=supervisor, host=host)
     if as_json:
         emit_json(session_json(app.ctx.records, row))
     else:

@@ -80,7 +80,7 @@ class RunAdvancer:
 
     # entry points -----------------------------------------------------------
     def advance_all(self) -> None:
-        runs = self.ctx.runs.all()
+        runs = [r for r in self.ctx.runs.all() if r.host in (None, self.ctx.config.host)]
         for run in runs:
             if not RunState(run.state).final:
                 self.env.take(run.id)  # at once: the handed-over values do not wait on disk
@@ -99,6 +99,10 @@ class RunAdvancer:
             self.safely(self.ctx.runs.get(row.run_id))
 
     def safely(self, run: Run) -> None:
+        if run.host != self.ctx.config.host and not (
+            run.host is None and self.ctx.runs.claim(run.id, self.ctx.config.host)
+        ):
+            return  # another host's worker advances it (until that host goes silent: services/fleet.py)
         try:
             self.advance(run)
         except OrchtuiError as exc:
@@ -356,7 +360,9 @@ class RunAdvancer:
 
     # stages -----------------------------------------------------------------
     def live_slots(self) -> list[Slot]:
-        return [Slot(r.project_id, r.agent, r.role) for r in self.ctx.records.sessions(live_only=True)]
+        return [
+            Slot(r.project_id, r.agent, r.role, r.host) for r in self.ctx.records.sessions(live_only=True)
+        ]
 
     def start_stage(self, run: Run, book: Playbook, stage: Stage) -> None:
         """Plan the stage's agents here; make their worktrees and windows (git, tmux, the
@@ -378,7 +384,9 @@ class RunAdvancer:
         mine = [s for s in live if s.run_id == run.id]
         labels = role_labels(run, stage)
         others = [
-            Slot(r.project_id, r.agent, r.role) for r in live if not (r.run_id == run.id and r.task in labels)
+            Slot(r.project_id, r.agent, r.role, r.host)
+            for r in live
+            if not (r.run_id == run.id and r.task in labels)
         ]
         others += [slot for slots in self.starting.values() for slot in slots]  # being made elsewhere
         siblings = any(s.task not in labels for s in mine) or any(k[0] == run.id for k in self.starting)
@@ -401,7 +409,7 @@ class RunAdvancer:
             return
         feedback = gate_feedback(failed_gates(self.ctx, run, stage.id, run.attempt - 1)) or None
         slots = [
-            Slot(run.project_id, a.profile, role.role)
+            Slot(run.project_id, a.profile, role.role, self.ctx.config.host)
             for role, a in zip(stage.roles, plan.assignments, strict=True)
             if a.profile is not None
             for _ in range(role.count)
@@ -697,15 +705,21 @@ class RunAdvancer:
                 run, RunState.RUNNING, f"{stage.id}: gates failed, attempt {run.attempt + 1}", run.attempt + 1
             )
             self.event(run, "stage.retry", f"{stage.id} attempt {run.attempt}", severity="warning")
-            mine = [s for s in self.ctx.records.sessions(live_only=True) if s.run_id == run.id]
-            for role in stage.roles:
-                for index in range(role.count):
-                    label = role_label(run, stage, role, index)
-                    session = next((s for s in mine if s.task == label), None)
-                    if session is None:
-                        self.pause(run, f"{stage.id}: the {role.role} agent is gone; cannot retry")
-                        return
-                    self.send(run, stage, role, index, session, feedback)
+            mine = {s.task: s for s in self.ctx.records.sessions(live_only=True) if s.run_id == run.id}
+            labels = [
+                (role, i, role_label(run, stage, role, i)) for role in stage.roles for i in range(role.count)
+            ]
+            if any(label not in mine for _, _, label in labels):
+                # an agent is gone (its host died, or it was killed): the attempt starts like
+                # the first, with new agents where needed, here, and the failure as feedback
+                gone = ", ".join(label for _, _, label in labels if label not in mine)
+                self.event(
+                    run, "stage.restart", f"{stage.id}: {gone} gone; attempt {run.attempt} starts new agents"
+                )
+                self.start_stage(run, book, stage)
+                return
+            for role, index, label in labels:
+                self.send(run, stage, role, index, mine[label], feedback)
             return
         severity = "critical" if stage.on_failure == "escalate" else "warning"
         why = "; ".join(o.why for o in outcomes if o.state == "fail")

@@ -22,23 +22,24 @@ from typing import Any
 from orchtui import redact
 from orchtui.domain import CommandKind, CommandState, SessionStatus
 from orchtui.engine import logcap
+from orchtui.engine.actions import abandon_unfinished, work_through
 from orchtui.engine.advancer import RunAdvancer
 from orchtui.engine.boundary import Boundary
 from orchtui.engine.calls import Caller
 from orchtui.engine.delivery import deliver, deliver_answer, recover_issued
 from orchtui.engine.followups import FollowUps
-from orchtui.engine.heartbeat import beat_until, say_goodbye
 from orchtui.engine.monitor import Monitor
 from orchtui.engine.sight import Sight, is_new, look, shoot
 from orchtui.engine.signals import Signals
 from orchtui.engine.turns import ACTIVE, BUSY, Turns
+from orchtui.engine.worker import beat_until, reclaim, say_goodbye, watch_fleet
 from orchtui.runtime.tmux import PaneInfo, parse_int
 from orchtui.runtime.watch import changes
 from orchtui.services import pane_logs
 from orchtui.services.context import Context
 from orchtui.services.events import emit
-from orchtui.services.fleet import worker_name
 from orchtui.services.notify import News, news_of, who
+from orchtui.store import wakeups
 from orchtui.store.db import now
 from orchtui.store.tables import AgentSession
 from orchtui.tail import complete_lines, read_from
@@ -62,10 +63,12 @@ class Engine:
         self.delivering: set[str] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.adopting: set[str] = set()  # sessions whose panes a worker is looking at
+        self.acting: asyncio.Task[None] | None = None  # carrying out host actions (take_actions)
+        self.acting_again = False
         self._event_offset = 0
         self._wake_offset = 0
         self.boundary = Boundary(ctx)
-        self.host = worker_name(ctx.config)  # it follows this host's sessions only: another's
+        self.host = ctx.config.host  # it follows this host's sessions only: another's
         # panes are in another tmux server, and would look lost from here
         self.advancer = RunAdvancer(self)
         self.caller = Caller(ctx, self.spawn)
@@ -87,6 +90,17 @@ class Engine:
         threading.Thread(target=redact.warm, name="redact-warm", daemon=True).start()
         reconcile = asyncio.create_task(self._reconcile_loop(stop))
         heart = asyncio.create_task(beat_until(self.ctx, self.boundary, stop, lambda: len(self.monitors)))
+        fleet_tasks = [heart]
+        listening = threading.Event()  # set: the listener stops
+        if self.ctx.store.shared:  # other hosts share the store: their wake-ups, their silence
+            fleet_tasks.append(asyncio.create_task(watch_fleet(self.ctx, self.boundary, stop)))
+            threading.Thread(
+                target=wakeups.listen,
+                args=(self.ctx.store, self.host, self._woken, listening),
+                name="wake-listen",
+                daemon=True,
+            ).start()
+        self.boundary.run("abandoning unfinished host actions", partial(abandon_unfinished, self.ctx))
         cfg = self.ctx.config.engine
 
         def ready() -> None:  # adopted with the watch in place: output written meanwhile is seen
@@ -98,11 +112,19 @@ class Engine:
                 self.handle(paths)
         finally:
             reconcile.cancel()
-            heart.cancel()
+            listening.set()
+            for task in fleet_tasks:
+                task.cancel()
             say_goodbye(self.ctx)
             for task in list(self.tasks):
                 task.cancel()
             self.ctx.tmux.close()
+
+    def _woken(self, reason: str) -> None:
+        """Another host changed the store (its NOTIFY, heard in the listener's thread): the
+        same wake file as this host's own commands write, so one path handles both."""
+        with self.state.wake_file.open("a", encoding="utf-8") as fh:
+            fh.write(reason.replace("\n", " ") + "\n")
 
     def handle(self, paths: set[Path]) -> None:
         """One batch of changed files: every session's status first, then what they move
@@ -162,7 +184,10 @@ class Engine:
 
     # adoption -------------------------------------------------------------
     def adopt_all(self) -> None:
-        """Follow every live session (at start: orchtui was restarted)."""
+        """Follow every live session (at start: orchtui was restarted), and those lost while
+        this host was silent whose windows still run (engine/worker.py)."""
+        if self.ctx.store.shared:
+            reclaim(self.ctx, self.ctx.tmux.panes())
         self.adopt_new(self.ctx.records.sessions(live_only=True), ready=True)
 
     def adopt_new(self, rows: list[AgentSession], ready: bool = False) -> None:
@@ -337,6 +362,31 @@ class Engine:
             if sid in self.monitors:
                 self.maybe_dispatch(self.monitors[sid])
         self.advancer.advance_all()
+        if self.ctx.store.shared:
+            self.take_actions()
+
+    def take_actions(self) -> None:
+        """Carry out what other hosts asked of this one (services/host_actions.py), in a
+        worker thread, one batch at a time; a wake-up meanwhile makes it look once more."""
+        if self.acting is not None:
+            self.acting_again = True
+            return
+
+        async def go() -> None:
+            try:
+                while True:
+                    self.acting_again = False
+                    await asyncio.to_thread(work_through, self.ctx)
+                    if not self.acting_again:
+                        return
+            except Exception as exc:
+                self.boundary.failed("carrying out host actions", exc)
+            finally:
+                self.acting = None
+
+        self.acting = asyncio.get_running_loop().create_task(go())
+        self.tasks.add(self.acting)
+        self.acting.add_done_callback(self.tasks.discard)
 
     def drop(self, session_id: str) -> None:
         monitor = self.monitors.pop(session_id, None)

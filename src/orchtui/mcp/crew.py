@@ -105,7 +105,7 @@ class Crew:
         ctx = self.ctx
         known = ctx.records.find_project(str(repo))
         project_id = known.id if known is not None and known.id is not None else -1
-        live = [Slot(r.project_id, r.agent, r.role) for r in ctx.records.sessions(live_only=True)]
+        live = [Slot(r.project_id, r.agent, r.role, r.host) for r in ctx.records.sessions(live_only=True)]
         profiles = {p.name: p for p in ctx.profiles.all()}
         plan = plan_stage(found, project_id, ctx.config.limits, live, lambda n: profiles[n].installed())
         return {

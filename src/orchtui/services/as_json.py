@@ -122,6 +122,7 @@ def run_json(runs: Runs, row: Run) -> dict[str, Any]:
         "detail": row.detail,
         "created_at": iso(row.created_at),
         "env_names": row.env_names.split(",") if row.env_names else [],
+        "host": row.host,
         "stages": [
             {
                 "stage": st.stage,

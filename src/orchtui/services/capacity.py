@@ -18,11 +18,12 @@ class Slot:
     project_id: int
     profile: str
     role: str | None
+    host: str | None = None  # the worker it runs on (None: this one, or recorded before hosts were)
 
 
 @dataclass(frozen=True)
 class Refusal:
-    limit: str  # machine | project | profile | role
+    limit: str  # machine | host | project | profile | role
     key: str
     used: int
     cap: int
@@ -34,14 +35,18 @@ class Refusal:
             "project": "limits.per_project",
             "profile": f"limits.per_profile.{self.key}",
             "role": f"limits.per_role.{self.key}",
+            "host": f"limits.per_host.{self.key}",
         }[self.limit]
         return f"capacity: {self.used} live session(s) reached {where}={self.cap}"
 
 
 def refusal(limits: LimitsConfig, live: Iterable[Slot], want: Slot) -> Refusal | None:
     slots = list(live)
-    if len(slots) >= limits.max_sessions:
-        return Refusal("machine", "machine", len(slots), limits.max_sessions)
+    here = sum(1 for s in slots if want.host is None or s.host in (None, want.host))
+    if here >= limits.max_sessions:  # a machine's limit: each host of a fleet has its own
+        return Refusal("machine", "machine", here, limits.max_sessions)
+    if want.host is not None and (cap := limits.per_host.get(want.host)) is not None and here >= cap:
+        return Refusal("host", want.host, here, cap)
     same_project = sum(1 for s in slots if s.project_id == want.project_id)
     if limits.per_project is not None and same_project >= limits.per_project:
         return Refusal("project", str(want.project_id), same_project, limits.per_project)

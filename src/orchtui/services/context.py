@@ -13,6 +13,7 @@ from orchtui.pricing import PriceTable
 from orchtui.profiles import ProfileRegistry, user_profile_dirs
 from orchtui.runtime.tmux import Tmux
 from orchtui.store import Store
+from orchtui.store.host_actions import HostActions
 from orchtui.store.ledger import Ledger
 from orchtui.store.merges import Merges
 from orchtui.store.records import Records
@@ -28,8 +29,10 @@ class Context:
     @cached_property
     def store(self) -> Store:
         self.config.state.ensure()
-        url = self.config.db_url  # a SQLite file keeps its key beside it; another database, in home
-        return Store(url, key_file=None if url.startswith("sqlite:") else self.config.home / "payload.key")
+        url, key = self.config.db_url, self.config.store.key_file
+        if key is None and not url.startswith("sqlite:"):  # a SQLite file keeps its key beside it
+            key = self.config.home / "payload.key"
+        return Store(url, key_file=key.expanduser() if key is not None else None)
 
     @cached_property
     def records(self) -> Records:
@@ -46,6 +49,10 @@ class Context:
     @cached_property
     def workers(self) -> Workers:
         return Workers(self.store)
+
+    @cached_property
+    def host_actions(self) -> HostActions:
+        return HostActions(self.store)
 
     @cached_property
     def merges(self) -> Merges:
@@ -87,6 +94,7 @@ class Context:
         state.run.mkdir(parents=True, exist_ok=True)
         with state.wake_file.open("a", encoding="utf-8") as fh:
             fh.write(reason + "\n")
+        self.store.notify(f"{self.config.host} {reason}")  # other hosts' engines (PostgreSQL: NOTIFY)
 
 
 def project_slug(path: Path) -> str:

@@ -63,6 +63,7 @@ class SessionView:
     repo: str = ""  # the repository's name (sessions are grouped by it when there are several)
     run_id: str | None = None  # the playbook run it works for (grouped under it)
     archived: bool = False  # ended and put away: hidden unless the operator asks (A)
+    host: str | None = None  # the fleet's worker that runs it (shown when sessions span hosts)
 
 
 @dataclass(frozen=True)
@@ -268,6 +269,7 @@ class DashboardSource:
             repo=self._repo_name(row.project_id),
             run_id=row.run_id,
             archived=row.archived_at is not None,
+            host=row.host,
         )
 
     def _repo_name(self, project_id: int) -> str:

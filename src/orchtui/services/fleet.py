@@ -5,25 +5,18 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 from dataclasses import dataclass
 from typing import Literal
 
 from orchtui import __version__
-from orchtui.config import Config
+from orchtui.domain import CommandKind, CommandState
 from orchtui.services.context import Context
+from orchtui.services.events import emit
 from orchtui.store.db import now
 from orchtui.store.tables import Worker
 
 HostState = Literal["live", "stale", "stopped"]
-
-
-def worker_name(config: Config) -> str:
-    """This host's name in the fleet: `[worker] name`, else the host name (cut to safe characters)."""
-    if config.worker.name:
-        return config.worker.name
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", socket.gethostname()).strip("-.")[:63] or "host"
 
 
 def beat(ctx: Context, started_at: float, sessions: int) -> Worker:
@@ -36,7 +29,7 @@ def beat(ctx: Context, started_at: float, sessions: int) -> Worker:
         load = 0.0
     return ctx.workers.beat(
         Worker(
-            name=worker_name(config),
+            name=config.host,
             address=config.worker.address or socket.gethostname(),
             pid=os.getpid(),
             version=__version__,
@@ -52,7 +45,7 @@ def beat(ctx: Context, started_at: float, sessions: int) -> Worker:
 
 
 def goodbye(ctx: Context) -> None:
-    ctx.workers.stopped(worker_name(ctx.config), now())
+    ctx.workers.stopped(ctx.config.host, now())
 
 
 @dataclass(frozen=True)
@@ -95,3 +88,52 @@ def hosts(ctx: Context) -> list[HostView]:
         )
         for row in ctx.workers.all()
     ]
+
+
+@dataclass(frozen=True)
+class Rescue:
+    """What one worker did about a host gone silent."""
+
+    host: str
+    silent_for: float
+    sessions: list[str]
+    runs: list[str]
+
+
+def lost_detail(host: str, silent_for: float) -> str:
+    return f"host {host} silent for {silent_for:.0f} s (no heartbeat)"
+
+
+def rescue(ctx: Context) -> list[Rescue]:
+    """For each stale host: its live sessions become `lost` with the reason, their open
+    ledger rows are closed (a queued prompt cancelled, one under way failed: its agent is
+    out of reach), and its unfinished runs become this host's, whose worker then retries
+    their stages under each stage's policy. Conditional updates make each of these happen
+    once, however many workers notice at the same moment."""
+    done = []
+    for view in hosts(ctx):
+        if view.state != "stale" or view.name == ctx.config.host:
+            continue
+        detail = lost_detail(view.name, view.heartbeat_age)
+        lost = ctx.records.lose_host(view.name, detail)
+        for row in lost:
+            for cmd in ctx.ledger.open_rows(row.id):
+                if cmd.id is None or cmd.kind == CommandKind.TAKEOVER:
+                    continue
+                final = CommandState.CANCELLED if cmd.state == CommandState.QUEUED else CommandState.FAILED
+                ctx.ledger.transition(cmd.id, final, f"session lost: {detail}")
+        runs = ctx.runs.take_over(view.name, ctx.config.host)
+        if lost or runs:
+            emit(
+                ctx,
+                "host.lost",
+                f"{detail}: {len(lost)} session(s) lost, {len(runs)} run(s) taken over by {ctx.config.host}",
+                severity="error",
+                host=view.name,
+                sessions=[r.id for r in lost],
+                runs=runs,
+            )
+            done.append(Rescue(view.name, view.heartbeat_age, [r.id for r in lost], runs))
+    if done:
+        ctx.wake_engine("rescued " + ", ".join(r.host for r in done))
+    return done

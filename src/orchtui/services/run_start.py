@@ -119,6 +119,7 @@ def start_runs(
                     state=RunState.PENDING,
                     created_at=at,
                     updated_at=at,
+                    host=ctx.config.host,  # advanced by this host's worker (its keys are handed over here)
                 )
             )
         )

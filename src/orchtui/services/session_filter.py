@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from orchtui.domain import SessionStatus
 from orchtui.services.dashboard import SessionView
 
-FIELDS = ("status", "agent", "run", "repo", "task")
+FIELDS = ("status", "agent", "run", "repo", "task", "host")
 
 
 @dataclass(frozen=True)
@@ -47,12 +47,22 @@ class SessionFilter:
                 "run": view.run_id or "",
                 "repo": view.repo,
                 "task": view.task,
+                "host": view.host or "",
             }[name].lower()
             if not have.startswith(value):
                 return False
         if not self.words:
             return True
         text = " ".join(
-            (view.id, view.task, view.agent, view.status, view.branch or "", view.repo, view.run_id or "")
+            (
+                view.id,
+                view.task,
+                view.agent,
+                view.status,
+                view.branch or "",
+                view.repo,
+                view.run_id or "",
+                view.host or "",
+            )
         ).lower()
         return all(word in text for word in self.words)

@@ -23,7 +23,7 @@ from orchtui.paths import StatePaths
 from orchtui.profiles import AgentProfile
 from orchtui.runtime import launch, refguard
 from orchtui.runtime.git import GitRepo
-from orchtui.services import fleet, pane_logs, supervision
+from orchtui.services import host_actions, pane_logs, supervision
 from orchtui.services.capacity import Slot, refusal
 from orchtui.services.context import Context, project_slug
 from orchtui.services.events import emit
@@ -75,10 +75,17 @@ class SessionService:
         env: dict[str, str] | None = None,
         actor: str | None = None,
         supervisor: bool = False,
+        host: str | None = None,
     ) -> AgentSession:
         """`actor` is who asks (recorded with the first prompt): the OS user unless an MCP
-        client (`mcp:<name>`) or the web (`web:<name>`) does."""
+        client (`mcp:<name>`) or the web (`web:<name>`) does. `host`: the fleet's worker
+        that runs it (default: this one), asked through the store when it is another."""
         ctx = self.ctx
+        if host is not None and host != ctx.config.host:
+            args: dict[str, object] = {"repo": str(repo_path), "agent": agent, "task": task, "base": base}
+            args |= {"prompt": prompt, "supervisor": supervisor}
+            made = host_actions.ask(ctx, host, "create", None, args, actor or operator())
+            return ctx.records.session(str(made["id"]))
         profile = ready(ctx.profiles.get(agent), env)  # before a worktree or branch is made
         if supervisor:
             supervision.check_can_supervise(profile, driver(profile.driver).supervises)
@@ -248,8 +255,12 @@ class SessionService:
         return row
 
     def _check_capacity(self, project_id: int, profile: AgentProfile, role: str | None = None) -> None:
-        live = [Slot(r.project_id, r.agent, r.role) for r in self.ctx.records.sessions(live_only=True)]
-        refused = refusal(self.ctx.config.limits, live, Slot(project_id, profile.name, role))
+        live = [
+            Slot(r.project_id, r.agent, r.role, r.host) for r in self.ctx.records.sessions(live_only=True)
+        ]
+        refused = refusal(
+            self.ctx.config.limits, live, Slot(project_id, profile.name, role, self.ctx.config.host)
+        )
         if refused is not None:
             raise Refused(refused.message)
 
@@ -313,7 +324,7 @@ class SessionService:
             raise
         # the window is in this host's tmux: this host's engine follows it (a restart may move it here)
         return self.ctx.records.update_session(
-            row.id, tmux_window=window_id, tmux_pane=pane_id, host=fleet.worker_name(self.ctx.config)
+            row.id, tmux_window=window_id, tmux_pane=pane_id, host=self.ctx.config.host
         )
 
     @staticmethod
@@ -329,6 +340,9 @@ class SessionService:
     def kill(self, session_id: str, force: bool = False, keep_worktree: bool = False) -> KillReport:
         ctx = self.ctx
         row = ctx.records.session(session_id)
+        if (host := host_actions.owner(ctx, row)) is not None and SessionStatus(row.status).live:
+            args = {"force": force, "keep_worktree": keep_worktree}
+            return KillReport(**host_actions.ask(ctx, host, "kill", session_id, args, operator()))
         wt = ctx.records.worktree(row.worktree_id) if row.worktree_id else None
         wt_path = Path(wt.path) if wt else None
         dirty: list[str] = []
@@ -476,6 +490,10 @@ class SessionService:
         row = ctx.records.session(session_id)
         if SessionStatus(row.status).live:
             raise Refused(f"session {session_id} is {row.status}; only an ended session can be restarted")
+        if (host := host_actions.owner(ctx, row)) is not None and host_actions.reachable(ctx, host):
+            return ctx.records.session(
+                str(host_actions.ask(ctx, host, "restart", session_id, {}, operator())["id"])
+            )
         wt = self._usable_worktree(row)
         if wt is None:
             raise Refused(f"session {session_id}: its worktree is gone; start a new session instead")

@@ -18,7 +18,8 @@ from orchtui.locks import file_lock
 from orchtui.store import tables
 from orchtui.store.sealing import Seal
 
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
+WAKE_CHANNEL = "orchtui_wake"  # PostgreSQL LISTEN/NOTIFY channel: the store changed, look again
 MIGRATION_LOCK = 0x6F726368  # PostgreSQL advisory lock held while the schema is made or moved on
 
 
@@ -115,6 +116,15 @@ def _v13_session_hosts(engine: Engine) -> None:
         conn.execute(text("CREATE INDEX ix_agent_session_host ON agent_session (host)"))
 
 
+def _v14_host_actions(engine: Engine) -> None:
+    SQLModel.metadata.create_all(engine, tables=[SQLModel.metadata.tables["host_action"]])
+    if "host" in {c["name"] for c in inspect(engine).get_columns("run")}:
+        return
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE run ADD COLUMN host VARCHAR"))
+        conn.execute(text("CREATE INDEX ix_run_host ON run (host)"))
+
+
 # version -> function that upgrades a database from version-1 to version.
 MIGRATIONS: dict[int, Callable[[Engine], None]] = {
     2: _v2_urgent_commands,
@@ -129,6 +139,7 @@ MIGRATIONS: dict[int, Callable[[Engine], None]] = {
     11: _v11_session_approvals,
     12: _v12_workers,
     13: _v13_session_hosts,
+    14: _v14_host_actions,
 }
 
 
@@ -194,6 +205,22 @@ class Store:
         with Session(self.sql) as db:
             db.merge(tables.Meta(key="schema_version", value=str(version)))
             db.commit()
+
+    @property
+    def shared(self) -> bool:
+        """A server several hosts can share (PostgreSQL), not a file on this one."""
+        return self.sql.dialect.name == "postgresql"
+
+    def notify(self, reason: str) -> None:
+        """Wake every engine listening on this database (PostgreSQL's NOTIFY on WAKE_CHANNEL,
+        delivered when the transaction commits); nothing for SQLite, whose engines share
+        this host's wake file."""
+        if self.shared:
+            with self.sql.begin() as conn:
+                conn.execute(
+                    text("SELECT pg_notify(:channel, :reason)"),
+                    {"channel": WAKE_CHANNEL, "reason": reason[:7000]},
+                )
 
     @property
     def schema_version(self) -> int:

@@ -94,6 +94,34 @@ class Records:
             db.commit()
             return row
 
+    def lose_host(self, host: str, detail: str) -> list[AgentSession]:
+        """Every live session of `host` becomes `lost` (its worker went silent), with its
+        status event; the sessions this call changed. One conditional statement: of
+        several workers that notice at once, each session is recorded by one."""
+        live = [s.value for s in SessionStatus if s.live]
+        at = now()
+        with self.store.sql.begin() as conn:
+            changed = conn.execute(
+                update(_SESSIONS)
+                .where(_SESSIONS.c.host == host, _SESSIONS.c.status.in_(live))
+                .values(status="lost", status_detail=detail, status_at=at, ended_at=at, updated_at=at)
+                .returning(_SESSIONS.c.id)
+            ).scalars()
+            ids = list(changed)
+            for session_id in ids:
+                conn.execute(
+                    _ADD_EVENT,
+                    {
+                        "at": at,
+                        "session_id": session_id,
+                        "kind": "agent.lost",
+                        "severity": "warning",
+                        "message": detail,
+                        "data": json.dumps({"host": host}),
+                    },
+                )
+        return [self.session(i) for i in ids]
+
     def change_status(self, session_id: str, old: str, new: str, detail: str, **fields: Any) -> bool:
         """The session's new status and its event, in one transaction. False (nothing
         written) when the session was killed or lost meanwhile by someone else. Core

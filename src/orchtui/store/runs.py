@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlmodel import col, select
+from sqlalchemy import Table, update
+from sqlalchemy import select as core_select
+from sqlmodel import SQLModel, col, select
 
 from orchtui.domain import ApprovalState, RunState, StageState
 from orchtui.errors import NotFound, UsageError
 from orchtui.redact import redact
 from orchtui.store.db import Store, now
 from orchtui.store.tables import Approval, Artifact, GateResult, Run, RunStage
+
+_RUNS: Table = SQLModel.metadata.tables["run"]
 
 
 class Runs:
@@ -40,6 +44,26 @@ class Runs:
     def all(self) -> list[Run]:
         with self.store.db() as db:
             return list(db.exec(select(Run).order_by(col(Run.created_at))).all())
+
+    def claim(self, run_id: str, host: str) -> bool:
+        """Make `host` the run's worker when no one is (a run from before hosts were
+        recorded); True when it is `host`'s now."""
+        with self.store.sql.begin() as conn:
+            conn.execute(update(_RUNS).where(_RUNS.c.id == run_id, _RUNS.c.host.is_(None)).values(host=host))
+            return bool(conn.execute(core_select(_RUNS.c.host).where(_RUNS.c.id == run_id)).scalar() == host)
+
+    def take_over(self, dead: str, host: str) -> list[str]:
+        """`dead`'s unfinished runs become `host`'s; the ids this call moved (a conditional
+        update: when several workers try at once, each run moves once)."""
+        unfinished = [s.value for s in RunState if not s.final]
+        with self.store.sql.begin() as conn:
+            moved = conn.execute(
+                update(_RUNS)
+                .where(_RUNS.c.host == dead, _RUNS.c.state.in_(unfinished))
+                .values(host=host, updated_at=now())
+                .returning(_RUNS.c.id)
+            ).scalars()
+            return list(moved)
 
     def update(self, run_id: str, **fields: Any) -> Run:
         with self.store.db() as db:

@@ -161,6 +161,7 @@ class Run(SQLModel, table=True):
     updated_at: float
     env_names: str | None = None  # the pass_env names its agents take from the starting shell (never values)
     group_runs: str | None = None  # JSON, a multi-repository start: {"runs": [...], "repos": {name: path}}
+    host: str | None = Field(default=None, index=True)  # the worker that advances it (None: unclaimed)
 
 
 class RunStage(SQLModel, table=True):
@@ -295,3 +296,22 @@ class Worker(SQLModel, table=True):
     started_at: float
     heartbeat_at: float = Field(index=True)
     stopped_at: float | None = None  # it said goodbye (a clean stop); None while running or lost
+
+
+class HostAction(SQLModel, table=True):
+    """Something only one host's worker can do (its tmux, its worktrees), asked from any
+    host: queued here, claimed by that worker (`FOR UPDATE SKIP LOCKED`), carried out in
+    order, once (services/host_actions.py)."""
+
+    __tablename__ = "host_action"
+    id: int | None = Field(default=None, primary_key=True)
+    host: str = Field(index=True)
+    kind: str  # create, kill, restart
+    session_id: str | None = Field(default=None, index=True)
+    args: str = "{}"  # JSON
+    state: str = Field(default="queued", index=True)  # queued, running, done, failed
+    result: str | None = None  # JSON when done, the one-line error when failed
+    actor: str = ""
+    created_at: float
+    claimed_at: float | None = None
+    done_at: float | None = None

@@ -60,7 +60,7 @@ KEYS: tuple[Key, ...] = (
         "slash",
         "filter",
         "Filter",
-        "Filter sessions: words, or status:, agent:, run:, repo:, task: (Esc clears)",
+        "Filter sessions: words, or status:, agent:, run:, repo:, task:, host: (Esc clears)",
     ),
     Key("A", "toggle_archived", "Archived", "Show or hide archived sessions"),
     Key("E", "archive_ended", "Archive ended", "Archive every ended session (A shows them again)"),

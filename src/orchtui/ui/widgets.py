@@ -170,6 +170,8 @@ class SessionsTable(SyncedTable):
         """The sessions of `snap` (or the `views` of it that the filter keeps), runs in
         `folded` shown by their header alone."""
         keep = self.selected_key()
+        shown = snap.sessions if views is None else views
+        fleet = len({v.host for v in shown}) > 1  # sessions on several hosts: each says where
 
         def row(view: SessionView) -> tuple[Cell, ...]:
             glyph, color = theme.glyph(view.status)
@@ -181,7 +183,7 @@ class SessionsTable(SyncedTable):
                 Text(glyph, style=color),
                 view.id,
                 view.agent,
-                view.task,
+                Text.assemble(view.task, (f" @{view.host}", "dim")) if fleet and view.host else view.task,
                 Text(status, style=color),
                 ago(now - view.created_at),
                 active,
@@ -204,7 +206,7 @@ class SessionsTable(SyncedTable):
                 "",
             )
 
-        rows = grouped(snap.sessions if views is None else views, row, header, folded)
+        rows = grouped(shown, row, header, folded)
         if self.sync(rows):
             self.select_key(keep or (snap.selected.id if snap.selected else None))
 

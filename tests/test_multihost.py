@@ -1,0 +1,296 @@
+"""Three workers as separate processes, each with its own ORCHTUI_HOME and tmux server,
+sharing one real PostgreSQL server; `gamma` runs in its own network namespace and reaches
+PostgreSQL over a veth pair, so no shared file or socket can carry what the store must
+(wake-ups, actions, prompts). A CLI on `alpha` starts, instructs and kills a session on
+`gamma`; a worker killed with SIGKILL mid-stage is found silent, its sessions `lost`, and
+its run's stage retried on a live host; started again, it takes up what still runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpers import git, init_repo, wait_for
+from postgres import running_postgres
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("ip") is None, reason="network namespaces need root and iproute2"
+)
+KEY_FILE = "payload.key"  # one key for the fleet: a prompt sealed on one host is read on another
+
+
+@contextmanager
+def netns(tag: str) -> Iterator[tuple[str, str, str]]:
+    """A network namespace joined to this one by a veth pair: (name, this side's address,
+    its side's address)."""
+    name, outer, inner = f"orchtui-{tag}", f"oh{tag}", f"on{tag}"
+    octet = int(tag, 16) % 60 * 4
+    here, there = (
+        f"10.231.{octet // 256 + 7}.{octet % 256 + 1}",
+        f"10.231.{octet // 256 + 7}.{octet % 256 + 2}",
+    )
+
+    def ip(*args: str) -> None:
+        subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
+
+    ip("netns", "add", name)
+    try:
+        ip("link", "add", outer, "type", "veth", "peer", "name", inner)
+        ip("link", "set", inner, "netns", name)
+        ip("addr", "add", f"{here}/30", "dev", outer)
+        ip("link", "set", outer, "up")
+        ip("netns", "exec", name, "ip", "addr", "add", f"{there}/30", "dev", inner)
+        ip("netns", "exec", name, "ip", "link", "set", inner, "up")
+        ip("netns", "exec", name, "ip", "link", "set", "lo", "up")
+        yield name, here, there
+    finally:
+        subprocess.run(["ip", "link", "del", outer], capture_output=True)
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
+@dataclass
+class Host:
+    name: str
+    home: Path
+    repo: Path
+    env: dict[str, str]
+    namespace: str | None = None
+    socket: str = field(default_factory=lambda: f"orchtui-fleet-{uuid.uuid4().hex[:8]}")
+
+    def run(self, *args: str, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+        inside = ["ip", "netns", "exec", self.namespace] if self.namespace else []
+        proc = subprocess.run(
+            [*inside, sys.executable, "-m", "orchtui", *args],
+            cwd=self.repo,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{self.name}: orchtui {' '.join(args)} -> {proc.returncode}\n{proc.stderr}")
+        return proc
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.run(*args, "--json").stdout)
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(
+            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, env=self.env
+        ).stdout
+
+    def transcript(self, session_id: str) -> list[dict[str, Any]]:
+        path = self.home / "sessions" / session_id / "transcript.jsonl"
+        return (
+            [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+            if path.exists()
+            else []
+        )
+
+    def engine_pid(self) -> int | None:
+        out = self.json("engine", "status")
+        return int(out["pid"]) if out["running"] else None
+
+
+@dataclass
+class Fleet:
+    hosts: dict[str, Host]
+    repo: Path
+
+    def live(self) -> set[str]:
+        return {h["name"] for h in self.hosts["alpha"].json("hosts") if h["state"] == "live"}
+
+
+SCENARIO = """\
+name = "fleet"
+
+[[rule]]
+match = "stage first · role dev"
+steps = [{ work = 0.3 }, { write = "first.txt", content = "first\\n" }, { commit = "First" }]
+
+[[rule]]
+match = "stage second · role dev · attempt 1\\\\]"
+steps = [{ work = 300.0 }, { say = "never reached: the host dies first" }]
+
+[[rule]]
+match = "stage second · role dev · attempt [2-9]\\\\]"
+steps = [{ work = 0.3 }, { write = "second.txt", content = "second\\n" }, { commit = "Second" }]
+"""
+
+PLAYBOOK = """\
+name: fleet
+stages:
+  - id: first
+    automation: fully_auto
+    roles: [{role: dev, agents: [scripted], prompt: "first part of {task}"}]
+  - id: second
+    automation: fully_auto
+    retries: 2
+    on_failure: retry
+    restart_agents: 0
+    roles: [{role: dev, agents: [scripted], prompt: "second part of {task}"}]
+"""
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Iterator[Fleet]:
+    tag = f"{os.getpid() % 4096:03x}"
+    repo = tmp_path / "repo"
+    init_repo(repo)
+    (tmp_path / "fleet.toml").write_text(SCENARIO)
+    with (
+        netns(tag) as (namespace, here, _there),
+        running_postgres(("127.0.0.1", here), (f"{here}/30",)) as pg,
+    ):
+        database = pg.new_database()
+        key = tmp_path / KEY_FILE
+        hosts: dict[str, Host] = {}
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("ORCHTUI_", "TMUX"))}
+        for name in ("alpha", "beta", "gamma"):
+            home = tmp_path / name
+            home.mkdir()
+            inside = name == "gamma"
+            (home / "config.toml").write_text(
+                textwrap.dedent(
+                    f"""\
+                    [worker]
+                    name = "{name}"
+                    [store]
+                    key_file = "{key}"
+                    [engine]
+                    reconcile_interval = 600  # no periodic look: only a wake-up moves a worker
+                    """
+                )
+            )
+            host = Host(name, home, repo, {}, namespace if inside else None)
+            host.env = base | {
+                "ORCHTUI_HOME": str(home),
+                "ORCHTUI_TMUX_SOCKET": host.socket,
+                "ORCHTUI_DB_URL": pg.url(database, host=here if inside else "127.0.0.1"),
+                "ORCHTUI_SCRIPTED_SCENARIO": str(tmp_path / "fleet.toml"),
+            }
+            hosts[name] = host
+        try:
+            for host in hosts.values():
+                host.run("engine", "start")
+            fleet = Fleet(hosts, repo)
+            wait_for(lambda: fleet.live() == set(hosts), timeout=60, interval=0.5)
+            yield fleet
+        finally:
+            for host in hosts.values():
+                host.run("engine", "stop", check=False, timeout=60)
+                subprocess.run(["tmux", "-L", host.socket, "kill-server"], capture_output=True)
+            pg.admin(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+
+
+def test_a_cli_on_one_host_starts_instructs_and_kills_a_session_on_another(fleet: Fleet) -> None:
+    alpha, gamma = fleet.hosts["alpha"], fleet.hosts["gamma"]
+    # gamma's engine really is cut off from alpha's files and sockets but for PostgreSQL
+    assert gamma.namespace and "10.231." in gamma.env["ORCHTUI_DB_URL"]
+
+    made = alpha.json("session", "new", "--agent", "scripted", "--task", "remote", "--host", "gamma")
+    sid = str(made["id"])
+    assert made["host"] == "gamma"
+    assert sid in gamma.tmux("list-panes", "-a", "-F", "#{@orchtui_session}").split()
+    assert alpha.tmux("list-windows", "-a", "-F", "#{window_id}").strip() == ""  # none on alpha
+    alpha.run("wait", sid, "--for", "idle", "--timeout", "90")
+
+    texts = [f"note {i}: keep $HOME and `rm -rf /` literal" for i in range(5)]
+    for text in texts:
+        alpha.run("session", "send", sid, text, "--no-wait")
+    alpha.run("wait", sid, "--for", "done", "--timeout", "120")
+
+    rows = [r for r in alpha.json("ledger", sid) if r["kind"] == "prompt"]
+    assert [(r["text"], r["state"]) for r in rows] == [(t, "done") for t in texts]
+    received = [e["text"] for e in gamma.transcript(sid) if e["type"] == "prompt"]
+    assert received == texts, "each prompt reached gamma's agent once, in order"
+
+    report = alpha.json("session", "kill", sid)
+    assert report["window_killed"] is True
+    assert sid not in gamma.tmux("list-panes", "-a", "-F", "#{@orchtui_session}").split()
+    assert alpha.json("session", "show", sid)["status"] == "killed"
+
+
+def test_kill9_of_a_worker_mid_stage_rescues_its_run_on_a_live_host(fleet: Fleet) -> None:
+    alpha, beta = fleet.hosts["alpha"], fleet.hosts["beta"]
+    playbook = fleet.repo.parent / "fleet.yaml"
+    playbook.write_text(PLAYBOOK)
+    run_id = beta.run("run", str(playbook), "--task", "spread").stdout.strip()
+
+    def second_under_way() -> dict[str, Any] | None:
+        sessions = alpha.json("session", "list")
+        rows = [s for s in sessions if s["run"] == run_id and "second" in s["task"]]
+        if not rows:
+            return None
+        prompts = [r for r in alpha.json("ledger", rows[0]["id"]) if r["kind"] == "prompt"]
+        return rows[0] if prompts and prompts[0]["state"] in ("delivered", "running") else None
+
+    victim = wait_for(second_under_way, timeout=120, interval=0.5)
+    assert victim["host"] == "beta"
+    pid = beta.engine_pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    killed_at = time.time()
+
+    def lost() -> dict[str, Any] | None:
+        row = alpha.json("session", "show", victim["id"])
+        return row if row["status"] == "lost" else None
+
+    gone = wait_for(lost, timeout=120, interval=0.5)
+    detected = time.time() - killed_at
+    print(f"beta's sessions lost {detected:.1f} s after its worker was killed")
+    stale_after, heartbeat = 60.0, 15.0
+    assert stale_after - heartbeat - 2 <= detected <= stale_after + 6, detected
+    assert gone["status_detail"].startswith("host beta silent for")
+
+    def the_run() -> dict[str, Any]:
+        [row] = [r for r in alpha.json("runs") if r["id"] == run_id]
+        return dict(row)
+
+    try:
+        wait_for(lambda: the_run()["state"] == "done", timeout=180, interval=1)
+    except AssertionError:
+        recent = [(e["kind"], e["message"]) for e in alpha.json("events")][-25:]
+        raise AssertionError(json.dumps({"run": the_run(), "events": recent}, indent=1)) from None
+    assert the_run()["host"] in ("alpha", "gamma")
+    hosts_of_stages = {
+        s["task"]: s["host"] for s in alpha.json("session", "list", "--all") if s["run"] == run_id
+    }
+    assert "beta" in hosts_of_stages.values() and set(hosts_of_stages.values()) - {"beta"}, hosts_of_stages
+
+    # every ledger row of the run is final, and no prompt reached an agent twice
+    for session in alpha.json("session", "list", "--all"):
+        if session["run"] != run_id:
+            continue
+        rows = [r for r in alpha.json("ledger", session["id"]) if r["kind"] == "prompt"]
+        assert all(r["state"] in ("done", "failed", "cancelled") for r in rows), rows
+        owner = fleet.hosts[session["host"]]
+        received = [e["text"] for e in owner.transcript(session["id"]) if e["type"] == "prompt"]
+        assert len(received) == len(set(received)) <= len(rows), (session["id"], received)
+    assert any(e["kind"] == "host.lost" for e in alpha.json("events"))
+
+    # beta comes back: its surviving window is stopped, since the run went on elsewhere
+    beta.run("engine", "start")
+    wait_for(lambda: "beta" in fleet.live(), timeout=60, interval=0.5)
+    wait_for(
+        lambda: victim["id"] not in beta.tmux("list-panes", "-a", "-F", "#{@orchtui_session}").split(),
+        timeout=60,
+        interval=0.5,
+    )
+    row = alpha.json("session", "show", victim["id"])
+    assert row["status"] == "lost" and "window stopped on return" in row["status_detail"]
+    assert git(fleet.repo, "branch", "--list", "orchtui/*")
