@@ -229,6 +229,9 @@ def test_kill9_of_a_worker_mid_stage_rescues_its_run_on_a_live_host(fleet: Fleet
     alpha, beta = fleet.hosts["alpha"], fleet.hosts["beta"]
     playbook = fleet.repo.parent / "fleet.yaml"
     playbook.write_text(PLAYBOOK)
+    keeper = str(
+        alpha.json("session", "new", "--agent", "scripted", "--task", "keeper", "--host", "beta")["id"]
+    )
     run_id = beta.run("run", str(playbook), "--task", "spread").stdout.strip()
 
     def second_under_way() -> dict[str, Any] | None:
@@ -256,6 +259,7 @@ def test_kill9_of_a_worker_mid_stage_rescues_its_run_on_a_live_host(fleet: Fleet
     stale_after, heartbeat = 60.0, 15.0
     assert stale_after - heartbeat - 2 <= detected <= stale_after + 6, detected
     assert gone["status_detail"].startswith("host beta silent for")
+    assert alpha.json("session", "show", keeper)["status"] == "lost"
 
     def the_run() -> dict[str, Any]:
         [row] = [r for r in alpha.json("runs") if r["id"] == run_id]
@@ -293,4 +297,10 @@ def test_kill9_of_a_worker_mid_stage_rescues_its_run_on_a_live_host(fleet: Fleet
     )
     row = alpha.json("session", "show", victim["id"])
     assert row["status"] == "lost" and "window stopped on return" in row["status_detail"]
+    # a session of no run is followed again where it still runs, and takes prompts from anywhere
+    assert alpha.json("session", "show", keeper)["status"] in ("idle", "working")
+    alpha.run("session", "send", keeper, "still there?", "--timeout", "90")
+    alpha.run("wait", keeper, "--for", "done", "--timeout", "90")
+    received = [e["text"] for e in beta.transcript(keeper) if e["type"] == "prompt"]
+    assert received == ["still there?"]
     assert git(fleet.repo, "branch", "--list", "orchtui/*")
