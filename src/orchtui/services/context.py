@@ -88,13 +88,16 @@ class Context:
             cfg.detach_key,
         )
 
-    def wake_engine(self, reason: str) -> None:
-        """Tell the engine (if running) to look at the store again."""
+    def wake_engine(self, reason: str, host: str | None = None) -> None:
+        """Tell the engine (if running) to look at the store again; with a shared store,
+        the other hosts' engines too, or only `host`'s when the change concerns it alone
+        (a prompt for its session), so that 100 prompts do not wake every worker 100 times."""
         state = self.config.state
         state.run.mkdir(parents=True, exist_ok=True)
         with state.wake_file.open("a", encoding="utf-8") as fh:
             fh.write(reason + "\n")
-        self.store.notify(f"{self.config.host} {reason}")  # other hosts' engines (PostgreSQL: NOTIFY)
+        if host != self.config.host:  # other hosts' engines (PostgreSQL: NOTIFY)
+            self.store.notify(f"{self.config.host} {host or '*'} {reason}")
 
 
 def project_slug(path: Path) -> str:

@@ -135,5 +135,5 @@ def rescue(ctx: Context) -> list[Rescue]:
             )
             done.append(Rescue(view.name, view.heartbeat_age, [r.id for r in lost], runs))
     if done:
-        ctx.wake_engine("rescued " + ", ".join(r.host for r in done))
+        ctx.wake_engine("rescued " + ", ".join(r.host for r in done), host=ctx.config.host)
     return done

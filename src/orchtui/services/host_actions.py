@@ -53,7 +53,7 @@ def ask(
         )
     action = ctx.host_actions.add(host, kind, session_id, json.dumps(args), actor)
     assert action.id is not None
-    ctx.wake_engine(f"action {action.id} for {host}")
+    ctx.wake_engine(f"action {action.id} for {host}", host=host)
     action_id = action.id
 
     def finished() -> HostAction | None:

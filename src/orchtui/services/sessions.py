@@ -102,7 +102,7 @@ class SessionService:
                 raise
         if prompt is not None:
             ctx.ledger.enqueue(row.id, prompt, actor=actor or operator(), cause="first prompt of session new")
-        ctx.wake_engine(f"new {row.id}")
+        ctx.wake_engine(f"new {row.id}", host=row.host)
         return row
 
     def make_worktree(
@@ -196,7 +196,7 @@ class SessionService:
             assert project.id is not None
             self._check_capacity(project.id, profile, role)
             row = self._start(profile, project, wt, label, role, run_id, env, supervisor=supervisor)
-        ctx.wake_engine(f"new {row.id}")
+        ctx.wake_engine(f"new {row.id}", host=ctx.config.host)
         return row
 
     def _start(
@@ -395,7 +395,7 @@ class SessionService:
             worktree_state=report.worktree_state,
             rescue_ref=report.rescue_ref,
         )
-        ctx.wake_engine(f"kill {session_id}")
+        ctx.wake_engine(f"kill {session_id}", host=ctx.config.host)
         return report
 
     # fork -----------------------------------------------------------------
@@ -442,7 +442,7 @@ class SessionService:
             source=session_id,
             copied=copied,
         )
-        ctx.wake_engine(f"fork {row.id}")
+        ctx.wake_engine(f"fork {row.id}", host=ctx.config.host)
         return row, copied
 
     def _usable_worktree(self, row: AgentSession) -> Worktree | None:
@@ -542,7 +542,7 @@ class SessionService:
             session_id=row.id,
             resume=resume,
         )
-        ctx.wake_engine(f"restart {row.id}")
+        ctx.wake_engine(f"restart {row.id}", host=ctx.config.host)
         return row
 
     def stop_run(self, run_id: str, cause: str) -> list[str]:
@@ -598,7 +598,7 @@ class SessionService:
         cmd = self.ctx.ledger.enqueue(
             session_id, text, kind=kind, actor=actor or operator(), cause=cause, urgent=urgent
         )
-        self.ctx.wake_engine(f"queue {session_id}")
+        self.ctx.wake_engine(f"queue {session_id}", host=row.host)
         return cmd
 
     def answer(
@@ -647,7 +647,7 @@ class SessionService:
             ctx.ledger.transition(cmd.id or 0, CommandState.DONE, "operator detached; session handed back")
             ctx.records.update_session(session_id, taken_over=False)
             emit(ctx, "takeover.end", f"{who} handed back", session_id=session_id)
-            ctx.wake_engine(f"handback {session_id}")
+            ctx.wake_engine(f"handback {session_id}", host=ctx.config.host)
         return code
 
 

@@ -24,7 +24,8 @@ def conninfo(url: str) -> str:
 
 
 def listen(store: Store, host: str, on_wake: Callable[[str], None], stop: threading.Event) -> None:
-    """Until `stop`: `on_wake(reason)` for each wake-up another host sends. After each
+    """Until `stop`: `on_wake(reason)` for each wake-up another host sends to every host or
+    to this one (the payload: origin, target or `*`, reason). After each
     (re)connection `on_wake` is called once more, since what was sent meanwhile was missed."""
     import psycopg
 
@@ -37,8 +38,8 @@ def listen(store: Store, host: str, on_wake: Callable[[str], None], stop: thread
                 on_wake("listening again")
                 while not stop.is_set():
                     for note in conn.notifies(timeout=POLL):
-                        origin, _, reason = note.payload.partition(" ")
-                        if origin != host:  # this host wrote its own wake file already
+                        origin, target, reason = (note.payload.split(" ", 2) + ["", ""])[:3]
+                        if origin != host and target in ("*", host):  # for this host, from another
                             on_wake(f"{origin}: {reason}")
         except psycopg.Error as exc:
             log.warning("listening for wake-ups: %s; again in %.0f s", exc, wait)
