@@ -38,7 +38,7 @@ def listen(store: Store, host: str, on_wake: Callable[[str], None], stop: thread
                 on_wake("listening again")
                 while not stop.is_set():
                     for note in conn.notifies(timeout=POLL):
-                        origin, target, reason = (note.payload.split(" ", 2) + ["", ""])[:3]
+                        origin, target, reason = [*note.payload.split(" ", 2), "", ""][:3]
                         if origin != host and target in ("*", host):  # for this host, from another
                             on_wake(f"{origin}: {reason}")
         except psycopg.Error as exc:
