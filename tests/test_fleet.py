@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -110,3 +111,45 @@ def test_an_engine_follows_its_own_hosts_sessions_and_leaves_anothers_alone(orch
     time.sleep(2.0)  # four more reconciles
     assert orch.status("beta01") == "idle", "another host's session is that host's to judge"
     assert orch.status(sid) == "idle"
+
+
+def test_a_takeover_of_another_hosts_session_goes_through_ssh_with_plain_quoted_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orchtui.config import load_config
+    from orchtui.errors import Refused
+    from orchtui.services import fleet
+    from orchtui.services.context import Context
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text(
+        '[worker]\nname = "alpha"\nssh_for = { gpu = ["ssh", "-t", "-p", "2222"] }\n'
+    )
+    monkeypatch.setenv("ORCHTUI_HOME", str(home))
+    ctx = Context(load_config(tmp_path))
+
+    def register(name: str, socket: str, age: float = 0.0) -> None:
+        row = _row(now() - age)
+        row.name, row.address, row.socket = name, f"{name}.lan", socket
+        ctx.workers.beat(row)
+
+    register("gpu", "orchtui-1a2b")
+    register("build", "orchtui-3c4d")
+    assert fleet.attach_argv(ctx, "gpu", "@7") == [
+        "ssh",
+        "-t",
+        "-p",
+        "2222",
+        "gpu.lan",
+        "tmux -L orchtui-1a2b attach-session -t @7",
+    ]
+    assert fleet.attach_argv(ctx, "build", "@12")[:3] == ["ssh", "-t", "build.lan"]
+    register("evil", "x; touch /tmp/pwned")
+    with pytest.raises(Refused, match="not a plain name"):
+        fleet.attach_argv(ctx, "evil", "@1")
+    with pytest.raises(Refused, match="not a plain name"):
+        fleet.attach_argv(ctx, "gpu", "@1; reboot")
+    register("gone", "orchtui-5e6f", age=600)
+    with pytest.raises(Refused, match="host gone is stale"):
+        fleet.attach_argv(ctx, "gone", "@1")

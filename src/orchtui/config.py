@@ -88,6 +88,10 @@ class WorkerConfig(_Section):
     address: str | None = None  # how other hosts reach it (ssh); default: the host name
     heartbeat: float = Field(default=15.0, ge=0.5, le=300)
     stale_after: float = Field(default=60.0, ge=2, le=3600)
+    # how a takeover reaches another host's tmux: this argv, then the host's address, then
+    # the tmux command (quoted for the remote shell); `ssh_for` overrides it per host name
+    ssh: list[str] = Field(default_factory=lambda: ["ssh", "-t"], min_length=1)
+    ssh_for: dict[str, list[str]] = Field(default_factory=dict)
 
 
 class EngineConfig(_Section):

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import socket
 from dataclasses import dataclass
 from typing import Literal
 
 from orchtui import __version__
 from orchtui.domain import CommandKind, CommandState
+from orchtui.errors import Refused
 from orchtui.services.context import Context
 from orchtui.services.events import emit
 from orchtui.store.db import now
@@ -40,6 +43,7 @@ def beat(ctx: Context, started_at: float, sessions: int) -> Worker:
             started_at=started_at,
             heartbeat_at=now(),
             stopped_at=None,
+            socket=config.socket_name,
         )
     )
 
@@ -137,3 +141,25 @@ def rescue(ctx: Context) -> list[Rescue]:
     if done:
         ctx.wake_engine("rescued " + ", ".join(r.host for r in done), host=ctx.config.host)
     return done
+
+
+SOCKET = re.compile(r"^[A-Za-z0-9._/-]{1,200}$")
+WINDOW = re.compile(r"^@[0-9]{1,9}$")
+
+
+def attach_argv(ctx: Context, host: str, window_id: str) -> list[str]:
+    """The command that attaches this terminal to a window of another host's tmux server:
+    `[worker] ssh` (or `ssh_for.<host>`), the host's address, and `tmux -L SOCKET
+    attach-session -t WINDOW`, each part quoted for the remote shell, since ssh hands it
+    one. Refused when the host is not live or what it recorded is not a socket name."""
+    view = {v.name: v for v in hosts(ctx)}.get(host)
+    row = {w.name: w for w in ctx.workers.all()}.get(host)
+    if view is None or row is None or view.state != "live":
+        raise Refused(
+            f"host {host} is {view.state if view else 'unknown'}: its sessions cannot be taken over now"
+        )
+    if not SOCKET.match(row.socket) or not WINDOW.match(window_id):
+        raise Refused(f"host {host}: tmux socket {row.socket!r} or window {window_id!r} is not a plain name")
+    ssh = ctx.config.worker.ssh_for.get(host, ctx.config.worker.ssh)
+    remote = ["tmux", "-L", row.socket, "attach-session", "-t", window_id]
+    return [*ssh, row.address, shlex.join(remote)]

@@ -23,7 +23,7 @@ from orchtui.paths import StatePaths
 from orchtui.profiles import AgentProfile
 from orchtui.runtime import launch, refguard
 from orchtui.runtime.git import GitRepo
-from orchtui.services import host_actions, pane_logs, supervision
+from orchtui.services import fleet, host_actions, pane_logs, supervision
 from orchtui.services.capacity import Slot, refusal
 from orchtui.services.context import Context, project_slug
 from orchtui.services.events import emit
@@ -629,7 +629,10 @@ class SessionService:
         if not SessionStatus(row.status).live or not row.tmux_window:
             raise UsageError(f"session {session_id} is {row.status}; nothing to attach to")
         who = operator()
-        argv = ctx.tmux.attach_argv(row.tmux_window)
+        host = host_actions.owner(ctx, row)  # another host's: through ssh to its tmux server
+        argv = (
+            fleet.attach_argv(ctx, host, row.tmux_window) if host else ctx.tmux.attach_argv(row.tmux_window)
+        )
         ctx.records.update_session(session_id, taken_over=True)
         cmd = ctx.ledger.record(
             session_id,

@@ -118,6 +118,9 @@ def _v13_session_hosts(engine: Engine) -> None:
 
 def _v14_host_actions(engine: Engine) -> None:
     SQLModel.metadata.create_all(engine, tables=[SQLModel.metadata.tables["host_action"]])
+    if "socket" not in {c["name"] for c in inspect(engine).get_columns("worker")}:
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE worker ADD COLUMN socket VARCHAR NOT NULL DEFAULT ''"))
     if "host" in {c["name"] for c in inspect(engine).get_columns("run")}:
         return
     with engine.begin() as conn:

@@ -296,6 +296,7 @@ class Worker(SQLModel, table=True):
     started_at: float
     heartbeat_at: float = Field(index=True)
     stopped_at: float | None = None  # it said goodbye (a clean stop); None while running or lost
+    socket: str = ""  # its tmux server's socket name (a takeover from another host attaches there)
 
 
 class HostAction(SQLModel, table=True):
