@@ -5,7 +5,8 @@ Reports each worker's idle CPU (% of one core), the output→status latency (p50
 the moment an agent records a state change to its worker's status event) over a round of
 staggered turns on every session, the dashboard's refresh cost (one full snapshot of the
 fleet's sessions, as the dashboard takes it: median and p95 of 20), and the store's write
-rate during that round (PostgreSQL's committed transactions and rows written per second).
+rate during that round: rows written per second, and transactions committed per second
+(reads made inside a transaction count there too).
 Everything is real: tmux, git worktrees, PostgreSQL, the engines.
 
     .venv/bin/python bench/fleet.py --workers 5 --sessions 100

@@ -173,6 +173,8 @@ def fleet(tmp_path: Path) -> Iterator[Fleet]:
                     key_file = "{key}"
                     [engine]
                     reconcile_interval = 600  # no periodic look: only a wake-up moves a worker
+                    [limits]
+                    per_host = {{ alpha = 1 }}
                     """
                 )
             )
@@ -218,6 +220,11 @@ def test_a_cli_on_one_host_starts_instructs_and_kills_a_session_on_another(fleet
     assert [(r["text"], r["state"]) for r in rows] == [(t, "done") for t in texts]
     received = [e["text"] for e in gamma.transcript(sid) if e["type"] == "prompt"]
     assert received == texts, "each prompt reached gamma's agent once, in order"
+
+    # alpha has room for one session: its first stays here, its second goes where there is room
+    here = alpha.json("session", "new", "--agent", "scripted", "--task", "here")
+    placed = alpha.json("session", "new", "--agent", "scripted", "--task", "placed")
+    assert here["host"] == "alpha" and placed["host"] in ("beta", "gamma"), (here["host"], placed["host"])
 
     report = alpha.json("session", "kill", sid)
     assert report["window_killed"] is True

@@ -44,8 +44,8 @@ def session() -> None:
 @click.option(
     "--host",
     default=None,
-    help="The fleet's host to run it on (`orchtui hosts`; default: this one). The repository "
-    "must be at the same path there.",
+    help="The fleet's host to run it on (`orchtui hosts`; default: this one while it has the "
+    "agent and room, else the live host with the most room). The repository must be at the same path there.",
 )
 @json_option
 @pass_app

@@ -37,6 +37,7 @@ def carry_out(ctx: Context, action: HostAction) -> dict[str, Any]:
             args.get("prompt"),
             actor=action.actor or None,
             supervisor=bool(args.get("supervisor")),
+            host=ctx.config.host,  # here, as asked: never placed on again
         )
         return {"id": row.id}
     raise OrchtuiError(f"action {action.id}: this worker cannot {action.kind!r}")

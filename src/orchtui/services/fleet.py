@@ -163,3 +163,27 @@ def attach_argv(ctx: Context, host: str, window_id: str) -> list[str]:
     ssh = ctx.config.worker.ssh_for.get(host, ctx.config.worker.ssh)
     remote = ["tmux", "-L", row.socket, "attach-session", "-t", window_id]
     return [*ssh, row.address, shlex.join(remote)]
+
+
+def place(ctx: Context, agent: str) -> str | None:
+    """Where a new session of `agent` goes when the operator names no host: here while this
+    host has the agent and room (`[limits] max_sessions`, `per_host`); else the live host
+    with that agent installed and the most room. None: here (a refusal, if any, says why)."""
+    me, limits = ctx.config.host, ctx.config.limits
+    live = ctx.records.sessions(live_only=True)
+
+    def used(host: str) -> int:
+        return sum(1 for r in live if r.host == host or (r.host is None and host == me))
+
+    def room(host: str, capacity: int) -> int:
+        return min(capacity, limits.per_host.get(host, capacity)) - used(host)
+
+    if ctx.profiles.get(agent).installed() and room(me, limits.max_sessions) > 0:
+        return None
+    others = [
+        (room(v.name, v.capacity), v.name)
+        for v in hosts(ctx)
+        if v.state == "live" and v.name != me and agent in v.agents
+    ]
+    best = max(others, default=(0, ""))
+    return best[1] if best[0] > 0 else None

@@ -79,8 +79,11 @@ class SessionService:
     ) -> AgentSession:
         """`actor` is who asks (recorded with the first prompt): the OS user unless an MCP
         client (`mcp:<name>`) or the web (`web:<name>`) does. `host`: the fleet's worker
-        that runs it (default: this one), asked through the store when it is another."""
+        that runs it, asked through the store when it is another (default: this one while
+        it has the agent and room, else the live host with the most; services/fleet.py)."""
         ctx = self.ctx
+        if host is None and ctx.store.shared and run_id is None:  # a fleet: where there is room
+            host = fleet.place(ctx, agent)
         if host is not None and host != ctx.config.host:
             args: dict[str, object] = {"repo": str(repo_path), "agent": agent, "task": task, "base": base}
             args |= {"prompt": prompt, "supervisor": supervisor}
