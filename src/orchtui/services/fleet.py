@@ -75,8 +75,9 @@ def state_of(row: Worker, at: float, stale_after: float) -> HostState:
     return "stale" if at - row.heartbeat_at > stale_after else "live"
 
 
-def hosts(ctx: Context) -> list[HostView]:
-    at, stale_after = now(), ctx.config.worker.stale_after
+def hosts(ctx: Context, at: float | None = None) -> list[HostView]:
+    """Every registered worker as of `at` (now)."""
+    at, stale_after = (now() if at is None else at), ctx.config.worker.stale_after
     return [
         HostView(
             name=row.name,

@@ -56,6 +56,7 @@ KEYS: tuple[Key, ...] = (
     Key("C", "cancel_run", "Cancel run", "Cancel the selected session's run (asks first)"),
     Key("v", "diff", "Diff", "The selected session's changes against its base: files, hunks, comments"),
     Key("S", "skills", "Skills", "The skill catalog: where each skill comes from, its trust, vetting"),
+    Key("H", "hosts", "Hosts", "The fleet's hosts: heartbeat, sessions against capacity, load, agents"),
     Key(
         "slash",
         "filter",

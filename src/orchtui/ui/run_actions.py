@@ -6,6 +6,7 @@ screen). A mixin of OrchtuiApp."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from textual.app import App
@@ -23,6 +24,7 @@ from orchtui.ui.modals import ConfirmScreen, PromptScreen, TextScreen
 
 class RunActions(WorkerErrors, App[None]):
     ctx: Context
+    clock: Callable[[], float]
     snap: Snapshot | None
     repo: Path | None
 
@@ -33,6 +35,12 @@ class RunActions(WorkerErrors, App[None]):
 
         used = uses(self.ctx, self.repo)
         self.call_from_thread(self.push_screen, SkillsScreen(self.ctx, self.repo, used))
+
+    def action_hosts(self) -> None:
+        """The fleet's workers (docs/scale-out.md)."""
+        from orchtui.ui.hosts_screen import HostsScreen  # imported when first opened
+
+        self.push_screen(HostsScreen(self.ctx, self.clock))
 
     def request_refresh(self) -> None:
         raise NotImplementedError  # the app's
