@@ -346,6 +346,7 @@ class SessionService:
         if (host := host_actions.owner(ctx, row)) is not None and SessionStatus(row.status).live:
             args = {"force": force, "keep_worktree": keep_worktree}
             return KillReport(**host_actions.ask(ctx, host, "kill", session_id, args, operator()))
+        keep_worktree = keep_worktree or host is not None  # on another host's disk: never judged from here
         wt = ctx.records.worktree(row.worktree_id) if row.worktree_id else None
         wt_path = Path(wt.path) if wt else None
         dirty: list[str] = []
