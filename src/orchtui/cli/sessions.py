@@ -119,7 +119,8 @@ def session_show(app: App, session_id: str, screen: bool, as_json: bool) -> None
     data = session_json(ctx.records, row)
     if SessionStatus(row.status).live:
         app.start_engine()
-    if screen and row.tmux_pane and row.status not in (SessionStatus.KILLED, SessionStatus.LOST):
+    here = row.host in (None, ctx.config.host)  # another host's pane ids name panes there
+    if screen and here and row.tmux_pane and row.status not in (SessionStatus.KILLED, SessionStatus.LOST):
         data["screen"] = ctx.tmux.capture_text(row.tmux_pane)
     if as_json:
         emit_json(data)

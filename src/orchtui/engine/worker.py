@@ -71,14 +71,26 @@ async def watch_fleet(ctx: Context, boundary: Boundary, stop: asyncio.Event) -> 
 def reclaim(ctx: Context, panes: dict[str, PaneInfo]) -> list[str]:
     """Back after going silent: the sessions other workers marked lost for it, whose windows
     still run here, are followed again; those whose run went to another host meanwhile (its
-    stage was retried there) have their windows stopped instead, worktree kept, so that two
-    agents never do one stage. The ids followed again."""
+    stage was retried there), and those killed from another host meanwhile, have their
+    windows stopped instead, worktree kept, so that two agents never do one stage. The ids
+    followed again."""
     me = ctx.config.host
     running = {p.orchtui_session: p for p in panes.values() if p.orchtui_session and not p.dead}
     back = []
     for row in ctx.records.sessions():
+        if row.host != me or row.id not in running:
+            continue
+        if row.status == SessionStatus.KILLED:  # killed from another host while this one was away
+            ctx.tmux.kill_window(running[row.id].window_id)
+            emit(
+                ctx,
+                "agent.stopped",
+                f"killed while host {me} was away: its window stopped",
+                session_id=row.id,
+            )
+            continue
         silent = (row.status_detail or "").startswith(f"host {me} silent")
-        if row.host != me or row.status != SessionStatus.LOST or not silent or row.id not in running:
+        if row.status != SessionStatus.LOST or not silent:
             continue
         run = ctx.runs.find(row.run_id) if row.run_id else None
         if run is not None and run.host not in (None, me):

@@ -264,7 +264,7 @@ class DashboardSource:
             cost=cost,
             model=model,
             git=GitFacts(None, None, None),  # filled in by snapshot() from the cache
-            pane=row.tmux_pane,
+            pane=row.tmux_pane if row.host in (None, self.ctx.config.host) else None,  # not another host's
             log_file=log_file,
             repo=self._repo_name(row.project_id),
             run_id=row.run_id,

@@ -16,7 +16,8 @@ def read_output(ctx: Context, session_id: str, lines: int) -> dict[str, Any]:
     row = ctx.records.session(session_id)
     lines = max(1, min(lines, LINES_LIMIT))
     live = SessionStatus(row.status).live
-    screen = ctx.tmux.capture_lines(row.tmux_pane, lines) if live and row.tmux_pane else []
+    here = row.host in (None, ctx.config.host)  # another host's pane ids name panes there
+    screen = ctx.tmux.capture_lines(row.tmux_pane, lines) if live and here and row.tmux_pane else []
     prompts = [c for c in ctx.ledger.rows(session_id) if c.kind == CommandKind.PROMPT]
     last = prompts[-1] if prompts else None
     return {
@@ -24,5 +25,9 @@ def read_output(ctx: Context, session_id: str, lines: int) -> dict[str, Any]:
         "status": row.status,
         "status_detail": row.status_detail,
         "last_prompt": None if last is None else {"id": last.id, "state": last.state, "text": last.text},
-        "output": shown_safe("\n".join(screen)) if live else f"(the agent is {row.status}: no screen)",
+        "output": shown_safe("\n".join(screen))
+        if live and here
+        else f"(the agent runs on host {row.host}: its screen is there)"
+        if live
+        else f"(the agent is {row.status}: no screen)",
     }

@@ -346,7 +346,12 @@ class SessionService:
         if (host := host_actions.owner(ctx, row)) is not None and SessionStatus(row.status).live:
             args = {"force": force, "keep_worktree": keep_worktree}
             return KillReport(**host_actions.ask(ctx, host, "kill", session_id, args, operator()))
-        keep_worktree = keep_worktree or host is not None  # on another host's disk: never judged from here
+        if host is not None:  # a silent host's session: its worktree is on that disk, judged there,
+            keep_worktree = True  # and its window, if it still runs, is stopped when the host is back
+            if row.status == SessionStatus.LOST:
+                ctx.records.update_session(
+                    session_id, status=SessionStatus.KILLED, status_detail="killed by operator"
+                )
         wt = ctx.records.worktree(row.worktree_id) if row.worktree_id else None
         wt_path = Path(wt.path) if wt else None
         dirty: list[str] = []
@@ -570,7 +575,8 @@ class SessionService:
             ctx.records.update_session(
                 session_id, status=SessionStatus.KILLED, status_detail=cause, ended_at=now()
             )
-        if row.tmux_window and SessionStatus(row.status) is not SessionStatus.LOST:
+        here = row.host in (None, ctx.config.host)  # another host's window ids name windows there
+        if row.tmux_window and SessionStatus(row.status) is not SessionStatus.LOST and here:
             ctx.tmux.kill_window(row.tmux_window)
             window_killed = True
         cancelled = []
