@@ -203,6 +203,7 @@ KEY_ACTIONS = [
     "cancel_run",
     "diff",
     "skills",
+    "hosts",
     "filter",
     "toggle_archived",
     "archive_ended",
