@@ -18,13 +18,26 @@ from libtmux.exc import LibTmuxException
 
 from helpers import Orch, init_repo
 
-E2E_FIXTURES = {"orch", "settled_orch", "server", "session", "terminal", "postgres_url", "postgres_server"}
+E2E_FIXTURES = {
+    "orch",
+    "settled_orch",
+    "server",
+    "session",
+    "terminal",
+    "postgres_url",
+    "postgres_server",
+    "fleet",
+}
+# modules whose tests take 30 s to 2 min each: started first, so that with several workers
+# (pytest -n) the suite does not end waiting on one of them begun last
+LONG_FIRST = ("test_restart.py", "test_conformance.py", "test_multihost.py", "test_supervisor.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         needs = set(getattr(item, "fixturenames", ()))
         item.add_marker(pytest.mark.e2e if needs & E2E_FIXTURES else pytest.mark.fast)
+    items.sort(key=lambda item: item.path.name not in LONG_FIRST)  # stable: the rest keep their order
 
 
 @pytest.fixture
