@@ -13,7 +13,7 @@ from orchtui.cli.output import command_json, emit_json, session_json, table
 from orchtui.controls import shown_safe
 from orchtui.domain import CommandState, SessionStatus
 from orchtui.errors import OrchtuiError, UsageError
-from orchtui.services import waiting
+from orchtui.services import host_actions, waiting
 from orchtui.services.context import Context
 from orchtui.services.sessions import SessionService
 from orchtui.services.why import explain
@@ -119,7 +119,7 @@ def session_show(app: App, session_id: str, screen: bool, as_json: bool) -> None
     data = session_json(ctx.records, row)
     if SessionStatus(row.status).live:
         app.start_engine()
-    here = row.host in (None, ctx.config.host)  # another host's pane ids name panes there
+    here = host_actions.owner(ctx, row) is None
     if screen and here and row.tmux_pane and row.status not in (SessionStatus.KILLED, SessionStatus.LOST):
         data["screen"] = ctx.tmux.capture_text(row.tmux_pane)
     if as_json:

@@ -123,8 +123,7 @@ class Engine:
     def _woken(self, reason: str) -> None:
         """Another host changed the store (its NOTIFY, heard in the listener's thread): the
         same wake file as this host's own commands write, so one path handles both."""
-        with self.state.wake_file.open("a", encoding="utf-8") as fh:
-            fh.write(reason.replace("\n", " ") + "\n")
+        self.ctx.wake_engine(reason.replace("\n", " "), host=self.host)  # this host only: no NOTIFY back
 
     def handle(self, paths: set[Path]) -> None:
         """One batch of changed files: every session's status first, then what they move

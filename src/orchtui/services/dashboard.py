@@ -21,6 +21,7 @@ from typing import Any
 from orchtui.domain import CommandKind, CommandState, RunState, SessionStatus
 from orchtui.runtime.git import branch_facts
 from orchtui.runtime.watch import changes
+from orchtui.services import host_actions
 from orchtui.services.budget import day_start
 from orchtui.services.context import Context
 from orchtui.store.tables import AgentSession, Command, Event, Worktree
@@ -264,7 +265,7 @@ class DashboardSource:
             cost=cost,
             model=model,
             git=GitFacts(None, None, None),  # filled in by snapshot() from the cache
-            pane=row.tmux_pane if row.host in (None, self.ctx.config.host) else None,  # not another host's
+            pane=None if host_actions.owner(self.ctx, row) else row.tmux_pane,  # another host's: not here
             log_file=log_file,
             repo=self._repo_name(row.project_id),
             run_id=row.run_id,

@@ -64,6 +64,7 @@ class HostView:
     agents: list[str]
     version: str
     pid: int
+    socket: str  # its tmux server's socket name
 
     def as_dict(self) -> dict[str, object]:
         return self.__dict__.copy()
@@ -90,6 +91,7 @@ def hosts(ctx: Context, at: float | None = None) -> list[HostView]:
             agents=list(json.loads(row.agents)),
             version=row.version,
             pid=row.pid,
+            socket=row.socket,
         )
         for row in ctx.workers.all()
     ]
@@ -154,16 +156,15 @@ def attach_argv(ctx: Context, host: str, window_id: str) -> list[str]:
     attach-session -t WINDOW`, each part quoted for the remote shell, since ssh hands it
     one. Refused when the host is not live or what it recorded is not a socket name."""
     view = {v.name: v for v in hosts(ctx)}.get(host)
-    row = {w.name: w for w in ctx.workers.all()}.get(host)
-    if view is None or row is None or view.state != "live":
+    if view is None or view.state != "live":
         raise Refused(
             f"host {host} is {view.state if view else 'unknown'}: its sessions cannot be taken over now"
         )
-    if not SOCKET.match(row.socket) or not WINDOW.match(window_id):
-        raise Refused(f"host {host}: tmux socket {row.socket!r} or window {window_id!r} is not a plain name")
+    if not SOCKET.match(view.socket) or not WINDOW.match(window_id):
+        raise Refused(f"host {host}: tmux socket {view.socket!r} or window {window_id!r} is not a plain name")
     ssh = ctx.config.worker.ssh_for.get(host, ctx.config.worker.ssh)
-    remote = ["tmux", "-L", row.socket, "attach-session", "-t", window_id]
-    return [*ssh, row.address, shlex.join(remote)]
+    remote = ["tmux", "-L", view.socket, "attach-session", "-t", window_id]
+    return [*ssh, view.address, shlex.join(remote)]
 
 
 def place(ctx: Context, agent: str) -> str | None:

@@ -23,7 +23,8 @@ ANSWER_TIMEOUT = 120.0  # seconds the asking side waits for the owning worker's 
 
 
 def owner(ctx: Context, row: AgentSession) -> str | None:
-    """The host that must act on this session, when it is another one than this."""
+    """The host that must act on this session, when it is another one than this (its pane
+    and window ids then name panes and windows of that host's tmux, never of this one's)."""
     return row.host if row.host is not None and row.host != ctx.config.host else None
 
 
@@ -43,9 +44,10 @@ def ask(
 ) -> dict[str, Any]:
     """Have `host`'s worker carry out `kind`; its result, or its one-line error raised."""
     assert kind in KINDS, kind
-    state = {h.name: h.state for h in fleet.hosts(ctx)}.get(host)
+    views = fleet.hosts(ctx)
+    state = {h.name: h.state for h in views}.get(host)
     if state != "live":
-        known = ", ".join(h.name for h in fleet.hosts(ctx) if h.state == "live") or "none"
+        known = ", ".join(h.name for h in views if h.state == "live") or "none"
         raise Refused(
             f"host {host} is {state or 'unknown'}: no worker there to {kind}"
             + (f" session {session_id}" if session_id else "")

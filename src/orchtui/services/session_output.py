@@ -7,6 +7,7 @@ from typing import Any
 
 from orchtui.controls import shown_safe
 from orchtui.domain import CommandKind, SessionStatus
+from orchtui.services import host_actions
 from orchtui.services.context import Context
 
 LINES_LIMIT = 2000
@@ -16,7 +17,7 @@ def read_output(ctx: Context, session_id: str, lines: int) -> dict[str, Any]:
     row = ctx.records.session(session_id)
     lines = max(1, min(lines, LINES_LIMIT))
     live = SessionStatus(row.status).live
-    here = row.host in (None, ctx.config.host)  # another host's pane ids name panes there
+    here = host_actions.owner(ctx, row) is None
     screen = ctx.tmux.capture_lines(row.tmux_pane, lines) if live and here and row.tmux_pane else []
     prompts = [c for c in ctx.ledger.rows(session_id) if c.kind == CommandKind.PROMPT]
     last = prompts[-1] if prompts else None

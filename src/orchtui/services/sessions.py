@@ -575,7 +575,7 @@ class SessionService:
             ctx.records.update_session(
                 session_id, status=SessionStatus.KILLED, status_detail=cause, ended_at=now()
             )
-        here = row.host in (None, ctx.config.host)  # another host's window ids name windows there
+        here = host_actions.owner(ctx, row) is None
         if row.tmux_window and SessionStatus(row.status) is not SessionStatus.LOST and here:
             ctx.tmux.kill_window(row.tmux_window)
             window_killed = True
