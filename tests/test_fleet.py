@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
+from libtmux import Server
 
 from helpers import Orch, wait_for
 from orchtui.domain import SessionStatus
@@ -153,3 +156,48 @@ def test_a_takeover_of_another_hosts_session_goes_through_ssh_with_plain_quoted_
     register("gone", "orchtui-5e6f", age=600)
     with pytest.raises(Refused, match="host gone is stale"):
         fleet.attach_argv(ctx, "gone", "@1")
+
+
+def test_hosts_creating_at_the_same_instant_never_exceed_a_limit_the_fleet_shares(
+    tmp_path: Path, server: Server, repo: Path, postgres_url: str
+) -> None:
+    """`per_project = 1` is the fleet's: four hosts asked for a session of one project at
+    once. Each host's file lock is its own; the store's advisory lock makes the check and
+    the insert one step across hosts, so exactly one gets the slot."""
+    hosts = [Orch.at(tmp_path / name, repo, server) for name in ("alpha", "beta", "gamma", "delta")]
+    for name, host in zip(("alpha", "beta", "gamma", "delta"), hosts, strict=True):
+        host.home.mkdir()
+        (host.home / "config.toml").write_text(f'[worker]\nname = "{name}"\n[limits]\nper_project = 1\n')
+        host.env["ORCHTUI_DB_URL"] = postgres_url
+    try:
+        for host in hosts:
+            host.run("engine", "start")
+        procs = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "orchtui",
+                    "session",
+                    "new",
+                    "--agent",
+                    "scripted",
+                    "--task",
+                    f"race-{i}",
+                ],
+                cwd=repo,
+                env=host.env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for i, host in enumerate(hosts)
+        ]
+        results = [(proc.wait(120), proc.stderr.read() if proc.stderr else "") for proc in procs]
+        assert sorted(code for code, _ in results) == [0, 4, 4, 4], results
+        assert all("limits.per_project=1" in err for code, err in results if code == 4), results
+        live = [s for s in hosts[0].json("session", "list") if s["status"] not in ("lost", "killed")]
+        assert len(live) == 1, live
+    finally:
+        for host in hosts:
+            host.stop_engine()

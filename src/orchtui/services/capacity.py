@@ -1,8 +1,9 @@
 """Capacity: limits per machine, per project, per agent profile and per role.
 
 `refusal()` is a pure function of the limits and the live sessions; callers hold the
-creation lock (an fcntl lock beside the store) while they check and then insert, so
-concurrent requests from any number of processes can never exceed a limit.
+creation lock (Store.creation_lock: an fcntl lock on this host and, on a shared PostgreSQL,
+an advisory lock every host takes) while they check and then insert, so concurrent
+requests from any number of processes, on any number of hosts, can never exceed a limit.
 """
 
 from __future__ import annotations

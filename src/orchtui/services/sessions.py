@@ -17,7 +17,6 @@ from orchtui.controls import paste_safe
 from orchtui.domain import CommandKind, CommandState, SessionStatus, WorktreeState
 from orchtui.drivers import driver
 from orchtui.errors import OrchtuiError, Refused, UsageError
-from orchtui.locks import file_lock
 from orchtui.names import validate_branch, validate_task
 from orchtui.paths import StatePaths
 from orchtui.profiles import AgentProfile
@@ -94,7 +93,7 @@ class SessionService:
             supervision.check_can_supervise(profile, driver(profile.driver).supervises)
         if prompt is not None and not prompt.strip():
             raise UsageError("--prompt: the prompt is empty")
-        with file_lock(ctx.config.state.run / "create.lock"):
+        with ctx.store.creation_lock(ctx.config.state.run / "create.lock"):
             project, wt = self._new_worktree(
                 repo_path, task, base, lambda p: self._check_capacity(p, profile, role)
             )
@@ -120,7 +119,7 @@ class SessionService:
         a stage that works elsewhere needs to branch from it). `branch` and `path` replace
         the usual `<prefix><task>` and `<worktree root>/<repository>/<task>`: the branch
         must pass the git policy, the path must lie under the worktree root."""
-        with file_lock(self.ctx.config.state.run / "create.lock"):
+        with self.ctx.store.creation_lock(self.ctx.config.state.run / "create.lock"):
             return self._new_worktree(repo_path, task, base, lambda _project: None, branch, path)[1]
 
     def _new_worktree(
@@ -194,7 +193,7 @@ class SessionService:
         wt = ctx.records.worktree(worktree_id)
         if wt.state != WorktreeState.ACTIVE or not Path(wt.path).is_dir():
             raise UsageError(f"worktree {wt.path} is {wt.state}; cannot start an agent in it")
-        with file_lock(ctx.config.state.run / "create.lock"):
+        with ctx.store.creation_lock(ctx.config.state.run / "create.lock"):
             project = ctx.records.project(wt.project_id)
             assert project.id is not None
             self._check_capacity(project.id, profile, role)
@@ -421,7 +420,7 @@ class SessionService:
         project = ctx.records.project(source.project_id)
         profile = ready(ctx.profiles.get(source.agent), None)
         name = task or self._free_task(GitRepo(Path(project.path)), f"{source.task}-fork")
-        with file_lock(ctx.config.state.run / "create.lock"):
+        with ctx.store.creation_lock(ctx.config.state.run / "create.lock"):
             project, new_wt = self._new_worktree(
                 Path(project.path), name, wt.branch, lambda p: self._check_capacity(p, profile, source.role)
             )
@@ -513,7 +512,7 @@ class SessionService:
         if lost_conversation:
             resume = None  # the agent kept nothing to resume: a new conversation, said so below
         state = ctx.config.state
-        with file_lock(state.run / "create.lock"):
+        with ctx.store.creation_lock(state.run / "create.lock"):
             project = ctx.records.project(row.project_id)
             assert project.id is not None
             self._check_capacity(project.id, profile, row.role)

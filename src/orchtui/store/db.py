@@ -21,6 +21,7 @@ from orchtui.store.sealing import Seal
 SCHEMA_VERSION = 14
 WAKE_CHANNEL = "orchtui_wake"  # PostgreSQL LISTEN/NOTIFY channel: the store changed, look again
 MIGRATION_LOCK = 0x6F726368  # PostgreSQL advisory lock held while the schema is made or moved on
+CREATION_LOCK = 0x6F726369  # PostgreSQL advisory lock held while capacity is checked and a session made
 
 
 def _v2_urgent_commands(engine: Engine) -> None:
@@ -224,6 +225,25 @@ class Store:
                     text("SELECT pg_notify(:channel, :reason)"),
                     {"channel": WAKE_CHANNEL, "reason": reason[:7000]},
                 )
+
+    @contextmanager
+    def creation_lock(self, local: Path) -> Iterator[None]:
+        """Held while capacity is checked and a session (or worktree) recorded: this host's
+        file lock `local`, and on a shared server also an advisory lock that every host's
+        creations take, so hosts creating at the same instant cannot each take the last
+        slot of a limit the fleet shares (`per_project`, `per_profile`, `per_role`)."""
+        with file_lock(local):
+            if not self.shared:
+                yield
+                return
+            with self.sql.connect() as conn:
+                conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": CREATION_LOCK})
+                conn.commit()
+                try:
+                    yield
+                finally:
+                    conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": CREATION_LOCK})
+                    conn.commit()
 
     @property
     def schema_version(self) -> int:
