@@ -124,6 +124,22 @@ SCENARIO = """\
 name = "fleet"
 
 [[rule]]
+match = "stage left · role dev"
+steps = [{ work = 0.3 }, { write = "left.txt", content = "left\\n" }, { commit = "Left" }]
+
+[[rule]]
+match = "stage right · role dev"
+steps = [{ work = 0.3 }, { write = "right.txt", content = "right\\n" }, { commit = "Right" }]
+
+[[rule]]
+match = "stage right · role docs"
+steps = [{ work = 3.0 }, { write = "right-docs.txt", content = "docs\\n" }, { commit = "Right docs" }]
+
+[[rule]]
+match = "stage join · role dev"
+steps = [{ work = 0.3 }, { write = "joined.txt", content = "joined\\n" }, { commit = "Joined" }]
+
+[[rule]]
 match = "stage first · role dev"
 steps = [{ work = 0.3 }, { write = "first.txt", content = "first\\n" }, { commit = "First" }]
 
@@ -148,6 +164,31 @@ stages:
     on_failure: retry
     restart_agents: 0
     roles: [{role: dev, agents: [scripted], prompt: "second part of {task}"}]
+"""
+
+
+SPREAD = """\
+name: spread
+stages:
+  - id: left
+    automation: fully_auto
+    worktree: own
+    roles: [{role: dev, agents: [scripted], prompt: "left half of {task}"}]
+    gates: [{type: file_exists, path: left.txt}]
+  - id: right
+    automation: fully_auto
+    needs: []
+    worktree: own
+    roles:
+      - {role: dev, agents: [scripted], prompt: "right half of {task}"}
+      - {role: docs, agents: [scripted], prompt: "document the right half of {task}"}
+    gates: [{type: file_exists, path: right.txt}, {type: file_exists, path: right-docs.txt}]
+  - id: join
+    automation: fully_auto
+    needs: [left, right]
+    roles: [{role: dev, agents: [scripted], prompt: "join the halves of {task}"}]
+    gates:
+      - {type: command, run: "test -f left.txt && test -f right.txt && test -f right-docs.txt"}
 """
 
 
@@ -237,6 +278,46 @@ def test_a_cli_on_one_host_starts_instructs_and_kills_a_session_on_another(fleet
     assert report["window_killed"] is True
     assert sid not in gamma.tmux("list-panes", "-a", "-F", "#{@orchtui_session}").split()
     assert alpha.json("session", "show", sid)["status"] == "killed"
+
+
+def test_a_runs_stages_spread_over_the_hosts_with_room_and_the_run_is_done(fleet: Fleet) -> None:
+    """alpha has room for one agent (`per_host alpha=1`). Its run's two side-by-side stages
+    cannot both work there: `right` (two roles, one worktree) goes to a host sharing its
+    disk, made and joined through the store; its gates run on alpha in that worktree; both
+    merge back into the run's branch, and `join` sees every half."""
+    alpha = fleet.hosts["alpha"]
+
+    def peers() -> bool:  # each host has seen the others' marks in their worktree roots
+        return all(set(h["peers"]) == {"alpha", "beta", "gamma"} - {h["name"]} for h in alpha.json("hosts"))
+
+    wait_for(peers, timeout=60, interval=1)
+    playbook = fleet.repo.parent / "spread.yaml"
+    playbook.write_text(SPREAD)
+    run_id = alpha.run("run", str(playbook), "--task", "halves").stdout.strip()
+
+    def the_run() -> dict[str, Any]:
+        [row] = [r for r in alpha.json("runs") if r["id"] == run_id]
+        return dict(row)
+
+    try:
+        wait_for(lambda: the_run()["state"] in ("done", "failed", "paused"), timeout=240, interval=1)
+        assert the_run()["state"] == "done"
+    except AssertionError:
+        recent = [(e["kind"], e["message"]) for e in alpha.json("events")][-30:]
+        raise AssertionError(json.dumps({"run": the_run(), "events": recent}, indent=1)) from None
+    assert the_run()["host"] == "alpha"
+    sessions = [s for s in alpha.json("session", "list", "--all") if s["run"] == run_id]
+    where = {s["task"].rsplit("-", 2)[-2] + "/" + s["role"]: s["host"] for s in sessions}
+    assert where["left/dev"] == "alpha", where
+    assert where["right/dev"] in ("beta", "gamma") and where["right/docs"] == where["right/dev"], where
+    assert len(sessions) == 4, sessions
+    files = git(fleet.repo, "ls-tree", "--name-only", "orchtui/halves").split()
+    assert {"left.txt", "right.txt", "right-docs.txt", "joined.txt"} <= set(files), files
+    for session in sessions:
+        rows = [r for r in alpha.json("ledger", session["id"]) if r["kind"] == "prompt"]
+        assert [r["state"] for r in rows] == ["done"], (session["task"], rows)
+        received = fleet.hosts[session["host"]].transcript(session["id"])
+        assert len([e for e in received if e["type"] == "prompt"]) == 1, (session["task"], received)
 
 
 def test_kill9_of_a_worker_mid_stage_rescues_its_run_on_a_live_host(fleet: Fleet) -> None:

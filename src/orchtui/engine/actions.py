@@ -28,6 +28,8 @@ def carry_out(ctx: Context, action: HostAction) -> dict[str, Any]:
         return asdict(report)
     if action.kind == "restart" and action.session_id:
         return {"id": service.restart(action.session_id).id}
+    env = {str(k): str(v) for k, v in dict(args.get("env") or {}).items()}
+    markers = [str(m) for m in args.get("markers") or []]
     if action.kind == "create":
         row = service.create(
             Path(args["repo"]),
@@ -35,9 +37,26 @@ def carry_out(ctx: Context, action: HostAction) -> dict[str, Any]:
             str(args["task"]),
             args.get("base"),
             args.get("prompt"),
+            role=args.get("role"),
+            run_id=args.get("run_id"),
+            env=env or None,
             actor=action.actor or None,
             supervisor=bool(args.get("supervisor")),
             host=ctx.config.host,  # here, as asked: never placed on again
+            markers=markers,
+        )
+        return {"id": row.id}
+    if action.kind == "join":
+        row = service.join(
+            int(args["worktree_id"]),
+            str(args["agent"]),
+            str(args["label"]),
+            role=args.get("role"),
+            run_id=args.get("run_id"),
+            env=env or None,
+            supervisor=bool(args.get("supervisor")),
+            host=ctx.config.host,
+            markers=markers,
         )
         return {"id": row.id}
     raise OrchtuiError(f"action {action.id}: this worker cannot {action.kind!r}")

@@ -30,7 +30,8 @@ from orchtui.playbook import Nudge, Playbook, Role, Stage, load_playbook
 from orchtui.runtime.git import GitRepo
 from orchtui.runtime.git_changes import changed_files
 from orchtui.runtime.git_merge import merge_into
-from orchtui.services.allocation import plan_stage
+from orchtui.services import fleet
+from orchtui.services.allocation import Candidate, plan_stage
 from orchtui.services.capacity import Slot
 from orchtui.services.events import emit
 from orchtui.services.gates import GateOutcome, evaluate
@@ -96,7 +97,11 @@ class RunAdvancer:
             return
         row = self.ctx.records.find_session(session_id)
         if row is not None and row.run_id:
-            self.safely(self.ctx.runs.get(row.run_id))
+            run = self.ctx.runs.get(row.run_id)
+            if run.host not in (None, self.ctx.config.host):  # a stage of another host's run ran here
+                self.ctx.wake_engine(f"run {run.id}: {session_id} moved on", host=run.host)
+                return
+            self.safely(run)
 
     def safely(self, run: Run) -> None:
         if run.host != self.ctx.config.host and not (
@@ -396,6 +401,7 @@ class RunAdvancer:
             self.ctx.config.limits,
             others,
             lambda name: self.ctx.profiles.get(name).installed(),
+            self.hosts(),
         )
         if not plan.fillable:
             missing = "; ".join(f"{a.role}: {a.reason}" for a in plan.assignments if a.profile is None)
@@ -409,7 +415,7 @@ class RunAdvancer:
             return
         feedback = gate_feedback(failed_gates(self.ctx, run, stage.id, run.attempt - 1)) or None
         slots = [
-            Slot(run.project_id, a.profile, role.role, self.ctx.config.host)
+            Slot(run.project_id, a.profile, role.role, a.host or self.ctx.config.host)
             for role, a in zip(stage.roles, plan.assignments, strict=True)
             if a.profile is not None
             for _ in range(role.count)
@@ -419,7 +425,9 @@ class RunAdvancer:
             for role, assignment in zip(stage.roles, plan.assignments, strict=True):
                 assert assignment.profile is not None
                 for index in range(role.count):
-                    session = self.session_for(run, stage, role, index, assignment.profile, mine)
+                    session = self.session_for(
+                        run, stage, role, index, assignment.profile, mine, assignment.host
+                    )
                     self.mark_start(run, stage)
                     self.send(run, stage, role, index, session, feedback)
 
@@ -431,6 +439,19 @@ class RunAdvancer:
             )
 
         self.in_worker(key, run, stage, make, started, slots)
+
+    def hosts(self) -> list[Candidate] | None:
+        """Where a stage's agents may go: with no fleet, None (here); in one, this host
+        first, then the live hosts that share its disk (services/fleet.py)."""
+        if not self.ctx.store.shared:
+            return None
+        ctx = self.ctx
+        here = Candidate(
+            ctx.config.host, ctx.config.limits.max_sessions, lambda n: ctx.profiles.get(n).installed()
+        )
+        return [here] + [
+            Candidate(v.name, v.capacity, set(v.agents).__contains__) for v in fleet.stage_hosts(ctx)
+        ]
 
     def in_worker(
         self,
@@ -473,25 +494,40 @@ class RunAdvancer:
         task.add_done_callback(self.engine.tasks.discard)
 
     def session_for(
-        self, run: Run, stage: Stage, role: Role, index: int, profile: str, mine: list[AgentSession]
+        self,
+        run: Run,
+        stage: Stage,
+        role: Role,
+        index: int,
+        profile: str,
+        mine: list[AgentSession],
+        host: str | None = None,
     ) -> AgentSession:
-        """The live session for this role of this stage, started if needed: the first
-        agent of a run creates its worktree and branch; the others join it. One at a time
-        (stages side by side make theirs in workers at once)."""
+        """The live session for this role of this stage, started if needed (on `host`, in
+        a fleet): the first agent of a run creates its worktree and branch; the others join
+        it. One at a time (stages side by side make theirs in workers at once)."""
         label = role_label(run, stage, role, index)
         for session in mine:
             if session.task == label:
                 return session
         with self.making:
             run.worktree_id = self.ctx.runs.get(run.id).worktree_id  # another stage may have made it
-            return self._new_session(run, stage, role, profile, label)
+            return self._new_session(run, stage, role, profile, label, host)
 
-    def _new_session(self, run: Run, stage: Stage, role: Role, profile: str, label: str) -> AgentSession:
+    def _new_session(
+        self, run: Run, stage: Stage, role: Role, profile: str, label: str, host: str | None = None
+    ) -> AgentSession:
         service = SessionService(self.ctx)
         project = Path(self.ctx.records.project(run.project_id).path)
-        env = self.env.for_agent(run, self.ctx.profiles.get(profile).pass_env)
+        elsewhere = host not in (None, self.ctx.config.host)
+        # values from the run's shell stay on this host: another host's agent takes its own
+        env = {} if elsewhere else self.env.for_agent(run, self.ctx.profiles.get(profile).pass_env)
         if stage.allow_bash:
             env["ORCHTUI_AGENT_ALLOW_BASH"] = "1"
+        where: dict[str, Any] = {
+            "host": host,
+            "markers": [stage.completion_marker] if stage.completion_marker else [],
+        }
         if stage.worktree == "own":
             known = self.ctx.runs.stage_row(run.id, stage.id).worktree_id
             if known is None:
@@ -506,22 +542,44 @@ class RunAdvancer:
                     run_id=run.id,
                     env=env,
                     supervisor=role.supervisor,
+                    **where,
                 )
                 self.ctx.runs.update_stage(run.id, stage.id, worktree_id=session.worktree_id)
                 return self.ctx.records.update_session(session.id, task=label)
             return service.join(
-                known, profile, label, role=role.role, run_id=run.id, env=env, supervisor=role.supervisor
+                known,
+                profile,
+                label,
+                role=role.role,
+                run_id=run.id,
+                env=env,
+                supervisor=role.supervisor,
+                **where,
             )
         shared = self.worktree_id(run, stage)
         if shared is None:
             session = service.create(
-                project, profile, run.task, role=role.role, run_id=run.id, env=env, supervisor=role.supervisor
+                project,
+                profile,
+                run.task,
+                role=role.role,
+                run_id=run.id,
+                env=env,
+                supervisor=role.supervisor,
+                **where,
             )
             self.ctx.runs.update(run.id, worktree_id=session.worktree_id)
             run.worktree_id = session.worktree_id
             return self.ctx.records.update_session(session.id, task=label)
         return service.join(
-            shared, profile, label, role=role.role, run_id=run.id, env=env, supervisor=role.supervisor
+            shared,
+            profile,
+            label,
+            role=role.role,
+            run_id=run.id,
+            env=env,
+            supervisor=role.supervisor,
+            **where,
         )
 
     def make_run_worktree(self, run: Run, project: Path) -> Worktree:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import logging
 import threading
 import time
@@ -281,7 +282,7 @@ class Engine:
         monitor.base = pane_logs.read_base(self.state, row.id)
         self.monitors[row.id] = monitor
         self.by_pane[pane.pane_id] = row.id
-        for regex in self.extra_markers.get(row.id, ()):
+        for regex in self.extra_markers.get(row.id, set()) | set(json.loads(row.markers or "[]")):
             monitor.add_marker(regex)
         if is_new(row):
             monitor.read_new()

@@ -19,6 +19,17 @@ class Assignment:
     profile: str | None  # None: the role cannot be filled
     worktree: str  # "run" (the run's shared worktree), "own:<role>", or "stage:<id>"
     reason: str = ""  # why it cannot be filled, or what was passed over
+    host: str | None = None  # the fleet's host its agents go to (None: this one)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A host a stage's agents may go to: its name in the fleet (None: this host, with no
+    fleet), its own session limit, and which agent profiles it has installed."""
+
+    name: str | None
+    capacity: int
+    installed: Callable[[str], bool]
 
 
 @dataclass(frozen=True)
@@ -46,32 +57,48 @@ def plan_stage(
     limits: LimitsConfig,
     live: list[Slot],
     installed: Callable[[str], bool],
+    hosts: list[Candidate] | None = None,
 ) -> StagePlan:
     """Choose, per role, the first allowed profile that is installed and has room for
-    the role's whole count (earlier roles of the stage count against the limits)."""
+    the role's whole count (earlier roles of the stage count against the limits). In a
+    fleet, `hosts` are tried in order for each profile (the run's own host first): a
+    host's own capacity and `per_host` limit, the fleet's shared limits."""
+    candidates = hosts or [Candidate(None, limits.max_sessions, installed)]
     taken = list(live)
     plan = StagePlan(stage.id, stage.automation)
     for role in stage.roles:
         passed_over: list[str] = []
-        chosen: str | None = None
+        chosen: tuple[str, str | None] | None = None
         for profile in role.agents:
-            if not installed(profile):
-                passed_over.append(f"{profile}: CLI not installed")
-                continue
-            trial = list(taken)
-            blocked = None
-            for _ in range(role.count):
-                blocked = refusal(limits, trial, Slot(project_id, profile, role.role))
+            for host in candidates:
+                where = f"{profile} on {host.name}" if hosts else profile
+                if not host.installed(profile):
+                    passed_over.append(f"{where}: CLI not installed")
+                    continue
+                own = limits.model_copy(update={"max_sessions": host.capacity})
+                want = Slot(project_id, profile, role.role, host.name)
+                trial, blocked = list(taken), None
+                for _ in range(role.count):
+                    blocked = refusal(own, trial, want)
+                    if blocked is not None:
+                        break
+                    trial.append(want)
                 if blocked is not None:
-                    break
-                trial.append(Slot(project_id, profile, role.role))
-            if blocked is not None:
-                passed_over.append(f"{profile}: {blocked.message}")
-                continue
-            chosen, taken = profile, trial
-            break
+                    passed_over.append(f"{where}: {blocked.message}")
+                    continue
+                chosen, taken = (profile, host.name), trial
+                break
+            if chosen is not None:
+                break
         plan.assignments.append(
-            Assignment(role.role, role.count, chosen, _worktree(stage, role.role), "; ".join(passed_over))
+            Assignment(
+                role.role,
+                role.count,
+                chosen[0] if chosen else None,
+                _worktree(stage, role.role),
+                "; ".join(passed_over),
+                chosen[1] if chosen else None,
+            )
         )
     return plan
 

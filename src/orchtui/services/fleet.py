@@ -9,6 +9,7 @@ import re
 import shlex
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from orchtui import __version__
@@ -22,10 +23,45 @@ from orchtui.store.tables import Worker
 HostState = Literal["live", "stale", "stopped"]
 
 
+MARKS = ".orchtui-workers"  # in a worktree root: one file per worker that makes worktrees there
+
+
+def _mark(root: Path, name: str) -> Path:
+    return root / MARKS / name
+
+
+def _signature(pid: int, started_at: float) -> str:
+    return f"{pid} {started_at!r}"
+
+
+def _peers(ctx: Context) -> list[str]:
+    """The other workers whose worktree root this host sees with their own mark in it (the
+    one they wrote at their start): one disk, mounted where they have it (NFS, or hosts on
+    one machine). A run's stage goes to another host only when they are peers both ways."""
+    found = []
+    for row in ctx.workers.all():
+        if row.name == ctx.config.host or not row.worktree_root:
+            continue
+        try:
+            seen = _mark(Path(row.worktree_root), row.name).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if seen == _signature(row.pid, row.started_at):
+            found.append(row.name)
+    return found
+
+
 def beat(ctx: Context, started_at: float, sessions: int) -> Worker:
-    """Register or refresh this host's worker row."""
+    """Register or refresh this host's worker row (and its mark in its worktree root)."""
     config = ctx.config
     installed = sorted(p.name for p in ctx.profiles.all() if p.installed())
+    mark, signature = _mark(config.worktree_root, config.host), _signature(os.getpid(), started_at)
+    try:
+        if not mark.is_file() or mark.read_text(encoding="utf-8") != signature:
+            mark.parent.mkdir(parents=True, exist_ok=True)
+            mark.write_text(signature, encoding="utf-8")
+    except OSError:
+        pass  # no shared disk is claimed: its stages stay on their run's host
     try:
         load = os.getloadavg()[0]
     except OSError:
@@ -44,6 +80,8 @@ def beat(ctx: Context, started_at: float, sessions: int) -> Worker:
             heartbeat_at=now(),
             stopped_at=None,
             socket=config.socket_name,
+            worktree_root=str(config.worktree_root),
+            peers=json.dumps(_peers(ctx)),
         )
     )
 
@@ -65,6 +103,8 @@ class HostView:
     version: str
     pid: int
     socket: str  # its tmux server's socket name
+    worktree_root: str
+    peers: list[str]  # the hosts that share its disk (`_peers`)
 
     def as_dict(self) -> dict[str, object]:
         return self.__dict__.copy()
@@ -92,6 +132,8 @@ def hosts(ctx: Context, at: float | None = None) -> list[HostView]:
             version=row.version,
             pid=row.pid,
             socket=row.socket,
+            worktree_root=row.worktree_root,
+            peers=list(json.loads(row.peers)),
         )
         for row in ctx.workers.all()
     ]
@@ -189,3 +231,21 @@ def place(ctx: Context, agent: str) -> str | None:
     ]
     best = max(others, default=(0, ""))
     return best[1] if best[0] > 0 else None
+
+
+def stage_hosts(ctx: Context) -> list[HostView]:
+    """The live hosts besides this one where a stage of a run this host owns may go: those
+    that share a disk with it both ways (their worktrees are gated from here; they make
+    theirs from this host's branches), the least busy first."""
+    views = hosts(ctx)
+    me = next((v for v in views if v.name == ctx.config.host), None)
+    if me is None:
+        return []
+    return sorted(
+        (
+            v
+            for v in views
+            if v.state == "live" and v.name != me.name and v.name in me.peers and me.name in v.peers
+        ),
+        key=lambda v: (v.sessions - v.capacity, v.name),
+    )

@@ -18,7 +18,7 @@ from orchtui.services import fleet, waiting
 from orchtui.services.context import Context
 from orchtui.store.tables import AgentSession, HostAction
 
-KINDS = ("create", "kill", "restart")
+KINDS = ("create", "join", "kill", "restart")
 ANSWER_TIMEOUT = 120.0  # seconds the asking side waits for the owning worker's result
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import secrets
 import shlex
@@ -75,17 +76,20 @@ class SessionService:
         actor: str | None = None,
         supervisor: bool = False,
         host: str | None = None,
+        markers: list[str] | None = None,
     ) -> AgentSession:
         """`actor` is who asks (recorded with the first prompt): the OS user unless an MCP
         client (`mcp:<name>`) or the web (`web:<name>`) does. `host`: the fleet's worker
         that runs it, asked through the store when it is another (default: this one while
-        it has the agent and room, else the live host with the most; services/fleet.py)."""
+        it has the agent and room, else the live host with the most; services/fleet.py).
+        `markers`: regexes that also end its turns (a stage's completion marker)."""
         ctx = self.ctx
         if host is None and ctx.store.shared and run_id is None:  # a fleet: where there is room
             host = fleet.place(ctx, agent)
         if host is not None and host != ctx.config.host:
             args: dict[str, object] = {"repo": str(repo_path), "agent": agent, "task": task, "base": base}
-            args |= {"prompt": prompt, "supervisor": supervisor}
+            args |= {"prompt": prompt, "supervisor": supervisor, "role": role, "run_id": run_id}
+            args |= {"env": env or {}, "markers": markers or []}
             made = host_actions.ask(ctx, host, "create", None, args, actor or operator())
             return ctx.records.session(str(made["id"]))
         profile = ready(ctx.profiles.get(agent), env)  # before a worktree or branch is made
@@ -98,7 +102,9 @@ class SessionService:
                 repo_path, task, base, lambda p: self._check_capacity(p, profile, role)
             )
             try:
-                row = self._start(profile, project, wt, task, role, run_id, env, supervisor=supervisor)
+                row = self._start(
+                    profile, project, wt, task, role, run_id, env, supervisor=supervisor, markers=markers
+                )
             except OrchtuiError:
                 self._remove_new(wt)
                 raise
@@ -183,9 +189,18 @@ class SessionService:
         run_id: str | None = None,
         env: dict[str, str] | None = None,
         supervisor: bool = False,
+        host: str | None = None,
+        markers: list[str] | None = None,
     ) -> AgentSession:
-        """Start another agent in an existing worktree (a run's shared worktree)."""
+        """Start another agent in an existing worktree (a run's shared worktree), on
+        `host` (another: asked through the store; the worktree must be on a disk it shares)."""
         ctx = self.ctx
+        if host is not None and host != ctx.config.host:
+            args: dict[str, object] = {"worktree_id": worktree_id, "agent": agent, "label": label}
+            args |= {"role": role, "run_id": run_id, "env": env or {}, "supervisor": supervisor}
+            args |= {"markers": markers or []}
+            made = host_actions.ask(ctx, host, "join", None, args, operator())
+            return ctx.records.session(str(made["id"]))
         profile = ready(ctx.profiles.get(agent), env)
         if supervisor:
             supervision.check_can_supervise(profile, driver(profile.driver).supervises)
@@ -197,7 +212,9 @@ class SessionService:
             project = ctx.records.project(wt.project_id)
             assert project.id is not None
             self._check_capacity(project.id, profile, role)
-            row = self._start(profile, project, wt, label, role, run_id, env, supervisor=supervisor)
+            row = self._start(
+                profile, project, wt, label, role, run_id, env, supervisor=supervisor, markers=markers
+            )
         ctx.wake_engine(f"new {row.id}", host=ctx.config.host)
         return row
 
@@ -212,6 +229,7 @@ class SessionService:
         env: dict[str, str] | None = None,
         fork_args: list[str] | None = None,
         supervisor: bool = False,
+        markers: list[str] | None = None,
     ) -> AgentSession:
         """Rows and tmux window for one agent in `wt` (the caller holds the creation lock);
         `env` adds to the agent's environment (e.g. a stage's permission for run_bash);
@@ -230,6 +248,7 @@ class SessionService:
                 run_id=run_id,
                 status=SessionStatus.STARTING,
                 tmux_session=project.tmux_session,
+                markers=json.dumps(markers) if markers else None,
                 created_at=at,
                 updated_at=at,
                 status_at=at,

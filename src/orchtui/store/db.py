@@ -18,7 +18,7 @@ from orchtui.locks import file_lock
 from orchtui.store import tables
 from orchtui.store.sealing import Seal
 
-SCHEMA_VERSION = 14
+SCHEMA_VERSION = 15
 WAKE_CHANNEL = "orchtui_wake"  # PostgreSQL LISTEN/NOTIFY channel: the store changed, look again
 MIGRATION_LOCK = 0x6F726368  # PostgreSQL advisory lock held while the schema is made or moved on
 CREATION_LOCK = 0x6F726369  # PostgreSQL advisory lock held while capacity is checked and a session made
@@ -129,6 +129,17 @@ def _v14_host_actions(engine: Engine) -> None:
         conn.execute(text("CREATE INDEX ix_run_host ON run (host)"))
 
 
+def _v15_shared_disks(engine: Engine) -> None:
+    worker = {c["name"] for c in inspect(engine).get_columns("worker")}
+    session = {c["name"] for c in inspect(engine).get_columns("agent_session")}
+    with engine.begin() as conn:
+        if "worktree_root" not in worker:
+            conn.execute(text("ALTER TABLE worker ADD COLUMN worktree_root VARCHAR NOT NULL DEFAULT ''"))
+            conn.execute(text("ALTER TABLE worker ADD COLUMN peers VARCHAR NOT NULL DEFAULT '[]'"))
+        if "markers" not in session:
+            conn.execute(text("ALTER TABLE agent_session ADD COLUMN markers VARCHAR"))
+
+
 # version -> function that upgrades a database from version-1 to version.
 MIGRATIONS: dict[int, Callable[[Engine], None]] = {
     2: _v2_urgent_commands,
@@ -144,6 +155,7 @@ MIGRATIONS: dict[int, Callable[[Engine], None]] = {
     12: _v12_workers,
     13: _v13_session_hosts,
     14: _v14_host_actions,
+    15: _v15_shared_disks,
 }
 
 

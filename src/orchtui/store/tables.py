@@ -93,6 +93,10 @@ class AgentSession(SQLModel, table=True):
     ended_at: float | None = None
     archived_at: float | None = None  # an ended session put away: hidden unless asked for
     host: str | None = Field(default=None, index=True)  # the worker whose tmux runs it (None: before v13)
+    # JSON list of regexes that end a turn besides its profile's (a playbook stage's
+    # completion marker): kept here so the engine that follows it, on any host and after
+    # any restart, watches for them
+    markers: str | None = None
 
 
 class Command(SQLModel, table=True):
@@ -297,6 +301,8 @@ class Worker(SQLModel, table=True):
     heartbeat_at: float = Field(index=True)
     stopped_at: float | None = None  # it said goodbye (a clean stop); None while running or lost
     socket: str = ""  # its tmux server's socket name (a takeover from another host attaches there)
+    worktree_root: str = ""  # where it makes worktrees (services/fleet.py: which hosts share a disk)
+    peers: str = "[]"  # JSON list of the hosts whose worktree root it sees as they do
 
 
 class HostAction(SQLModel, table=True):
