@@ -3,6 +3,7 @@ one gone silent and one stopped cleanly, as of the dashboard's clock."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from textual.pilot import Pilot
@@ -12,6 +13,7 @@ from dashboard_helpers import until
 from orchtui.services.context import Context
 from orchtui.store.tables import Worker
 from orchtui.ui.hosts_screen import HostsScreen
+from orchtui.ui.widgets import ScreenView
 from test_dashboard_snapshots import NOW, loaded, make_app
 
 
@@ -74,3 +76,27 @@ async def test_the_hosts_screen_lists_live_silent_and_stopped_hosts(world: Conte
         assert "3 hosts share this database" in note and "Silent: gpu-box" in note
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, HostsScreen))
+
+
+async def test_another_hosts_session_shows_the_screen_its_worker_publishes_while_watched(
+    world: Context,
+) -> None:
+    """Selecting another host's session watches its screen (its worker publishes while
+    watched) and shows each new publication; nothing of this host's tmux is read."""
+    register(world)
+    world.records.update_session("a1b2c3", host="build-box")
+    app = make_app(world)
+    async with app.run_test(size=(120, 30)) as pilot:
+
+        def shown() -> str:
+            return " ".join(t.plain for t in app.query_one(ScreenView)._lines)
+
+        await until(pilot, lambda: app.selected == "a1b2c3" and "waiting for host build-box" in shown())
+        watched = world.screens.get("a1b2c3")
+        assert watched is not None and watched.host == "build-box" and watched.watched_until > time.time()
+        world.screens.publish("a1b2c3", ["\x1b[1mremote hello\x1b[0m", "  second line"], 80, 24, (0, 2))
+        await until(pilot, lambda: "remote hello" in shown() and "second line" in shown())
+        hello = next(t for t in app.query_one(ScreenView)._lines if "remote hello" in t.plain)
+        assert any("bold" in str(span.style) for span in hello.spans), "its colours come along"
+        world.screens.publish("a1b2c3", ["remote, a moment later"], 80, 24, (0, 1))
+        await until(pilot, lambda: "a moment later" in shown() and "remote hello" not in shown())

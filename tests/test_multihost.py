@@ -25,7 +25,10 @@ from typing import Any
 import pytest
 
 from helpers import git, init_repo, wait_for
+from orchtui.store.db import Store
+from orchtui.store.screens import Screens
 from postgres import running_postgres
+from secret_samples import SECRETS
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("ip") is None, reason="network namespaces need root and iproute2"
@@ -122,6 +125,10 @@ class Fleet:
 
 SCENARIO = """\
 name = "fleet"
+
+[[rule]]
+match = "spin for a while"
+steps = [{ work = 20.0 }]
 
 [[rule]]
 match = "stage left · role dev"
@@ -256,9 +263,8 @@ def test_a_cli_on_one_host_starts_instructs_and_kills_a_session_on_another(fleet
     assert sid in gamma.tmux("list-panes", "-a", "-F", "#{@orchtui_session}").split()
     assert alpha.tmux("list-windows", "-a", "-F", "#{window_id}").strip() == ""  # none on alpha
     alpha.run("wait", sid, "--for", "idle", "--timeout", "90")
-    # its pane id names a pane on gamma's server: alpha never reads its own pane of that id
+    # its pane id names a pane on gamma's server too: alpha must never show its own pane of that id
     alpha.run("session", "new", "--agent", "scripted", "--task", "local-decoy", "--host", "alpha")
-    assert "screen" not in alpha.json("session", "show", sid, "--screen")
 
     texts = [f"note {i}: keep $HOME and `rm -rf /` literal" for i in range(5)]
     for text in texts:
@@ -269,6 +275,37 @@ def test_a_cli_on_one_host_starts_instructs_and_kills_a_session_on_another(fleet
     assert [(r["text"], r["state"]) for r in rows] == [(t, "done") for t in texts]
     received = [e["text"] for e in gamma.transcript(sid) if e["type"] == "prompt"]
     assert received == texts, "each prompt reached gamma's agent once, in order"
+
+    # gamma's screen reaches alpha through the store, only while watched, at a bounded rate
+    secret = SECRETS["github_classic"][0]
+    alpha.run("session", "send", sid, f"spin for a while; the token is {secret}", "--no-wait")
+    wait_for(lambda: alpha.json("session", "show", sid)["status"] == "working", timeout=60, interval=0.3)
+    screen = alpha.json("session", "show", sid, "--screen")["screen"]
+    assert "spin for a while" in screen and "Working" in screen, screen
+    assert secret not in screen and "ghp_" not in screen, "a secret on screen is not published"
+    on_gamma = gamma.tmux("capture-pane", "-p", "-J", "-t", made["tmux_pane"])
+    assert secret in on_gamma, "the agent itself got the prompt literally"
+    store = Store(alpha.env["ORCHTUI_DB_URL"], key_file=fleet.repo.parent / KEY_FILE)
+    try:
+        screens = Screens(store)
+        first = screens.get(sid)
+        assert first is not None
+        started, counts = time.time(), []
+        while time.time() < first.watched_until + 3.5:  # the spinner turns 10 times a second throughout
+            row = screens.get(sid)
+            assert row is not None
+            counts.append((time.time(), row.publications))
+            time.sleep(0.25)
+        assert secret not in (row.lines or "")
+    finally:
+        store.close()
+    watched = [n for at, n in counts if at <= first.watched_until]
+    published = watched[-1] - first.publications
+    bound = 2.0 * (first.watched_until - started) + 2  # [worker] screen_rate = 2 a second
+    print(f"gamma published {published} screens in {first.watched_until - started:.1f} s watched")
+    assert 4 <= published <= bound, (published, bound)
+    after = {n for at, n in counts if at > first.watched_until + 1.0}
+    assert len(after) == 1, f"published with nobody watching: {sorted(after)}"
 
     # alpha has room for one session (the decoy): the next one goes where there is room
     placed = alpha.json("session", "new", "--agent", "scripted", "--task", "placed")

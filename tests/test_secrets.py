@@ -92,3 +92,16 @@ def test_secrets_in_prompts_gates_runs_and_memory_are_never_stored(orch: Orch, t
     # pane logs stay raw (the live view needs the bytes) but only the operator can read them
     assert stat.S_IMODE((orch.home / "logs").stat().st_mode) == 0o700
     assert {stat.S_IMODE(p.stat().st_mode) for p in (orch.home / "logs").glob("*.log")} == {0o600}
+
+
+def test_a_shared_screen_line_is_redacted_even_where_colours_split_the_secret() -> None:
+    """Screens published for other hosts are stored: a line that shows a secret goes
+    redacted (its colours dropped, since a colour change inside the secret would hide it)."""
+    from orchtui.engine.screens import without_secrets
+
+    token = SECRETS["github_classic"][0]
+    split = f"token \x1b[31m{token[:8]}\x1b[0m{token[8:]} end"
+    coloured = "\x1b[1mnothing secret here\x1b[0m"
+    out = without_secrets([split, coloured])
+    assert token[8:] not in out[0] and token[:8] not in out[0] and "end" in out[0]
+    assert out[1] == coloured

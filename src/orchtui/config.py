@@ -92,6 +92,9 @@ class WorkerConfig(_Section):
     # the tmux command (quoted for the remote shell); `ssh_for` overrides it per host name
     ssh: list[str] = Field(default_factory=lambda: ["ssh", "-t"], min_length=1)
     ssh_for: dict[str, list[str]] = Field(default_factory=dict)
+    # how often a watched session's screen is published for viewers on other hosts, at
+    # most (a second); published only when it changed, and only while someone watches
+    screen_rate: float = Field(default=2.0, gt=0, le=20)
 
 
 class EngineConfig(_Section):

@@ -31,11 +31,12 @@ def hosts(app: App, as_json: bool) -> None:
                 f"{v.load:.2f}",
                 ",".join(v.agents) or "-",
                 v.address,
+                ",".join(v.peers) or "-",
                 v.version,
             ]
             for v in views
         ],
-        ["host", "state", "heartbeat", "sessions", "load", "agents", "address", "version"],
+        ["host", "state", "heartbeat", "sessions", "load", "agents", "address", "shares disk", "version"],
     )
 
 

@@ -13,7 +13,7 @@ from orchtui.cli.output import command_json, emit_json, session_json, table
 from orchtui.controls import shown_safe
 from orchtui.domain import CommandState, SessionStatus
 from orchtui.errors import OrchtuiError, UsageError
-from orchtui.services import host_actions, waiting
+from orchtui.services import host_actions, screen_share, waiting
 from orchtui.services.context import Context
 from orchtui.services.sessions import SessionService
 from orchtui.services.why import explain
@@ -122,6 +122,13 @@ def session_show(app: App, session_id: str, screen: bool, as_json: bool) -> None
     here = host_actions.owner(ctx, row) is None
     if screen and here and row.tmux_pane and row.status not in (SessionStatus.KILLED, SessionStatus.LOST):
         data["screen"] = ctx.tmux.capture_text(row.tmux_pane)
+    elif screen and not here and SessionStatus(row.status).live:  # published by its host's worker
+        shared = screen_share.shown_now(ctx, row)
+        if shared is None:
+            click.echo(f"host {row.host} published no screen of {session_id} in time", err=True)
+        else:
+            data["screen"] = screen_share.as_text(shared)
+            data["screen_published_at"] = shared.published_at
     if as_json:
         emit_json(data)
         return

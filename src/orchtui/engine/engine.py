@@ -30,6 +30,7 @@ from orchtui.engine.calls import Caller
 from orchtui.engine.delivery import deliver, deliver_answer, recover_issued
 from orchtui.engine.followups import FollowUps
 from orchtui.engine.monitor import Monitor
+from orchtui.engine.screens import ScreenPublisher
 from orchtui.engine.sight import Sight, is_new, look, shoot
 from orchtui.engine.signals import Signals
 from orchtui.engine.turns import ACTIVE, BUSY, Turns
@@ -69,6 +70,7 @@ class Engine:
         self._event_offset = 0
         self._wake_offset = 0
         self.boundary = Boundary(ctx)
+        self.screens = ScreenPublisher(self)  # watched screens, for viewers on other hosts
         self.host = ctx.config.host  # it follows this host's sessions only: another's
         # panes are in another tmux server, and would look lost from here
         self.advancer = RunAdvancer(self)
@@ -364,6 +366,7 @@ class Engine:
         self.advancer.advance_all()
         if self.ctx.store.shared:
             self.take_actions()
+            self.screens.look()
 
     def take_actions(self) -> None:
         """Carry out what other hosts asked of this one (services/host_actions.py), in a

@@ -22,6 +22,7 @@ class Loop(Protocol):
     turns: Turns  # prompt turns in flight: delivery notes each submit
     tasks: set[asyncio.Task[None]]  # background tasks the loop awaits on shutdown
     boundary: Boundary  # where a part's errors go
+    monitors: dict[str, Monitor]  # this host's followed sessions, by id
 
     def add_marker(self, session_id: str, regex: str) -> None:
         """Watch the session's output for a stage's completion marker."""

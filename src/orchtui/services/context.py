@@ -18,6 +18,7 @@ from orchtui.store.ledger import Ledger
 from orchtui.store.merges import Merges
 from orchtui.store.records import Records
 from orchtui.store.runs import Runs
+from orchtui.store.screens import Screens
 from orchtui.store.usage import UsageBook
 from orchtui.store.workers import Workers
 
@@ -53,6 +54,10 @@ class Context:
     @cached_property
     def host_actions(self) -> HostActions:
         return HostActions(self.store)
+
+    @cached_property
+    def screens(self) -> Screens:
+        return Screens(self.store)
 
     @cached_property
     def merges(self) -> Merges:

@@ -130,6 +130,7 @@ def _v14_host_actions(engine: Engine) -> None:
 
 
 def _v15_shared_disks(engine: Engine) -> None:
+    SQLModel.metadata.create_all(engine, tables=[SQLModel.metadata.tables["shared_screen"]])
     worker = {c["name"] for c in inspect(engine).get_columns("worker")}
     session = {c["name"] for c in inspect(engine).get_columns("agent_session")}
     with engine.begin() as conn:

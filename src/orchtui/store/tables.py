@@ -305,6 +305,25 @@ class Worker(SQLModel, table=True):
     peers: str = "[]"  # JSON list of the hosts whose worktree root it sees as they do
 
 
+class SharedScreen(SQLModel, table=True):
+    """One session's screen, published by its host's worker through the store while a
+    viewer on another host watches it (`watched_until`), at most `[worker] screen_rate`
+    times a second (services/screen_share.py, engine/screens.py). Lines are tmux's
+    capture with colours; a line that held a secret is stored redacted, without them."""
+
+    __tablename__ = "shared_screen"
+    session_id: str = Field(primary_key=True)
+    host: str = Field(index=True)  # the worker that publishes it
+    watched_until: float = 0.0  # a viewer renews this while it shows the screen
+    lines: str = "[]"  # JSON list of the pane's rows (SGR colour sequences kept)
+    cols: int = 0
+    rows: int = 0
+    cursor_x: int = 0
+    cursor_y: int = 0
+    published_at: float | None = None
+    publications: int = 0  # how many times it was published (the rate is counted on it)
+
+
 class HostAction(SQLModel, table=True):
     """Something only one host's worker can do (its tmux, its worktrees), asked from any
     host: queued here, claimed by that worker (`FOR UPDATE SKIP LOCKED`), carried out in

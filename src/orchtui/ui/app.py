@@ -18,6 +18,7 @@ from pathlib import Path
 
 import textual.constants
 import textual.screen
+from rich.text import Text
 from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -31,7 +32,7 @@ from orchtui.config import load_config
 from orchtui.domain import CommandKind, SessionStatus
 from orchtui.errors import OrchtuiError, Refused, Untrusted, UsageError
 from orchtui.screen.vt import VirtualScreen
-from orchtui.services import engine_process
+from orchtui.services import engine_process, screen_share
 from orchtui.services.context import Context
 from orchtui.services.dashboard import DashboardSource, SessionView, Snapshot
 from orchtui.services.first_run import missing_agents_hint
@@ -65,6 +66,7 @@ from orchtui.ui.widgets import (
 
 NARROW = 120  # columns below which the panes stack in one column
 TOAST: dict[str, SeverityLevel] = {"notice": "information", "warning": "warning"}  # else error
+REMOTE_SCREEN_POLL = 0.5  # seconds between looks at another host's published screen
 SELECTION_SETTLE = 0.12  # seconds the cursor rests before the selected session's data loads
 
 
@@ -107,6 +109,7 @@ class OrchtuiApp(SessionList, KeysHelp, RunActions):
         self._screen_pending = False
         self._vt: VirtualScreen | None = None
         self._vt_session: str | None = None
+        self._remote_shown: tuple[str, int, list[Text]] = ("", -1, [])  # another host's, last drawn
         self._vt_offset = 0
         self._vt_log: int | None = None  # the inode of the log the view follows
         self._recent = RecentScreens()  # screens of sessions viewed a moment ago
@@ -358,6 +361,9 @@ class OrchtuiApp(SessionList, KeysHelp, RunActions):
         view = next((s for s in (self.snap.sessions if self.snap else []) if s.id == self.selected), None)
         if view is None:
             return
+        if view.host not in (None, self.ctx.config.host) and SessionStatus(view.status).live:
+            self._load_remote_screen(view.id, view.host)
+            return
         log_id = _inode(view.log_file)
         if view.id != self._vt_session or self._vt is None or log_id != self._vt_log:
             if self._vt is not None and self._vt_session is not None and view.id != self._vt_session:
@@ -374,6 +380,32 @@ class OrchtuiApp(SessionList, KeysHelp, RunActions):
             self._vt.feed(data)
         lines = screen_lines(self._vt)
         self.call_from_thread(self.query_one(ScreenView).show_lines, lines)
+
+    def _load_remote_screen(self, session_id: str, host: str) -> None:
+        """Another host's session: its screen as that host's worker publishes it while
+        it is watched here (services/screen_share.py), looked at again every
+        REMOTE_SCREEN_POLL seconds while it is selected."""
+        if self._vt is not None and self._vt_session is not None:
+            self._recent.put(self._vt_session, self._vt, self._vt_log, self._vt_offset)
+        self._vt = self._vt_session = None  # a local session shown next is seeded again
+        shared = screen_share.watch(self.ctx, session_id, host)
+        if shared is None or shared.published_at is None:
+            lines = [Text(f"(waiting for host {host} to publish this screen)", style="dim")]
+        else:
+            if self._remote_shown[:2] != (session_id, shared.publications):
+                self._remote_shown = (
+                    session_id,
+                    shared.publications,
+                    screen_lines(screen_share.as_screen(shared)),
+                )
+            lines = self._remote_shown[2]
+        self.call_from_thread(self.query_one(ScreenView).show_lines, lines)
+        self.call_from_thread(self.set_timer, REMOTE_SCREEN_POLL, self._remote_again)
+
+    def _remote_again(self) -> None:
+        view = self._selected_view()
+        if view is not None and view.host not in (None, self.ctx.config.host):
+            self.request_screen()
 
     # actions --------------------------------------------------------------
     def _selected_view(self) -> SessionView | None:
