@@ -209,6 +209,23 @@ class Nudge(_Model):
 
 
 StuckPolicy = Literal["notify", "restart", "escalate"] | Nudge
+Pick = Literal["first_pass", "best_score", "operator"]
+
+
+class Race(_Model):
+    """Several attempts at one stage's work at once, each in its own worktree and branch;
+    the stage's gates score each as it finishes, and one is kept (docs/playbooks.md)."""
+
+    count: int = Field(ge=2, le=10)  # attempts side by side
+    # one profile per attempt, repeated in turn when fewer than `count` (default: the role's first)
+    agents: list[str] = Field(default_factory=list)
+    pick: Pick = "best_score"
+    cancel_losers: bool = True  # stop the attempts still working once one has won
+    # a passing attempt's score: the sum of weight × value of each metric its gates read,
+    # and of `cost_usd` and `time_s` (its spend and its time; weigh them below zero)
+    weights: dict[Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")], float] = Field(
+        default_factory=dict
+    )
 
 
 class Stage(_Model):
@@ -240,6 +257,25 @@ class Stage(_Model):
     stuck_policy: StuckPolicy = "notify"
     # in a run over several repositories (`orchtui run --repos`): the ones this stage runs in (default: all)
     repos: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,100}$")]] | None = None
+    race: Race | None = None  # its one role's work done by several agents at once; one attempt kept
+
+    @model_validator(mode="after")
+    def _race(self) -> Stage:
+        if self.race is None:
+            return self
+        if len(self.roles) != 1 or self.roles[0].count != 1:
+            raise ValueError(
+                "race: a racing stage has exactly one role, of count 1 (the race makes the copies)"
+            )
+        if self.roles[0].prompt is None:
+            raise ValueError("race: the racing role needs a prompt")
+        if self.merge or self.steps:
+            raise ValueError("race: a racing stage cannot merge or have steps")
+        if self.worktree != "shared":
+            raise ValueError("race: each attempt has its own worktree; leave `worktree` out")
+        if any(g.type == "approval" for g in self.gates):
+            raise ValueError("race: approval gates cannot score attempts (use pick: operator)")
+        return self
 
 
 class Playbook(_Model):
@@ -317,6 +353,9 @@ def check(playbook: Playbook, profiles: set[str]) -> list[tuple[str, str]]:
                 problems.append((f"stages.{index}.needs", f"unknown stage {ref!r}"))
         if stage.worktree not in ("shared", "own") and stage.worktree not in known:
             problems.append((f"stages.{index}.worktree", f"unknown stage {stage.worktree!r} to share with"))
+        for agent in stage.race.agents if stage.race else []:
+            if agent not in profiles:
+                problems.append((f"stages.{index}.race.agents", f"unknown agent profile {agent!r}"))
         for r_index, role in enumerate(stage.roles):
             for agent in role.agents:
                 if agent not in profiles:

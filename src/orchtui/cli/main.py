@@ -36,6 +36,7 @@ VERBS = {
     "cancel": "runs:cancel",
     "retry": "runs:retry",
     "runs": "runs:runs",
+    "race": "racecmd:race",
     "doctor": "inspect:doctor",
     "ledger": "inspect:ledger",
     "events": "inspect:events",

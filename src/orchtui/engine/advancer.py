@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from orchtui.domain import ApprovalState, CommandState, RunState, StageState
+from orchtui.engine import race
 from orchtui.engine.merge_stage import check_merge_stage, land, landed
 from orchtui.engine.port import Loop
 from orchtui.engine.revive import revive
@@ -52,7 +53,16 @@ from orchtui.services.sessions import SessionService
 from orchtui.services.skill_steps import STEP_INDEX, run_step
 from orchtui.skills import catalog_for, effective_trust
 from orchtui.store.db import is_busy, now
-from orchtui.store.tables import AgentSession, Artifact, GateResult, Merge, Run, RunStage, Worktree
+from orchtui.store.tables import (
+    AgentSession,
+    Artifact,
+    GateResult,
+    Merge,
+    RaceEntry,
+    Run,
+    RunStage,
+    Worktree,
+)
 from orchtui.store.vetting import Vettings
 
 log = logging.getLogger("orchtui.runs")
@@ -72,6 +82,7 @@ class RunAdvancer:
         self.engine = engine
         self.ctx = engine.ctx
         self.gating: set[tuple[str, str]] = set()  # (run, stage) whose gates are being checked
+        self.entry_gating: set[tuple[str, str, int]] = set()  # (run, stage, number) of race entries
         # (run, stage) whose agents are being made in a worker, and the slots they will take
         self.starting: dict[tuple[str, str], list[Slot]] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -206,6 +217,8 @@ class RunAdvancer:
             self.start_stage(run, book, stage)
         elif state is RunState.RUNNING and stage.merge:
             check_merge_stage(self, run, book, stage)
+        elif state is RunState.RUNNING and stage.race:
+            race.step(self, run, book, stage)
         elif state is RunState.RUNNING:
             rows = stage_commands(self.ctx, run, stage.id, run.attempt)
             started = min((r.queued_at for r in rows), default=None)
@@ -384,6 +397,9 @@ class RunAdvancer:
                 lambda: merges.append(land(self, run, stage)),
                 lambda: landed(self, self.cursor(run.id, stage.id), book, stage, merges[0]),
             )
+            return
+        if stage.race:
+            race.start(self, run, book, stage)
             return
         live = self.ctx.records.sessions(live_only=True)
         mine = [s for s in live if s.run_id == run.id]
@@ -646,13 +662,16 @@ class RunAdvancer:
         finally:
             self.gating.discard((run.id, stage.id))
 
-    def check_gates(self, run: Run, stage: Stage) -> list[GateOutcome]:
-        wt_id = self.worktree_id(run, stage)
+    def check_gates(self, run: Run, stage: Stage, entry: RaceEntry | None = None) -> list[GateOutcome]:
+        """The stage's steps and gates in its worktree (a race entry's, for `entry`: its
+        results are its own, and the metrics its gates read are kept on the entry)."""
+        wt_id = entry.worktree_id if entry is not None else self.worktree_id(run, stage)
         wt = self.ctx.records.worktree(wt_id) if wt_id else None
         worktree = Path(wt.path) if wt else Path(self.ctx.records.project(run.project_id).path)
         artifacts = self.ctx.runs.artifacts(run.id)
         outcomes = []
         catalog = catalog_for(Path(self.ctx.records.project(run.project_id).path)) if stage.steps else None
+        number = entry.number if entry is not None else None
         for index, step in enumerate(stage.steps):  # skills as steps, before the gates
             assert catalog is not None
             outcome = run_step(self.ctx, run, stage.id, step, catalog, worktree, wt_id)
@@ -682,14 +701,19 @@ class RunAdvancer:
             )
             if outcome.state == "pending" and gate.type == "metric_threshold":
                 outcome = self.unresolved(run, stage, outcome)
-            for name, number in outcome.metrics.items():  # for the metric gates after this one
-                artifacts[f"metric:{name}"] = f"{number:g}"
-                self.ctx.runs.add_artifact(
-                    Artifact(
-                        run_id=run.id, stage=stage.id, name=f"metric:{name}", content=f"{number:g}", at=now()
+            for name, value in outcome.metrics.items():  # for the metric gates after this one
+                artifacts[f"metric:{name}"] = f"{value:g}"
+                if entry is None:  # an entry's stay on the entry (engine/race.py)
+                    self.ctx.runs.add_artifact(
+                        Artifact(
+                            run_id=run.id,
+                            stage=stage.id,
+                            name=f"metric:{name}",
+                            content=f"{value:g}",
+                            at=now(),
+                        )
                     )
-                )
-            self.record_outcome(run, stage, index, gate.type, outcome)
+            self.record_outcome(run, stage, index, gate.type, outcome, number)
             outcomes.append(outcome)
         return outcomes
 
@@ -723,7 +747,9 @@ class RunAdvancer:
             "fail", f"{outcome.why} after {stage.timeout:.0f}s (the stage timeout): never resolved"
         )
 
-    def record_outcome(self, run: Run, stage: Stage, index: int, kind: str, outcome: GateOutcome) -> None:
+    def record_outcome(
+        self, run: Run, stage: Stage, index: int, kind: str, outcome: GateOutcome, entry: int | None = None
+    ) -> None:
         self.ctx.runs.record_gate(
             GateResult(
                 run_id=run.id,
@@ -735,9 +761,10 @@ class RunAdvancer:
                 why=outcome.why,
                 evidence=outcome.evidence,
                 at=now(),
+                entry=entry,
             )
         )
-        what = "step" if kind == "step" else f"gate {index}"
+        what = ("step" if kind == "step" else f"gate {index}") + (f" of entry {entry}" if entry else "")
         self.event(
             run,
             f"gate.{'passed' if outcome.state == 'pass' else outcome.state}",
@@ -763,6 +790,9 @@ class RunAdvancer:
                 run, RunState.RUNNING, f"{stage.id}: gates failed, attempt {run.attempt + 1}", run.attempt + 1
             )
             self.event(run, "stage.retry", f"{stage.id} attempt {run.attempt}", severity="warning")
+            if stage.race:  # a new race: new entries, each in a new worktree
+                self.start_stage(run, book, stage)
+                return
             mine = {s.task: s for s in self.ctx.records.sessions(live_only=True) if s.run_id == run.id}
             labels = [
                 (role, i, role_label(run, stage, role, i)) for role in stage.roles for i in range(role.count)

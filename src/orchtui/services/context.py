@@ -16,6 +16,7 @@ from orchtui.store import Store
 from orchtui.store.host_actions import HostActions
 from orchtui.store.ledger import Ledger
 from orchtui.store.merges import Merges
+from orchtui.store.races import Races
 from orchtui.store.records import Records
 from orchtui.store.runs import Runs
 from orchtui.store.screens import Screens
@@ -54,6 +55,10 @@ class Context:
     @cached_property
     def host_actions(self) -> HostActions:
         return HostActions(self.store)
+
+    @cached_property
+    def races(self) -> Races:
+        return Races(self.store)
 
     @cached_property
     def screens(self) -> Screens:

@@ -23,7 +23,8 @@ def role_label(run: Run, stage: Stage, role: Role, index: int) -> str:
 
 
 def role_labels(run: Run, stage: Stage) -> set[str]:
-    return {role_label(run, stage, role, i) for role in stage.roles for i in range(role.count)}
+    count = (lambda role: stage.race.count) if stage.race else (lambda role: role.count)
+    return {role_label(run, stage, role, i) for role in stage.roles for i in range(count(role))}
 
 
 def session_stage(ctx: Context, run: Run, task: str) -> str | None:

@@ -129,11 +129,15 @@ def _v14_host_actions(engine: Engine) -> None:
         conn.execute(text("CREATE INDEX ix_run_host ON run (host)"))
 
 
-def _v15_shared_disks(engine: Engine) -> None:
-    SQLModel.metadata.create_all(engine, tables=[SQLModel.metadata.tables["shared_screen"]])
+def _v15_fleet_and_races(engine: Engine) -> None:
+    for table in ("shared_screen", "race_entry"):
+        SQLModel.metadata.create_all(engine, tables=[SQLModel.metadata.tables[table]])
     worker = {c["name"] for c in inspect(engine).get_columns("worker")}
     session = {c["name"] for c in inspect(engine).get_columns("agent_session")}
+    gates = {c["name"] for c in inspect(engine).get_columns("gate_result")}
     with engine.begin() as conn:
+        if "entry" not in gates:
+            conn.execute(text("ALTER TABLE gate_result ADD COLUMN entry INTEGER"))
         if "worktree_root" not in worker:
             conn.execute(text("ALTER TABLE worker ADD COLUMN worktree_root VARCHAR NOT NULL DEFAULT ''"))
             conn.execute(text("ALTER TABLE worker ADD COLUMN peers VARCHAR NOT NULL DEFAULT '[]'"))
@@ -156,7 +160,7 @@ MIGRATIONS: dict[int, Callable[[Engine], None]] = {
     12: _v12_workers,
     13: _v13_session_hosts,
     14: _v14_host_actions,
-    15: _v15_shared_disks,
+    15: _v15_fleet_and_races,
 }
 
 

@@ -215,6 +215,32 @@ class GateResult(SQLModel, table=True):
     why: str
     evidence: str = ""
     at: float
+    entry: int | None = None  # a race's entry it judged (None: the stage's own work)
+
+
+class RaceEntry(SQLModel, table=True):
+    """One attempt of a racing stage (playbook `race:`): an agent in its own worktree and
+    branch, gated on its own, scored, and then won or lost (engine/race.py)."""
+
+    __tablename__ = "race_entry"
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(foreign_key="run.id", index=True)
+    stage: str
+    attempt: int  # the stage's attempt it raced in
+    number: int  # 1 … count
+    agent: str
+    session_id: str | None = None
+    worktree_id: int | None = None
+    branch: str | None = None
+    state: str = "starting"  # starting | working | gating | passed | failed | stopped
+    score: float | None = None  # a passing entry's score (playbook `race.weights`)
+    metrics: str = "{}"  # JSON: what its gates read, and cost_usd, time_s
+    started_at: float
+    finished_at: float | None = None  # its turn ended (its gates ran after)
+    result: str | None = None  # won | lost, once the race is decided
+    kept_ref: str | None = None  # where its branch is kept (refs/orchtui/races/…)
+    picked_at: float | None = None  # an operator picked it (pick: operator)
+    picked_by: str | None = None
 
 
 class Artifact(SQLModel, table=True):
