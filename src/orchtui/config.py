@@ -204,6 +204,7 @@ KEY_ACTIONS = [
     "pause_run",
     "retry_run",
     "cancel_run",
+    "race",
     "diff",
     "skills",
     "hosts",

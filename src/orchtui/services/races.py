@@ -42,6 +42,7 @@ class EntryView:
     deleted: int
     branch: str | None
     worktree: str | None
+    base: str | None  # what its branch started from (the run's branch)
     kept_ref: str | None
     session_id: str | None
     picked: bool
@@ -114,6 +115,7 @@ def races(ctx: Context, run_id: str) -> list[RaceView]:
                 if (g.stage, g.attempt, g.entry) == (stage_id, attempt, entry.number)
             ]
             cost = ctx.usage.spent(session_id=entry.session_id) if entry.session_id else 0.0
+            wt = ctx.records.worktree(entry.worktree_id) if entry.worktree_id else None
             seconds = float(metrics.get("time_s", (entry.finished_at or now()) - entry.started_at))
             shown.append(
                 EntryView(
@@ -128,7 +130,8 @@ def races(ctx: Context, run_id: str) -> list[RaceView]:
                     added=added,
                     deleted=deleted,
                     branch=entry.branch,
-                    worktree=ctx.records.worktree(entry.worktree_id).path if entry.worktree_id else None,
+                    worktree=wt.path if wt else None,
+                    base=wt.base if wt else None,
                     kept_ref=entry.kept_ref,
                     session_id=entry.session_id,
                     picked=entry.picked_at is not None,

@@ -54,6 +54,7 @@ KEYS: tuple[Key, ...] = (
     Key("p", "pause_run", "Pause/resume run", "Pause the selected session's run, or resume it"),
     Key("G", "retry_run", "Retry stage", "Run the stage that stopped the run again (a new attempt)"),
     Key("C", "cancel_run", "Cancel run", "Cancel the selected session's run (asks first)"),
+    Key("c", "race", "Race", "The run's race side by side: gates, diff, cost, time, score; p picks"),
     Key("v", "diff", "Diff", "The selected session's changes against its base: files, hunks, comments"),
     Key("S", "skills", "Skills", "The skill catalog: where each skill comes from, its trust, vetting"),
     Key("H", "hosts", "Hosts", "The fleet's hosts: heartbeat, sessions against capacity, load, agents"),

@@ -27,6 +27,7 @@ class RunActions(WorkerErrors, App[None]):
     clock: Callable[[], float]
     snap: Snapshot | None
     repo: Path | None
+    selected: str | None
 
     @background(group="skills")
     def action_skills(self) -> None:
@@ -41,6 +42,34 @@ class RunActions(WorkerErrors, App[None]):
         from orchtui.ui.hosts_screen import HostsScreen  # imported when first opened
 
         self.push_screen(HostsScreen(self.ctx, self.clock))
+
+    def action_race(self) -> None:
+        """The selected session's run's race side by side; else the race waiting for a pick."""
+        from orchtui.ui.race_screen import RaceScreen  # imported when first opened
+
+        run_id = self._race_run()
+        if run_id is None:
+            self.notify("No race: select an agent of a run whose stage races.", severity="warning")
+            return
+        self.push_screen(RaceScreen(self.ctx, run_id, self._open_entry_diff))
+
+    def _race_run(self) -> str | None:
+        snap = self.snap
+        if snap is None:
+            return None
+        selected = next((s for s in snap.sessions if s.id == self.selected), None)
+        for run_id in (selected.run_id if selected else None, snap.run.id if snap.run else None):
+            if run_id and self.ctx.races.entries(run_id):
+                return run_id
+        return None
+
+    def _open_entry_diff(self, session_id: str, worktree: Path, base: str) -> None:
+        from orchtui.ui.diff import DiffScreen
+
+        self.push_screen(DiffScreen(session_id, worktree, base, self._diff_comment))
+
+    def _diff_comment(self, sid: str, text: str) -> None:
+        raise NotImplementedError  # the app's
 
     def request_refresh(self) -> None:
         raise NotImplementedError  # the app's
