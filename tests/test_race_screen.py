@@ -126,6 +126,11 @@ async def test_the_comparison_lists_each_entry_with_its_gates(world: Context, tm
     app = make_app(world)
     async with app.run_test(size=(120, 30)) as pilot:
         screen = await open_race(pilot)
+        assert app.snap is not None  # the Cost tab's lines: each entry's spend and time
+        assert app.snap.race == [
+            "race build · entry 1 scripted: $0.0081 42s passed",
+            "race build · entry 2 claude: $0.0254 65s failed",
+        ]
         assert screen.view is not None and screen.view.awaiting_pick
         assert [(e.number, e.agent, e.state, e.score) for e in screen.view.entries] == [
             (1, "scripted", "passed", 5.0),

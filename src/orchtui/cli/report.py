@@ -97,6 +97,25 @@ def report(app: App, today: bool, as_json: bool) -> None:
             ],
             ["run", "task", "state", "cost", "bottleneck", "its time"],
         )
+    entries = [(rid, e) for rid, r in rep.runs.items() for e in r["races"]]
+    if entries:
+        click.echo()
+        table(
+            [
+                [
+                    rid,
+                    f"{e['stage']} #{e['attempt']}",
+                    str(e["entry"]),
+                    e["agent"],
+                    e["result"] or e["state"],
+                    "-" if e["score"] is None else f"{e['score']:g}",
+                    _money(e["cost"]),
+                    _duration(e["seconds"]),
+                ]
+                for rid, e in entries
+            ],
+            ["run", "race", "entry", "agent", "result", "score", "cost", "time"],
+        )
     click.echo()
     table(
         [[stage, _money(s.cost), _tokens(s)] for stage, s in rep.stages.items()], ["stage", "cost", "tokens"]

@@ -126,6 +126,7 @@ class Snapshot:
     run_gates: list[GateView] = field(default_factory=list)
     approvals: list[ApprovalView] = field(default_factory=list)
     budgets: list[str] = field(default_factory=list)  # one line per configured budget ("!" when over)
+    race: list[str] = field(default_factory=list)  # the run's race: one line per entry (cost, time, result)
 
     @property
     def tokens(self) -> tuple[int, int]:
@@ -336,7 +337,25 @@ class DashboardSource:
             run=run,
             run_gates=run_gates,
             budgets=self.budget_lines(snap.usage_points, selected, run),
+            race=self.race_lines(run, snap.sessions),
         )
+
+    def race_lines(self, run: RunView | None, sessions: list[SessionView]) -> list[str]:
+        """Each entry of the run's latest race: its agent, cost, time, state and result."""
+        entries = self.ctx.races.entries(run.id) if run is not None else []
+        if not entries:
+            return []
+        last = (entries[-1].stage, entries[-1].attempt)
+        cost = {v.id: v.cost for v in sessions}
+        lines = []
+        for e in entries:
+            if (e.stage, e.attempt) != last:
+                continue
+            seconds = (e.finished_at or self.clock()) - e.started_at
+            spent = cost.get(e.session_id or "", 0.0)
+            state = e.result or e.state
+            lines.append(f"race {e.stage} · entry {e.number} {e.agent}: ${spent:.4f} {seconds:.0f}s {state}")
+        return lines
 
     def budget_lines(
         self, points: list[tuple[float, float]], selected: SessionView | None, run: RunView | None

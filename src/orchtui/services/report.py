@@ -175,5 +175,19 @@ def build_report(ctx: Context, since: float | None = None) -> Report:
             "cost": round(spend.cost, 6),
             "stage_seconds": {k: round(v, 1) for k, v in stages.items()},
             "bottleneck": bottleneck,
+            "races": [
+                {
+                    "stage": e.stage,
+                    "attempt": e.attempt,
+                    "entry": e.number,
+                    "agent": e.agent,
+                    "state": e.state,
+                    "result": e.result,
+                    "score": e.score,
+                    "cost": round(per_session.get(e.session_id or "", Spend()).cost, 6),
+                    "seconds": round((e.finished_at or at) - e.started_at, 1),
+                }
+                for e in ctx.races.entries(run.id)
+            ],
         }
     return report

@@ -360,6 +360,8 @@ class CostPanel(Static):
         text.append(f"   tokens in {tokens(tin)}  out {tokens(tout)}\n")
         for line in snap.budgets:
             text.append(f"{line}\n", style="yellow" if "!" in line else "dim")
+        for line in snap.race:
+            text.append(f"{line}\n", style="green" if line.endswith(" won") else "dim")
         text.append(f" {'session':<8}{'task':<15}{'model':<18}{'in':>7}{'out':>7}{'cost':>10}\n", style="dim")
         busiest = sorted(snap.sessions, key=lambda v: (-v.cost, -(v.tokens_in + v.tokens_out), v.id))
         for view in busiest[:12]:
