@@ -89,7 +89,7 @@ def test_first_pass_the_second_entry_passes_first_and_wins_the_others_stop_their
         tmp_path,
         a=steps(work(8), write("result.txt", "from a")),
         b=steps(work(0.5), write("result.txt", "from b")),
-        c=steps(work(120), write("result.txt", "from c")),
+        c=steps('{ write = "scratch.txt", content = "unsaved" }', work(120), write("result.txt", "from c")),
     )
     book = playbook(
         tmp_path,
@@ -114,13 +114,13 @@ def test_first_pass_the_second_entry_passes_first_and_wins_the_others_stop_their
     assert entries[1]["result"] == entries[3]["result"] == "lost"
     assert entries[1]["state"] == entries[3]["state"] == "stopped", entries  # stopped before they finished
     assert git(orch.repo, "show", "orchtui/quick:result.txt").strip() == "from b"
-    for (
-        number,
-        entry,
-    ) in entries.items():  # every branch kept under its ref; the worktrees had nothing unsaved
+    for number, entry in entries.items():  # every branch kept under its ref
         assert entry["kept_ref"] == f"refs/orchtui/races/{run_id}/build-1-{number}"
         git(orch.repo, "rev-parse", "--verify", entry["kept_ref"])
-        assert not Path(entry["worktree"]).exists()
+    # worktrees with nothing unsaved are removed; c's holds an uncommitted file: kept, with its branch
+    assert not Path(entries[1]["worktree"]).exists() and not Path(entries[2]["worktree"]).exists()
+    assert (Path(entries[3]["worktree"]) / "scratch.txt").read_text() == "unsaved"
+    assert entries[3]["branch"] in git(orch.repo, "branch", "--list", entries[3]["branch"])
     assert "from b" in git(orch.repo, "show", f"{entries[2]['kept_ref']}:result.txt")
     for entry in entries.values():  # one prompt each, and the losers' agents were stopped
         assert prompts_received(orch, entry["session_id"]) == [
