@@ -19,7 +19,7 @@ from orchtui.ui.app import OrchtuiApp
 from orchtui.ui.diff import DiffScreen
 from orchtui.ui.race_screen import RaceScreen
 from test_dashboard_snapshots import loaded, make_app
-from test_races import playbook, race_of, racers, steps, the_run, work, write
+from test_races import race_of, scored_race, the_run
 
 RACE_BOOK = """\
 name: race
@@ -145,20 +145,9 @@ async def test_the_comparison_lists_each_entry_with_its_gates(world: Context, tm
 async def test_pick_from_the_dashboard_and_the_run_moves_on_with_that_entry(
     orch: Orch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    racers(
-        orch,
-        tmp_path,
-        a=steps(work(0.3), write("score.txt", "score=5")),
-        b=steps(work(0.5), write("score.txt", "score=9")),
-    )
+    run_id = scored_race(orch, tmp_path, "operator", "picked", (0.3, 0.5))
     ctx = engine_context(orch, monkeypatch)
-    book = playbook(
-        tmp_path,
-        "{count: 2, agents: [racer-a, racer-b], pick: operator, weights: {score: 1.0}}",
-        "[{type: command, run: 'cat score.txt', metrics: {score: 'score=(\\d+)'}}]",
-    )
-    run_id = orch.run("run", str(book), "--task", "picked").stdout.split()[0]
-    wait_for(lambda: race_of(orch, run_id)["awaiting_pick"], timeout=120, interval=0.3)
+    wait_for(lambda: race_of(orch, run_id).get("awaiting_pick"), timeout=120, interval=0.3)
     app = OrchtuiApp(ctx, orch.repo)
     async with app.run_test(size=(140, 40)) as pilot:
         await until(pilot, lambda: app.snap is not None and app.snap.run is not None)

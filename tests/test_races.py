@@ -54,6 +54,23 @@ def playbook(tmp_path: Path, race: str, gates: str, count: int = 3) -> Path:
     return book
 
 
+def scored_race(orch: Orch, tmp_path: Path, pick: str, task: str, works: tuple[float, float]) -> str:
+    """Two entries, racer-a writing score=5 after works[0] seconds and racer-b score=9 after
+    works[1]; a command gate reads the score. The run's id."""
+    racers(
+        orch,
+        tmp_path,
+        a=steps(work(works[0]), write("score.txt", "score=5")),
+        b=steps(work(works[1]), write("score.txt", "score=9")),
+    )
+    book = playbook(
+        tmp_path,
+        f"{{count: 2, agents: [racer-a, racer-b], pick: {pick}, weights: {{score: 1.0}}}}",
+        "[{type: command, run: 'cat score.txt', metrics: {score: 'score=(\\d+)'}}]",
+    )
+    return str(orch.run("run", str(book), "--task", task).stdout.split()[0])
+
+
 def the_run(orch: Orch, run_id: str) -> dict[str, Any]:
     return next(r for r in orch.json("runs") if r["id"] == run_id)
 
@@ -73,8 +90,10 @@ def finished(orch: Orch, run_id: str, timeout: float = 180) -> dict[str, Any]:
 
 
 def race_of(orch: Orch, run_id: str) -> dict[str, Any]:
-    [race] = orch.json("race", "show", run_id)
-    return dict(race)
+    """The run's race as `orchtui race show` has it ({} before its entries are made)."""
+    races = orch.json("race", "show", run_id)
+    assert len(races) <= 1, races
+    return dict(races[0]) if races else {}
 
 
 def prompts_received(orch: Orch, session_id: str) -> list[str]:
@@ -132,18 +151,7 @@ def test_first_pass_the_second_entry_passes_first_and_wins_the_others_stop_their
 
 
 def test_best_score_waits_for_both_and_the_higher_metric_wins(orch: Orch, tmp_path: Path) -> None:
-    racers(
-        orch,
-        tmp_path,
-        a=steps(work(0.3), write("score.txt", "score=5")),
-        b=steps(work(3), write("score.txt", "score=9")),
-    )
-    book = playbook(
-        tmp_path,
-        "{count: 2, agents: [racer-a, racer-b], pick: best_score, weights: {score: 1.0}}",
-        "[{type: command, run: 'cat score.txt', metrics: {score: 'score=(\\d+)'}}]",
-    )
-    run_id = orch.run("run", str(book), "--task", "scored").stdout.split()[0]
+    run_id = scored_race(orch, tmp_path, "best_score", "scored", (0.3, 3.0))
     finished(orch, run_id)
     entries = {e["number"]: e for e in race_of(orch, run_id)["entries"]}
     assert entries[1]["state"] == entries[2]["state"] == "passed"
@@ -151,25 +159,21 @@ def test_best_score_waits_for_both_and_the_higher_metric_wins(orch: Orch, tmp_pa
     assert entries[2]["result"] == "won" and entries[1]["result"] == "lost"
     assert git(orch.repo, "show", "orchtui/scored:score.txt").strip() == "score=9"
     gates = entries[1]["gates"]
-    assert [(g["type"], g["state"]) for g in gates] == [("command", "pass")] and "score=5" in gates[0][
-        "evidence"
+    assert [(g["type"], g["state"]) for g in gates] == [("command", "pass")]
+    assert "score=5" in gates[0]["evidence"]
+    reported = orch.json("report")["runs"][run_id]["races"]  # cost and time per entry
+    assert [(r["entry"], r["agent"], r["result"]) for r in reported] == [
+        (1, "racer-a", "lost"),
+        (2, "racer-b", "won"),
     ]
+    assert all(r["seconds"] > 0 and r["cost"] >= 0 for r in reported)
+    assert reported[1]["seconds"] > reported[0]["seconds"]  # b worked 3 s, a 0.3 s
+    assert "racer-b" in orch.run("report").stdout
 
 
 def test_operator_pick_through_the_cli_takes_the_entry_picked(orch: Orch, tmp_path: Path) -> None:
-    racers(
-        orch,
-        tmp_path,
-        a=steps(work(0.3), write("score.txt", "score=5")),
-        b=steps(work(0.6), write("score.txt", "score=9")),
-    )
-    book = playbook(
-        tmp_path,
-        "{count: 2, agents: [racer-a, racer-b], pick: operator, weights: {score: 1.0}}",
-        "[{type: command, run: 'cat score.txt', metrics: {score: 'score=(\\d+)'}}]",
-    )
-    run_id = orch.run("run", str(book), "--task", "chosen").stdout.split()[0]
-    wait_for(lambda: race_of(orch, run_id)["awaiting_pick"], timeout=120, interval=0.3)
+    run_id = scored_race(orch, tmp_path, "operator", "chosen", (0.3, 0.6))
+    wait_for(lambda: race_of(orch, run_id).get("awaiting_pick"), timeout=120, interval=0.3)
     assert the_run(orch, run_id)["state"] == "running"
     time.sleep(1.0)  # nothing decides by itself
     assert not race_of(orch, run_id)["decided"]
@@ -189,18 +193,7 @@ def test_operator_pick_through_the_cli_takes_the_entry_picked(orch: Orch, tmp_pa
 def test_an_engine_killed_mid_race_carries_on_without_sending_any_prompt_again(
     orch: Orch, tmp_path: Path
 ) -> None:
-    racers(
-        orch,
-        tmp_path,
-        a=steps(work(6), write("score.txt", "score=3")),
-        b=steps(work(7), write("score.txt", "score=4")),
-    )
-    book = playbook(
-        tmp_path,
-        "{count: 2, agents: [racer-a, racer-b], pick: best_score, weights: {score: 1.0}}",
-        "[{type: command, run: 'cat score.txt', metrics: {score: 'score=(\\d+)'}}]",
-    )
-    run_id = orch.run("run", str(book), "--task", "survive").stdout.split()[0]
+    run_id = scored_race(orch, tmp_path, "best_score", "survive", (6.0, 7.0))
 
     def both_working() -> bool:
         rows = [r for r in orch.ledger_rows() if r.actor.startswith(f"run:{run_id}:")]

@@ -540,63 +540,30 @@ class RunAdvancer:
         env = {} if elsewhere else self.env.for_agent(run, self.ctx.profiles.get(profile).pass_env)
         if stage.allow_bash:
             env["ORCHTUI_AGENT_ALLOW_BASH"] = "1"
-        where: dict[str, Any] = {
+        common: dict[str, Any] = {
+            "role": role.role,
+            "run_id": run.id,
+            "env": env,
+            "supervisor": role.supervisor,
             "host": host,
             "markers": [stage.completion_marker] if stage.completion_marker else [],
         }
         if stage.worktree == "own":
             known = self.ctx.runs.stage_row(run.id, stage.id).worktree_id
-            if known is None:
-                run_wt = self.run_worktree(run) or self.make_run_worktree(run, project)
-                task = f"{run.task[:40]}-{stage.id[:20]}"
-                session = service.create(
-                    project,
-                    profile,
-                    task,
-                    base=run_wt.branch,
-                    role=role.role,
-                    run_id=run.id,
-                    env=env,
-                    supervisor=role.supervisor,
-                    **where,
-                )
-                self.ctx.runs.update_stage(run.id, stage.id, worktree_id=session.worktree_id)
-                return self.ctx.records.update_session(session.id, task=label)
-            return service.join(
-                known,
-                profile,
-                label,
-                role=role.role,
-                run_id=run.id,
-                env=env,
-                supervisor=role.supervisor,
-                **where,
-            )
-        shared = self.worktree_id(run, stage)
-        if shared is None:
-            session = service.create(
-                project,
-                profile,
-                run.task,
-                role=role.role,
-                run_id=run.id,
-                env=env,
-                supervisor=role.supervisor,
-                **where,
-            )
-            self.ctx.runs.update(run.id, worktree_id=session.worktree_id)
-            run.worktree_id = session.worktree_id
+            if known is not None:
+                return service.join(known, profile, label, **common)
+            run_wt = self.run_worktree(run) or self.make_run_worktree(run, project)
+            task = f"{run.task[:40]}-{stage.id[:20]}"
+            session = service.create(project, profile, task, base=run_wt.branch, **common)
+            self.ctx.runs.update_stage(run.id, stage.id, worktree_id=session.worktree_id)
             return self.ctx.records.update_session(session.id, task=label)
-        return service.join(
-            shared,
-            profile,
-            label,
-            role=role.role,
-            run_id=run.id,
-            env=env,
-            supervisor=role.supervisor,
-            **where,
-        )
+        shared = self.worktree_id(run, stage)
+        if shared is not None:
+            return service.join(shared, profile, label, **common)
+        session = service.create(project, profile, run.task, **common)
+        self.ctx.runs.update(run.id, worktree_id=session.worktree_id)
+        run.worktree_id = session.worktree_id
+        return self.ctx.records.update_session(session.id, task=label)
 
     def make_run_worktree(self, run: Run, project: Path) -> Worktree:
         """The run's own worktree and branch, made before its first agent when a stage
