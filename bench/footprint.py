@@ -2,7 +2,7 @@
 compare it with (what a polling session manager would cost in the same run).
 
 The footprint counts every process orchtui runs: the engine, its tmux server, each
-session's launcher and pipe-pane reader (`sh -c cat >> log` and its `cat`), and the
+session's launcher and pipe-pane reader (`cat`, which the shell tmux starts it in becomes), and the
 dashboard when one is given. The agents themselves are not counted.
 """
 
@@ -62,9 +62,9 @@ def processes(
             cmd = " ".join(child.cmdline())
         except psutil.Error:
             continue
-        if "orchtui.runtime.launch" in cmd:
+        if "orchtui.runtime.launch" in cmd or "orchtui/runtime/launch.py" in cmd:
             roles["launchers"].append(child)
-        elif "cat >>" in cmd:
+        elif "cat >>" in cmd or cmd == "cat":  # `sh -c cat >> log`, or the cat it became
             roles["pipes"] += [child, *child.children(recursive=True)]
     return roles
 

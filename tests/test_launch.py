@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 from libtmux import Server
 
 from helpers import wait_for
+from orchtui.runtime.tmux import LAUNCHER
 
 IGNORES_HANGUPS = (
     "import signal, time; signal.signal(signal.SIGHUP, signal.SIG_IGN); "
@@ -16,8 +18,15 @@ IGNORES_HANGUPS = (
 )
 
 
-def start(server: Server, tmp_path: Path, code: str, env: dict[str, str] | None = None) -> tuple[str, Path]:
-    """A window running the launcher, with the agent `python -c code`; returns its pane."""
+def start(
+    server: Server,
+    tmp_path: Path,
+    code: str,
+    env: dict[str, str] | None = None,
+    argv: list[str] | None = None,
+) -> tuple[str, Path]:
+    """A window running the launcher, with the agent `python -c code` (or `argv`); returns
+    its pane and the events file."""
     events = tmp_path / "events"
     events.touch()
     env_args = [arg for key, value in (env or {}).items() for arg in ("-e", f"{key}={value}")]
@@ -33,15 +42,14 @@ def start(server: Server, tmp_path: Path, code: str, env: dict[str, str] | None 
         "-y",
         "20",
         sys.executable,
-        "-m",
-        "orchtui.runtime.launch",
+        "-S",  # as orchtui runs it (runtime/tmux.py): a file, without site-packages
+        "-I",
+        str(LAUNCHER),
         str(server.socket_name),
         "go",
         str(events),
         "--",
-        sys.executable,
-        "-c",
-        code,
+        *(argv or [sys.executable, "-c", code]),
     ).stdout
     pane = out[0]
     server.cmd("wait-for", "-S", "go")
@@ -103,3 +111,23 @@ def test_the_agent_does_not_inherit_the_profiles_unset_names(server: Server, tmp
     )
     pane, _events = start(server, tmp_path, code, {"ORCHTUI_UNSET_ENV": "CI,NOPE", "CI": "true"})
     wait_for(lambda: "got None None" in "\n".join(server.cmd("capture-pane", "-p", "-t", pane).stdout), 20)
+
+
+def test_the_agent_starts_with_default_signal_dispositions(server: Server, tmp_path: Path) -> None:
+    """Python ignores SIGPIPE for itself and the launcher shrugs off Ctrl-C while it waits:
+    neither may reach the agent, whose pipelines must end when read no more."""
+    show = "grep '^SigIgn' /proc/self/status; sleep 600"
+    pane, _events = start(server, tmp_path, "", argv=["sh", "-c", show])
+    line = wait_for(
+        lambda: next((x for x in server.cmd("capture-pane", "-p", "-t", pane).stdout if "SigIgn" in x), None),
+        20,
+    )
+    ignored = int(line.split()[1], 16)
+    for sig in (signal.SIGPIPE, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGTERM):
+        assert not ignored & (1 << (sig - 1)), f"{sig.name} is ignored in the agent ({line})"
+
+
+def test_an_agent_that_cannot_start_is_reported_with_status_127(server: Server, tmp_path: Path) -> None:
+    _pane, events = start(server, tmp_path, "", argv=["/nonexistent/agent-cli", "--flag"])
+    wait_for(lambda: "status=127" in events.read_text(), 20)
+    assert "source=launcher" in events.read_text()

@@ -24,6 +24,7 @@ SESSION_OPTION = "@orchtui_session"
 CONTROL_COMMANDS = ("send-keys", "paste-buffer")  # the engine's per-prompt commands
 SERVER_EXITED = "server exited unexpectedly"  # tmux's words when its server quit mid-command
 SERVER_EXIT_RETRIES = 3
+LAUNCHER = Path(__file__).with_name("launch.py")  # run as a file: see its docstring
 _PANE_FORMAT = "\t".join(
     [
         "#{pane_id}",
@@ -189,8 +190,9 @@ class Tmux:
         channel = f"orchtui-go-{session_id}"
         launcher = [
             sys.executable,
-            "-m",
-            "orchtui.runtime.launch",
+            "-S",  # no site-packages: it needs the standard library only, and stays small
+            "-I",
+            str(LAUNCHER),
             self.socket_name,
             channel,
             str(self.events_file),
@@ -232,7 +234,8 @@ class Tmux:
         log_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         log_file.touch(mode=0o600)  # before the shell's `>>` creates it with its umask
         keep = () if replace else ("-o",)
-        self.run("pipe-pane", *keep, "-t", pane_id, f"cat >> {_tmux_quote(str(log_file))}")
+        # `exec`: the shell tmux runs the command with becomes the `cat` (one process a session)
+        self.run("pipe-pane", *keep, "-t", pane_id, f"exec cat >> {_tmux_quote(str(log_file))}")
 
     def panes(self) -> dict[str, PaneInfo]:
         if not self.alive():
