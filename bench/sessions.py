@@ -67,10 +67,40 @@ def latencies(ctx: Context, ids: list[str], since: float) -> tuple[list[float], 
     return out, missed
 
 
+def memory_per_session(ctx: Context, engine: psutil.Process, n: int, empty_mb: float) -> dict[str, float]:
+    """What one session costs orchtui in memory (MiB): its launcher's and its pipe-pane
+    reader's own memory (USS: pages no other process shares), the engine's growth over
+    the sessions (its RSS now less its RSS with none, over n), and the tmux server's RSS
+    over n."""
+    roles = processes(ctx, engine)
+
+    def own(procs: list[psutil.Process]) -> float:
+        sizes = []
+        for proc in procs:
+            try:
+                sizes.append(proc.memory_full_info().uss / 2**20)
+            except psutil.Error:
+                continue
+        return sum(sizes) / len(sizes) if sizes else float("nan")
+
+    launcher, pipe = own(roles["launchers"]), own(roles["pipes"]) * (len(roles["pipes"]) / max(n, 1))
+    engine_share = (engine.memory_info().rss / 2**20 - empty_mb) / n
+    tmux = roles["tmux"][0].memory_info().rss / 2**20 / n
+    return {
+        "launcher_uss_mb": round(launcher, 2),
+        "pipe_uss_mb": round(pipe, 2),
+        "engine_share_mb": round(engine_share, 2),
+        "tmux_share_mb": round(tmux, 2),
+        "per_session_mb": round(launcher + pipe + engine_share + tmux, 2),
+        "pipe_processes_per_session": round(len(roles["pipes"]) / max(n, 1), 2),
+    }
+
+
 def run(n: int, idle_seconds: float) -> dict[str, Any]:
     with world(n, "bench") as w:
         ctx, ids, engine = w.ctx, w.ids, w.engine
         time.sleep(1.0)
+        memory = memory_per_session(ctx, engine, n, w.engine_rss_empty)
         whole = footprint(processes(ctx, engine), idle_seconds)
         polling = poller(ctx, idle_seconds)
         idle_cpu = cpu_percent(engine, idle_seconds)
@@ -130,6 +160,7 @@ def run(n: int, idle_seconds: float) -> dict[str, Any]:
             "burst_latency_p50_ms": round(pct(lat_burst, 0.5), 1),
             "burst_latency_p95_ms": round(pct(lat_burst, 0.95), 1),
             "rss_idle_mb": round(rss_idle, 1),
+            "memory": memory,
             "rss_after_stream_mb": round(rss_peak, 1),
             "commands_not_done": len(undone),
             "machine_cores": psutil.cpu_count(),
@@ -154,6 +185,7 @@ def main() -> None:
     for r in results:
         r["idle_footprint_pct"] = r["idle_footprint"]["total_pct"]
         r["idle_poller_pct"] = r["idle_poller"]["total_pct"]
+        r["per_session_mb"] = r["memory"]["per_session_mb"]
     cols = [
         "sessions",
         "idle_footprint_pct",
@@ -168,6 +200,7 @@ def main() -> None:
         "burst_machine_cpu_pct",
         "burst_tmux_cpu_pct",
         "rss_after_stream_mb",
+        "per_session_mb",
     ]
     print()
     for c in cols:

@@ -31,6 +31,7 @@ class World:
     engine: psutil.Process
     ids: list[str]
     create_seconds: float
+    engine_rss_empty: float  # MiB, before any session
 
 
 def make_repo(root: Path) -> Path:
@@ -91,12 +92,14 @@ def world(n: int, tag: str, populate: Callable[[Path], None] | None = None) -> I
     ctx = Context(config)
     try:
         engine = psutil.Process(engine_process.ensure_running(config, cwd=repo))
+        time.sleep(1.0)
+        empty = engine.memory_info().rss / 2**20
         service = SessionService(ctx)
         start = time.monotonic()
         ids = [service.create(repo, "scripted", f"s{i:03d}").id for i in range(n)]
         created = time.monotonic() - start
         wait_all(ctx, ids, "idle", 60 + n)
-        yield World(root, repo, ctx, engine, ids, created)
+        yield World(root, repo, ctx, engine, ids, created, empty)
     finally:
         engine_process.stop(config)
         ctx.tmux.kill_server()
