@@ -360,7 +360,7 @@ class Engine:
             if row is None or restarted:
                 self.drop(sid)  # ended, or restarted: a new window is being made or has another pane
         self.adopt_new([r for sid, r in rows.items() if sid not in self.monitors])
-        for sid in self.ctx.ledger.sessions_with_queued():
+        for sid in sorted(self.ctx.ledger.sessions_with(CommandState.QUEUED)):
             if sid in self.monitors:
                 self.maybe_dispatch(self.monitors[sid])
         self.advancer.advance_all()
@@ -400,6 +400,8 @@ class Engine:
         """Every followed session against tmux's `panes` (asked in a worker)."""
         missing: list[Monitor] = []
         live = {r.id: r for r in self.ctx.records.sessions(live_only=True)}
+        # one query for all: an idle session costs the reconcile no query of its own
+        delivered = self.ctx.ledger.sessions_with(CommandState.DELIVERED)
         for monitor in list(self.monitors.values()):
             pane = panes.get(monitor.pane_id)
             row = live.get(monitor.session_id)
@@ -420,7 +422,7 @@ class Engine:
                 if self.turns.check_stuck(monitor):
                     self.advancer.stuck(monitor.session_id)  # the stage's stuck_policy acts
                 self.turns.note_retrying(monitor)
-                if monitor.session_id not in self.delivering:
+                if monitor.session_id in delivered and monitor.session_id not in self.delivering:
                     self.turns.check_started(monitor)
                 if monitor.status in BUSY:
                     self.signals.collect(monitor)

@@ -190,11 +190,11 @@ class Ledger:
             query = select(Command.session_id, func.count()).where(Command.state == CommandState.QUEUED)
             return {sid: int(n) for sid, n in db.exec(query.group_by(Command.session_id)).all()}
 
-    def sessions_with_queued(self) -> list[str]:
-        """Sessions that have at least one queued row (one query for all sessions)."""
+    def sessions_with(self, state: CommandState) -> set[str]:
+        """Sessions that have at least one row in `state` (one query for all sessions)."""
         with self.store.db() as db:
-            query = select(Command.session_id).where(Command.state == CommandState.QUEUED).distinct()
-            return list(db.exec(query).all())
+            query = select(Command.session_id).where(Command.state == state).distinct()
+            return set(db.exec(query).all())
 
     def transitions(self, command_id: int) -> list[CommandTransition]:
         with self.store.db() as db:
