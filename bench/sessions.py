@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -96,7 +97,25 @@ def memory_per_session(ctx: Context, engine: psutil.Process, n: int, empty_mb: f
     }
 
 
-def run(n: int, idle_seconds: float) -> dict[str, Any]:
+GAP = 0.025  # seconds between staggered turns, whatever the number of sessions
+
+
+def profiled(engine: psutil.Process, out: Path | None, name: str) -> subprocess.Popen[bytes] | None:
+    """py-spy recording the engine (raw stacks, `out/NAME.txt`) until stopped; None without --profile."""
+    if out is None:
+        return None
+    out.mkdir(parents=True, exist_ok=True)
+    argv = ["py-spy", "record", "--pid", str(engine.pid), "-r", "200", "--format", "raw", "--nonblocking"]
+    return subprocess.Popen([*argv, "-o", str(out / f"{name}.txt")], stdout=subprocess.DEVNULL)
+
+
+def stop(spy: subprocess.Popen[bytes] | None) -> None:
+    if spy is not None:
+        spy.send_signal(2)  # py-spy writes its file on Ctrl-C
+        spy.wait(30)
+
+
+def run(n: int, idle_seconds: float, profile: Path | None = None) -> dict[str, Any]:
     with world(n, "bench") as w:
         ctx, ids, engine = w.ctx, w.ids, w.engine
         time.sleep(1.0)
@@ -106,14 +125,16 @@ def run(n: int, idle_seconds: float) -> dict[str, Any]:
         idle_cpu = cpu_percent(engine, idle_seconds)
         rss_idle = engine.memory_info().rss / 2**20
 
-        # staggered turns: one prompt every `gap` seconds across the sessions
-        gap = 2.5 / n
+        # staggered turns: one prompt every GAP seconds across the sessions (40 a second,
+        # at any n: the status path must not slow down with the number of idle sessions)
         first_turn = time.time()
+        spy = profiled(engine, profile, f"staggered-{n}")
         for sid in ids:
             ctx.ledger.enqueue(sid, "flip", actor="bench")
             ctx.wake_engine("bench")
-            time.sleep(gap)
+            time.sleep(GAP)
         wait_done(ctx, ids, 60 + n)
+        stop(spy)
         lat_staggered, missed_staggered = latencies(ctx, ids, since=first_turn)
 
         # burst: every agent works and streams 40 lines at the same moment
@@ -123,10 +144,12 @@ def run(n: int, idle_seconds: float) -> dict[str, Any]:
         before = engine.cpu_times()
         start = time.monotonic()
         burst_start = time.time()
+        spy = profiled(engine, profile, f"burst-{n}")
         for sid in ids:
             ctx.ledger.enqueue(sid, "stream please", actor="bench")
         ctx.wake_engine("bench")
         wait_done(ctx, ids, 120 + n)
+        stop(spy)
         wall = time.monotonic() - start
         machine = psutil.cpu_percent(None)
         after = engine.cpu_times()
@@ -174,10 +197,11 @@ def main() -> None:
     parser.add_argument("--counts", type=int, nargs="+", default=[20, 50, 100])
     parser.add_argument("--idle-seconds", type=float, default=10.0)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "sessions.json")
+    parser.add_argument("--profile", type=Path, help="record the engine with py-spy into this folder")
     args = parser.parse_args()
     results = []
     for n in args.counts:
-        result = run(n, args.idle_seconds)
+        result = run(n, args.idle_seconds, args.profile)
         results.append(result)
         print(json.dumps(result), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)

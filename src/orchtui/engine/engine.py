@@ -349,17 +349,22 @@ class Engine:
     def sync(self) -> None:
         """The store changed (new session, kill, queued prompt, hand-back)."""
         self._wake_offset += len(read_from(self.state.wake_file, self._wake_offset))
-        rows = {r.id: r for r in self.ctx.records.sessions(live_only=True)}
+        live = self.ctx.records.live_panes()  # not whole rows: this runs on every wake-up
         for sid, monitor in list(self.monitors.items()):
-            row = rows.get(sid)
-            if row is None and monitor.awaiting_exit_code:
+            if sid not in live and monitor.awaiting_exit_code:
                 continue  # followed until its pane dies with the exit code (reconcile looks too)
             restarted = not SessionStatus(monitor.status).live or (
-                row is not None and row.tmux_pane != monitor.pane_id
+                sid in live and live[sid][0] != monitor.pane_id
             )
-            if row is None or restarted:
+            if sid not in live or restarted:
                 self.drop(sid)  # ended, or restarted: a new window is being made or has another pane
-        self.adopt_new([r for sid, r in rows.items() if sid not in self.monitors])
+        new = [
+            sid
+            for sid, (_pane, host) in live.items()
+            if sid not in self.monitors and sid not in self.adopting and host in (None, self.host)
+        ]
+        if new:
+            self.adopt_new(self.ctx.records.sessions(ids=new))
         for sid in sorted(self.ctx.ledger.sessions_with(CommandState.QUEUED)):
             if sid in self.monitors:
                 self.maybe_dispatch(self.monitors[sid])

@@ -16,6 +16,7 @@ from orchtui.store.db import Store, now
 from orchtui.store.tables import AgentSession, Event, Project, Worktree
 
 ENDED_BY_ORCHTUI = (SessionStatus.KILLED, SessionStatus.LOST)
+ENDED = [s.value for s in SessionStatus if not s.live]
 _SESSIONS: Table = SQLModel.metadata.tables["agent_session"]
 _STATUS = core_select(_SESSIONS.c.status).where(_SESSIONS.c.id == bindparam("sid"))
 _ADD_EVENT = insert(SQLModel.metadata.tables["event"])
@@ -69,15 +70,27 @@ class Records:
         with self.store.db() as db:
             return db.get(AgentSession, session_id)
 
-    def sessions(self, live_only: bool = False, project_id: int | None = None) -> list[AgentSession]:
+    def sessions(
+        self, live_only: bool = False, project_id: int | None = None, ids: list[str] | None = None
+    ) -> list[AgentSession]:
         with self.store.db() as db:
             query = select(AgentSession).order_by(col(AgentSession.created_at))
             if project_id is not None:
                 query = query.where(AgentSession.project_id == project_id)
-            rows = list(db.exec(query).all())
-        if live_only:
-            rows = [r for r in rows if SessionStatus(r.status).live]
-        return rows
+            if live_only:  # in the query: ended sessions pile up over weeks
+                query = query.where(col(AgentSession.status).not_in(ENDED))
+            if ids is not None:
+                query = query.where(col(AgentSession.id).in_(ids))
+            return list(db.exec(query).all())
+
+    def live_panes(self) -> dict[str, tuple[str | None, str | None]]:
+        """Each live session's pane and host, without loading whole rows: what the engine
+        looks at on every wake-up (hundreds of sessions, dozens of wake-ups a second)."""
+        query = core_select(_SESSIONS.c.id, _SESSIONS.c.tmux_pane, _SESSIONS.c.host).where(
+            _SESSIONS.c.status.not_in(ENDED)
+        )
+        with self.store.sql.connect() as conn:
+            return {sid: (pane, host) for sid, pane, host in conn.execute(query)}
 
     def update_session(self, session_id: str, **fields: Any) -> AgentSession:
         with self.store.db() as db:
