@@ -43,7 +43,7 @@ from orchtui.services.events import emit
 from orchtui.services.notify import News, news_of, who
 from orchtui.store import wakeups
 from orchtui.store.db import now
-from orchtui.store.tables import AgentSession
+from orchtui.store.tables import AgentSession, Command
 from orchtui.tail import complete_lines, read_from
 
 log = logging.getLogger("orchtui.engine")
@@ -400,6 +400,12 @@ class Engine:
         monitor = self.monitors.pop(session_id, None)
         if monitor is not None:
             self.by_pane.pop(monitor.pane_id, None)
+            if monitor.status == SessionStatus.WAITING:
+                self.count_waiting()
+
+    def count_waiting(self) -> None:
+        """The agents waiting for the operator, for tmux's status line."""
+        self.caller.waiting(sum(1 for m in self.monitors.values() if m.status == SessionStatus.WAITING))
 
     def reconcile(self, panes: dict[str, PaneInfo]) -> None:
         """Every followed session against tmux's `panes` (asked in a worker)."""
@@ -690,7 +696,8 @@ class Engine:
         news = news_of(old, status, exit_code, monitor.session_id)
         if news is not None:
             self.call(News(news.kind, self._who(monitor.session_id)))
-        self.caller.waiting(sum(1 for m in self.monitors.values() if m.status == SessionStatus.WAITING))
+        if SessionStatus.WAITING in (old, status):  # counted only when it can change: not O(n) a change
+            self.count_waiting()
         return True
 
     def call(self, news: News) -> None:
@@ -760,16 +767,20 @@ class Engine:
         """Move the session's in-flight prompts along as the agent's state changes."""
         if monitor.session_id in self.delivering:
             return
-        self.turns.advance(monitor)
-        self.maybe_dispatch(monitor)
+        rows = self.ctx.ledger.open_rows(monitor.session_id)
+        if not rows:
+            return  # nothing in flight, nothing queued: one query, not two
+        moved = self.turns.advance(monitor, rows)
+        self.maybe_dispatch(monitor, None if moved else rows)  # read again once rows moved
 
-    def maybe_dispatch(self, monitor: Monitor) -> None:
+    def maybe_dispatch(self, monitor: Monitor, rows: list[Command] | None = None) -> None:
         """Start the next delivery: an answer while the agent waits at a permission
-        prompt, else the oldest queued prompt once the agent is at its input prompt."""
+        prompt, else the oldest queued prompt once the agent is at its input prompt.
+        `rows`: the session's open rows, when just read."""
         sid = monitor.session_id
         if sid in self.delivering:
             return
-        rows = self.ctx.ledger.open_rows(sid)
+        rows = self.ctx.ledger.open_rows(sid) if rows is None else rows
         queued = [r for r in rows if r.state == CommandState.QUEUED]
         prompts = [r for r in queued if r.kind == CommandKind.PROMPT]
         idle = SessionStatus(monitor.status).accepts_input

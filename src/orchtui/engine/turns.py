@@ -43,19 +43,21 @@ class Turns:
         monitor.rejected = False
         monitor.reported_error = False
 
-    def active(self, session_id: str) -> list[Command]:
+    def active(self, session_id: str, rows: list[Command] | None = None) -> list[Command]:
+        """The session's prompts in flight (of its open `rows`, when just read)."""
         return [
             cmd
-            for cmd in self.ctx.ledger.open_rows(session_id)
+            for cmd in (self.ctx.ledger.open_rows(session_id) if rows is None else rows)
             if cmd.state in ACTIVE and cmd.kind == CommandKind.PROMPT and cmd.id is not None
         ]
 
-    def advance(self, monitor: Monitor) -> None:
+    def advance(self, monitor: Monitor, rows: list[Command] | None = None) -> bool:
         """Move the session's in-flight prompts along as the agent's state changes (a row
-        being delivered is the delivery's own)."""
-        for cmd in self.active(monitor.session_id):
-            if cmd.state != CommandState.ISSUED:
-                self._advance(monitor, cmd)
+        being delivered is the delivery's own). Whether any was in flight (and may have moved)."""
+        moving = [c for c in self.active(monitor.session_id, rows) if c.state != CommandState.ISSUED]
+        for cmd in moving:
+            self._advance(monitor, cmd)
+        return bool(moving)
 
     def _advance(self, monitor: Monitor, cmd: Command) -> None:
         """delivered → running only on evidence that the turn started (a busy status from
