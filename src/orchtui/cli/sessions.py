@@ -83,12 +83,13 @@ def session_list(app: App, show_all: bool, archived: bool, as_json: bool) -> Non
     app.keep_engine()
     rows = records.sessions(live_only=not (show_all or archived))
     rows = [r for r in rows if archived or r.archived_at is None]
+    worktrees = records.worktrees()  # one query, not one a row
     if as_json:
-        emit_json([session_json(records, r) for r in rows])
+        emit_json([session_json(records, r, worktrees) for r in rows])
         return
     data = []
     for r in rows:
-        js = session_json(records, r)
+        js = session_json(records, r, worktrees)
         data.append(
             [
                 r.id,

@@ -182,8 +182,8 @@ class Crew:
         return asdict(report) | {"live_sessions": live, "max_sessions": self.ctx.config.limits.max_sessions}
 
     def list_sessions(self, include_ended: bool) -> list[dict[str, Any]]:
-        rows = self.ctx.records.sessions(live_only=not include_ended)
-        return [session_json(self.ctx.records, r) for r in rows if r.archived_at is None]
+        rows, worktrees = self.ctx.records.sessions(live_only=not include_ended), self.ctx.records.worktrees()
+        return [session_json(self.ctx.records, r, worktrees) for r in rows if r.archived_at is None]
 
     def wait_for(self, session_id: str, status: str, timeout: float) -> dict[str, Any]:
         ctx = self.ctx

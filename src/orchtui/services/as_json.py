@@ -11,15 +11,21 @@ from orchtui.services.why import status_source
 from orchtui.store.ledger import Ledger
 from orchtui.store.records import Records
 from orchtui.store.runs import Runs
-from orchtui.store.tables import AgentSession, Approval, Command, Event, Merge, Run
+from orchtui.store.tables import AgentSession, Approval, Command, Event, Merge, Run, Worktree
 
 
 def iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds") if ts is not None else None
 
 
-def session_json(records: Records, row: AgentSession) -> dict[str, Any]:
-    wt = records.worktree(row.worktree_id) if row.worktree_id else None
+def session_json(
+    records: Records, row: AgentSession, worktrees: dict[int, Worktree] | None = None
+) -> dict[str, Any]:
+    """`worktrees`: every worktree by id, read once for a list (else this row's is read)."""
+    if worktrees is not None:
+        wt = worktrees.get(row.worktree_id) if row.worktree_id else None
+    else:
+        wt = records.worktree(row.worktree_id) if row.worktree_id else None
     return {
         "id": row.id,
         "agent": row.agent,

@@ -79,8 +79,8 @@ async def sessions(request: web.Request) -> web.StreamResponse:
     every = request.query.get("all") == "1"
 
     def read() -> list[dict[str, Any]]:
-        rows = ctx.records.sessions(live_only=not every)
-        return [session_json(ctx.records, r) for r in rows if r.archived_at is None]
+        rows, worktrees = ctx.records.sessions(live_only=not every), ctx.records.worktrees()
+        return [session_json(ctx.records, r, worktrees) for r in rows if r.archived_at is None]
 
     return _json(await _run(read))
 
