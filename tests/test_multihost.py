@@ -291,7 +291,7 @@ def test_a_cli_on_one_host_starts_instructs_and_kills_a_session_on_another(fleet
         first = screens.get(sid)
         assert first is not None
         started, counts = time.time(), []
-        while time.time() < first.watched_until + 3.5:  # the spinner turns 10 times a second throughout
+        while time.time() < first.watched_until + 5.0:  # the spinner turns 10 times a second throughout
             row = screens.get(sid)
             assert row is not None
             counts.append((time.time(), row.publications))
@@ -304,7 +304,7 @@ def test_a_cli_on_one_host_starts_instructs_and_kills_a_session_on_another(fleet
     bound = 2.0 * (first.watched_until - started) + 2  # [worker] screen_rate = 2 a second
     print(f"gamma published {published} screens in {first.watched_until - started:.1f} s watched")
     assert 4 <= published <= bound, (published, bound)
-    after = {n for at, n in counts if at > first.watched_until + 1.0}
+    after = {n for at, n in counts if at > first.watched_until + 2.5}  # a publication under way may land late
     assert len(after) == 1, f"published with nobody watching: {sorted(after)}"
 
     # alpha has room for one session (the decoy): the next one goes where there is room
