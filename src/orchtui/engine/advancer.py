@@ -422,10 +422,7 @@ class RunAdvancer:
         if not plan.fillable:
             missing = "; ".join(f"{a.role}: {a.reason}" for a in plan.assignments if a.profile is None)
             if (stage.wait_for_capacity or siblings) and "capacity:" in missing:
-                if run.detail != f"waiting for capacity: {missing}":  # said once
-                    self.event(run, "stage.waiting", f"{stage.id} waits for capacity: {missing}")
-                    self.ctx.runs.update_stage(run.id, stage.id, detail=f"waiting for capacity: {missing}")
-                    self.ctx.runs.roll_up(run.id, f"{stage.id} waiting for capacity: {missing}")
+                self.wait_for_capacity(run, stage, missing)
                 return
             self.pause(run, f"cannot start {stage.id}: {missing}")
             return
@@ -455,6 +452,32 @@ class RunAdvancer:
             )
 
         self.in_worker(key, run, stage, make, started, slots)
+
+    def wait_for_capacity(self, run: Run, stage: Stage, missing: str) -> None:
+        """The stage waits for room (said once, while what is missing stays the same)."""
+        if run.detail != f"waiting for capacity: {missing}":
+            self.event(run, "stage.waiting", f"{stage.id} waits for capacity: {missing}")
+            self.ctx.runs.update_stage(run.id, stage.id, detail=f"waiting for capacity: {missing}")
+            self.ctx.runs.roll_up(run.id, f"{stage.id} waiting for capacity: {missing}")
+
+    def agent_args(
+        self, run: Run, stage: Stage, role: Role, profile: str, host: str | None = None
+    ) -> dict[str, Any]:
+        """What SessionService.create and join take for a stage's agent besides its
+        worktree: role, run, environment, supervision, host and completion markers."""
+        elsewhere = host not in (None, self.ctx.config.host)
+        # values from the run's shell stay on this host: another host's agent takes its own
+        env = {} if elsewhere else self.env.for_agent(run, self.ctx.profiles.get(profile).pass_env)
+        if stage.allow_bash:
+            env["ORCHTUI_AGENT_ALLOW_BASH"] = "1"
+        return {
+            "role": role.role,
+            "run_id": run.id,
+            "env": env,
+            "supervisor": role.supervisor,
+            "host": host,
+            "markers": [stage.completion_marker] if stage.completion_marker else [],
+        }
 
     def hosts(self) -> list[Candidate] | None:
         """Where a stage's agents may go: with no fleet, None (here); in one, this host
@@ -535,19 +558,7 @@ class RunAdvancer:
     ) -> AgentSession:
         service = SessionService(self.ctx)
         project = Path(self.ctx.records.project(run.project_id).path)
-        elsewhere = host not in (None, self.ctx.config.host)
-        # values from the run's shell stay on this host: another host's agent takes its own
-        env = {} if elsewhere else self.env.for_agent(run, self.ctx.profiles.get(profile).pass_env)
-        if stage.allow_bash:
-            env["ORCHTUI_AGENT_ALLOW_BASH"] = "1"
-        common: dict[str, Any] = {
-            "role": role.role,
-            "run_id": run.id,
-            "env": env,
-            "supervisor": role.supervisor,
-            "host": host,
-            "markers": [stage.completion_marker] if stage.completion_marker else [],
-        }
+        common = self.agent_args(run, stage, role, profile, host)
         if stage.worktree == "own":
             known = self.ctx.runs.stage_row(run.id, stage.id).worktree_id
             if known is not None:

@@ -79,6 +79,14 @@ class RaceHost(StageHost, Protocol):
     def cursor(self, run_id: str, stage_id: str) -> Run:
         """The run as one of its stages sees it."""
 
+    def wait_for_capacity(self, run: Run, stage: Stage, missing: str) -> None:
+        """The stage waits for room (said once)."""
+
+    def agent_args(
+        self, run: Run, stage: Stage, role: Role, profile: str, host: str | None = None
+    ) -> dict[str, Any]:
+        """What SessionService.create and join take for a stage's agent."""
+
     def halted(self, run_id: str) -> bool:
         """Paused or over: nothing of the run moves."""
 

@@ -70,10 +70,7 @@ def start(adv: RaceHost, run: Run, book: Playbook, stage: Stage) -> None:
         if (blocked := refusal(ctx.config.limits, taken, slot)) is not None:
             missing = f"entry {number} ({slot.profile}): {blocked.message}"
             if stage.wait_for_capacity:
-                if run.detail != f"waiting for capacity: {missing}":
-                    adv.event(run, "stage.waiting", f"{stage.id} waits for capacity: {missing}")
-                    ctx.runs.update_stage(run.id, stage.id, detail=f"waiting for capacity: {missing}")
-                    ctx.runs.roll_up(run.id, f"{stage.id} waiting for capacity: {missing}")
+                adv.wait_for_capacity(run, stage, missing)
                 return
             adv.pause(run, f"cannot start the race of {stage.id}: {missing} (all {race.count} run at once)")
             return
@@ -117,19 +114,12 @@ def _new_agent(adv: RaceHost, run: Run, stage: Stage, entry: RaceEntry) -> RaceE
         run.worktree_id = ctx.runs.get(run.id).worktree_id
         project = Path(ctx.records.project(run.project_id).path)
         run_wt = adv.run_worktree(run) or adv.make_run_worktree(run, project)
-        env = adv.env.for_agent(run, ctx.profiles.get(entry.agent).pass_env)
-        if stage.allow_bash:
-            env["ORCHTUI_AGENT_ALLOW_BASH"] = "1"
         session = SessionService(ctx).create(
             project,
             entry.agent,
             f"{run.task[:24]}-{stage.id[:10]}-a{run.attempt}e{entry.number}",
             base=run_wt.branch,
-            role=role.role,
-            run_id=run.id,
-            env=env,
-            markers=[stage.completion_marker] if stage.completion_marker else [],
-            host=ctx.config.host,
+            **adv.agent_args(run, stage, role, entry.agent, ctx.config.host),
         )
         ctx.records.update_session(session.id, task=label)
     wt = ctx.records.worktree(session.worktree_id or 0)
@@ -236,22 +226,18 @@ def _stop(adv: RaceHost, entry: RaceEntry, cause: str) -> None:
         SessionService(adv.ctx).stop(entry.session_id, cause)
 
 
-def metrics_of(entry: RaceEntry) -> dict[str, float]:
-    loaded = json.loads(entry.metrics or "{}")
-    return {k: float(v) for k, v in loaded.items() if isinstance(v, int | float)}
-
-
 def decide(adv: RaceHost, run: Run, book: Playbook, stage: Stage) -> None:
     """The race's pick, once it can be made; a race nobody won fails the stage."""
     race = stage.race
     assert race is not None
-    if adv.halted(run.id) or run.state != RunState.RUNNING:
-        return
+    key = (run.id, stage.id)
+    if adv.halted(run.id) or run.state != RunState.RUNNING or key in adv.starting:
+        return  # paused, over, or its entries are being made or its winner crowned (a worker)
     entries = adv.ctx.races.entries(run.id, stage.id, run.attempt)
     if any(e.result == "won" for e in entries):
         return
     done = all(e.state in FINISHED for e in entries)
-    best = rank(entries, {e.number: metrics_of(e) for e in entries})
+    best = rank(entries)
     winner: RaceEntry | None = None
     if race.pick == "first_pass" and best:
         winner = min(best, key=lambda e: (e.finished_at or now(), e.number))
@@ -270,7 +256,13 @@ def decide(adv: RaceHost, run: Run, book: Playbook, stage: Stage) -> None:
     if winner is not None:
         if not race.cancel_losers and not done:
             return  # the others finish and are judged first, for the record
-        crown(adv, run, book, stage, winner)
+        adv.in_worker(  # git and tmux take their time: not on the engine's loop
+            key,
+            run,
+            stage,
+            lambda: crown(adv, run, stage, winner),
+            lambda: adv.complete_stage(adv.cursor(run.id, stage.id), book, stage),
+        )
         return
     if done:
         why = "; ".join(f"entry {e.number} {e.state}" for e in entries)
@@ -279,9 +271,9 @@ def decide(adv: RaceHost, run: Run, book: Playbook, stage: Stage) -> None:
         )
 
 
-def crown(adv: RaceHost, run: Run, book: Playbook, stage: Stage, winner: RaceEntry) -> None:
-    """The winner's branch goes into the run's; every branch is kept under a ref; the
-    worktrees that hold nothing unsaved are removed; then the stage completes."""
+def crown(adv: RaceHost, run: Run, stage: Stage, winner: RaceEntry) -> None:
+    """In a worker: the winner's branch goes into the run's; every branch is kept under a
+    ref; the worktrees that hold nothing unsaved are removed (the stage completes after)."""
     ctx = adv.ctx
     entries = ctx.races.entries(run.id, stage.id, run.attempt)
     for entry in entries:  # the others stop first: nothing is added to a branch once kept
@@ -316,7 +308,6 @@ def crown(adv: RaceHost, run: Run, book: Playbook, stage: Stage, winner: RaceEnt
         stage=stage.id,
         entry=winner.number,
     )
-    adv.complete_stage(run, book, stage)
 
 
 def _tidy(adv: RaceHost, repo: GitRepo, entry: RaceEntry) -> None:

@@ -5,6 +5,7 @@ Ties go to the cheaper entry, then the quicker one. Pure: no store, no git."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -33,12 +34,17 @@ def judge(
     return Judged(True, round(score, 6), metrics, f"{passed}/{len(outcomes)} gates passed, score {score:g}")
 
 
-def rank(entries: Sequence[RaceEntry], metrics: Mapping[int, Mapping[str, float]]) -> list[RaceEntry]:
+def metrics_of(entry: RaceEntry) -> dict[str, float]:
+    """What an entry's judging recorded: its gates' metrics, `cost_usd` and `time_s`."""
+    return {name: float(value) for name, value in json.loads(entry.metrics or "{}").items()}
+
+
+def rank(entries: Sequence[RaceEntry]) -> list[RaceEntry]:
     """Passing entries, best first: the highest score, then the lowest cost, then the
-    shortest time, then the lowest number. `metrics`: each entry's, by its number."""
+    shortest time, then the lowest number."""
 
     def key(entry: RaceEntry) -> tuple[float, float, float, int]:
-        got = metrics.get(entry.number, {})
+        got = metrics_of(entry)
         return (-(entry.score or 0.0), got.get("cost_usd", 0.0), got.get("time_s", 0.0), entry.number)
 
     return sorted((e for e in entries if e.state == "passed"), key=key)

@@ -4,7 +4,6 @@ of `pick: operator` (engine/race.py carries it out)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from orchtui.runtime.git import GitRepo
 from orchtui.runtime.git_changes import changed_files
 from orchtui.services.context import Context
 from orchtui.services.events import emit
+from orchtui.services.race_score import metrics_of
 from orchtui.store.db import now
 from orchtui.store.tables import RaceEntry, Run
 
@@ -107,7 +107,7 @@ def races(ctx: Context, run_id: str) -> list[RaceView]:
         mine = [e for e in entries if (e.stage, e.attempt) == (stage_id, attempt)]
         shown = []
         for entry in mine:
-            metrics = json.loads(entry.metrics or "{}")
+            metrics = metrics_of(entry)
             files, added, deleted = _diff_stat(ctx, run, entry)
             gates = [
                 GateLine(g.gate_index, g.type, g.state, g.why, g.evidence)

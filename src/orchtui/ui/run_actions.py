@@ -27,7 +27,6 @@ class RunActions(WorkerErrors, App[None]):
     clock: Callable[[], float]
     snap: Snapshot | None
     repo: Path | None
-    selected: str | None
 
     @background(group="skills")
     def action_skills(self) -> None:
@@ -44,7 +43,7 @@ class RunActions(WorkerErrors, App[None]):
         self.push_screen(HostsScreen(self.ctx, self.clock))
 
     def action_race(self) -> None:
-        """The selected session's run's race side by side; else the race waiting for a pick."""
+        """The race of the selected session's run (else of the latest active run), side by side."""
         from orchtui.ui.race_screen import RaceScreen  # imported when first opened
 
         run_id = self._race_run()
@@ -54,14 +53,10 @@ class RunActions(WorkerErrors, App[None]):
         self.push_screen(RaceScreen(self.ctx, run_id, self._open_entry_diff))
 
     def _race_run(self) -> str | None:
+        """The selected session's run (else the latest active one) when it has a race: what
+        the snapshot already holds, so the UI thread reads no store."""
         snap = self.snap
-        if snap is None:
-            return None
-        selected = next((s for s in snap.sessions if s.id == self.selected), None)
-        for run_id in (selected.run_id if selected else None, snap.run.id if snap.run else None):
-            if run_id and self.ctx.races.entries(run_id):
-                return run_id
-        return None
+        return snap.run.id if snap is not None and snap.run is not None and snap.race else None
 
     def _open_entry_diff(self, session_id: str, worktree: Path, base: str) -> None:
         from orchtui.ui.diff import DiffScreen
