@@ -72,8 +72,9 @@ def launch(w: World, term: libtmux.Server, out: Path, timed: bool = True) -> psu
     env = [arg for key in keys for arg in ("-e", f"{key}={os.environ[key]}")]
     if not timed:
         env += ["-e", "BENCH_UNTIMED=1"]
-    if os.environ.get("BENCH_TRACEMALLOC"):
-        env += ["-e", f"BENCH_TRACEMALLOC={os.environ['BENCH_TRACEMALLOC']}"]
+    for key in ("BENCH_TRACEMALLOC", "BENCH_PROFILE"):  # where the memory or the time goes
+        if os.environ.get(key):
+            env += ["-e", f"{key}={os.environ[key]}"]
     term.cmd(
         "new-session",
         "-d",

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Input, Static, TabbedContent
 
 from dashboard_helpers import type_text, until
 from helpers import Orch, engine_context, wait_for
@@ -15,7 +15,7 @@ from orchtui.services.context import Context
 from orchtui.services.sessions import SessionService
 from orchtui.ui.app import OrchtuiApp
 from orchtui.ui.modals import ConfirmScreen, NewSessionScreen, PromptScreen
-from orchtui.ui.widgets import SessionsTable
+from orchtui.ui.widgets import SessionsTable, WorktreesTable
 
 
 @pytest.fixture
@@ -271,3 +271,28 @@ async def test_an_untrusted_setup_command_is_asked_about_inline_then_runs(
     assert (Path(made["worktree"]) / "setup-ran").exists()
     trusted = json.loads((orch.home / "trust.json").read_text())
     assert str((orch.repo / ".orchtui.toml").resolve()) in trusted
+
+
+async def test_git_facts_are_read_for_the_worktrees_on_screen_and_show_when_the_tab_opens(
+    orch: Orch, ctx: Context
+) -> None:
+    """Only the selected session's worktree is read while the Worktrees tab is hidden;
+    opening the tab reads the rows it shows, and their facts appear there."""
+    service = SessionService(ctx)
+    ids = [service.create(orch.repo, "scripted", f"wt-{i}").id for i in range(3)]
+    for sid in ids:
+        orch.wait_status(sid, "idle")
+    dirty = ctx.records.find_session(ids[2])
+    worktree = ctx.records.worktrees()[dirty.worktree_id or 0].path if dirty else ""
+    Path(worktree, "new.txt").write_text("x\n")
+    app = OrchtuiApp(ctx, orch.repo)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: app.snap and len(app.snap.sessions) == 3 and app.settled, 30)
+        facts = {v.id: v.git.dirty for v in app.snap.sessions} if app.snap else {}
+        assert facts[app.selected or ""] == 0
+        assert [d for sid, d in facts.items() if sid != app.selected] == [None, None]  # not read
+        app.query_one(TabbedContent).active = "tab-worktrees"
+        table = app.query_one(WorktreesTable)
+        await until(pilot, lambda: str(table.get_cell(ids[2], "dirty")) == "1" and app.settled, 30)
+        assert str(table.get_cell(ids[0], "dirty")) == "0"
+        assert app.source.wanted == set(ids)

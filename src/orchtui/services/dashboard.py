@@ -4,8 +4,10 @@
 A snapshot reads only the store and never waits for git: the git facts of each worktree
 (ahead/behind, dirty files) are read apart by `read_git()`, a few worktrees per call
 (the selected one first), and only again when its agent has been active since the last
-read, or it is selected and the read is older than GIT_TTL. 100 idle sessions cost no git
-at all, and the first rows show before any git has run.
+read, or it is selected and the read is older than GIT_TTL. Only the facts someone looks at
+are read: the selected session's, and those of the sessions in `wanted` (the dashboard sets
+it to the Worktrees tab's visible rows). 500 idle sessions cost no git at all, and the
+first rows show before any git has run.
 """
 
 from __future__ import annotations
@@ -193,6 +195,8 @@ class DashboardSource:
         self._git: dict[str, tuple[float, GitFacts]] = {}
         # worktrees whose facts are missing or out of date, the selected one first
         self.stale: list[tuple[str, str, str]] = []
+        # sessions whose facts are read besides the selected one; None: every session's
+        self.wanted: set[str] | None = None
         self._repos: dict[int, str] = {}
 
     async def changes(self, stop: asyncio.Event) -> AsyncIterator[set[Path]]:
@@ -222,19 +226,42 @@ class DashboardSource:
         return changed
 
     def _facts(self, view: SessionView, selected: bool, stale: list[tuple[str, str, str]]) -> GitFacts:
-        """The cached facts of a view's worktree; out-of-date ones are put on `stale`."""
+        """The cached facts of a view's worktree; out-of-date ones that are wanted are put
+        on `stale`."""
         if view.worktree_state != "active" or not view.worktree or not view.branch or not view.base:
             return GitFacts(None, None, None)
         cached = self._git.get(view.worktree)
-        now = time.time()
+        wanted = selected or self.wanted is None or view.id in self.wanted
         if cached is None:
-            stale.append((view.worktree, view.branch, view.base))
+            if wanted:
+                stale.append((view.worktree, view.branch, view.base))
             return GitFacts(None, None, None)
         read_at, facts = cached
         active = max(view.status_at, view.last_output_at or 0.0) >= read_at
-        if (active or selected) and now - read_at >= GIT_TTL:
+        if wanted and (active or selected) and time.time() - read_at >= GIT_TTL:
             stale.append((view.worktree, view.branch, view.base))
         return facts
+
+    def _with_facts(
+        self, views: list[SessionView], chosen: SessionView | None
+    ) -> tuple[list[SessionView], SessionView | None]:
+        """`views` with their cached git facts (the same objects where the facts did not
+        change), and the chosen one's new view; `stale` is worked out again."""
+        stale: list[tuple[str, str, str]] = []
+        out = []
+        for view in views:
+            facts = self._facts(view, chosen is not None and view.id == chosen.id, stale)
+            out.append(view if facts == view.git else replace(view, git=facts))
+        stale.sort(key=lambda item: chosen is None or item[0] != chosen.worktree)  # the selected first
+        self.stale = stale
+        return out, next((v for v in out if chosen is not None and v.id == chosen.id), None)
+
+    def with_git(self, snap: Snapshot) -> Snapshot:
+        """`snap` with the git facts read since it was made, and what is stale worked out
+        again (`wanted` may have changed): no read of the store."""
+        views, selected = self._with_facts(snap.sessions, snap.selected)
+        checks = self.checks(selected, snap.ledger) if selected is not None else []
+        return replace(snap, sessions=views, selected=selected, checks=checks)
 
     def _view(self, row: AgentSession, queued: int, worktrees: dict[int, Worktree]) -> SessionView:
         wt = worktrees.get(row.worktree_id) if row.worktree_id else None
@@ -290,11 +317,7 @@ class DashboardSource:
             first = {repo: i for i, repo in reversed(list(enumerate(v.repo for v in views)))}
             views.sort(key=lambda v: first[v.repo])
         chosen = next((v for v in views if v.id == selected_id), views[0] if views else None)
-        stale: list[tuple[str, str, str]] = []
-        views = [replace(v, git=self._facts(v, v is chosen, stale)) for v in views]
-        stale.sort(key=lambda item: chosen is None or item[0] != chosen.worktree)  # the selected first
-        self.stale = stale
-        selected = next((v for v in views if chosen is not None and v.id == chosen.id), None)
+        views, selected = self._with_facts(views, chosen)
         points = ctx.usage.points()
         approvals = [
             ApprovalView(

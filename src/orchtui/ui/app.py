@@ -91,6 +91,7 @@ class OrchtuiApp(SessionList, KeysHelp, RunActions):
         self.clock = clock
         self.demo = demo
         self.source = DashboardSource(ctx, clock)
+        self.source.wanted = set()  # git facts: the selected session's, and the Worktrees tab's rows shown
         self.snap: Snapshot | None = None
         self.selected: str | None = None
         self.select_when_shown: str | None = None  # a session just created here
@@ -219,16 +220,32 @@ class OrchtuiApp(SessionList, KeysHelp, RunActions):
         last = self.snap
         if whole or last is None:
             snap = self.source.snapshot(self.selected)
-        else:  # only the selection moved
-            snap = self.source.reselect(last, self.selected)
+        else:  # only the selection, the git facts or the rows wanting them changed
+            snap = self.source.reselect(self.source.with_git(last), self.selected)
         self.call_from_thread(self._apply, snap)
 
     def _read_git(self) -> None:
         """Git facts of the worktrees the last snapshot found out of date, a few at a
-        time; the rows are shown again whenever some changed."""
+        time; the rows are shown again (without a read of the store) whenever some changed."""
         while self.source.stale:
             if self.source.read_git():
-                self.call_from_thread(self.request_refresh)
+                self.call_from_thread(self._data_job.request)
+
+    def _want_git(self) -> None:
+        """The git facts read are the selected session's and those of the Worktrees tab's
+        rows on screen: 500 worktrees are not read for a tab nobody looks at."""
+        shown = self.query_one("#tabs", TabbedContent).active == "tab-worktrees"
+        wanted = set(self.query_one(WorktreesTable).visible_keys()) if shown else set()
+        if wanted != self.source.wanted:
+            self.source.wanted = wanted
+            if self.snap is not None:
+                self._data_job.request()  # what is stale is worked out again (see _load)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.call_after_refresh(self._want_git)
+
+    def on_worktrees_table_scrolled(self, event: WorktreesTable.Scrolled) -> None:
+        self._want_git()
 
     def _apply(self, snap: Snapshot) -> None:
         if self.snap is None:
@@ -249,7 +266,9 @@ class OrchtuiApp(SessionList, KeysHelp, RunActions):
         table = self.query_one(SessionsTable)
         self._show_sessions(snap, now)
         self.query_one(LedgerTable).show(snap)
-        self.query_one(WorktreesTable).show(snap)
+        worktrees = self.query_one(WorktreesTable)
+        if worktrees.show(snap) and self.query_one("#tabs", TabbedContent).active == "tab-worktrees":
+            self.call_after_refresh(self._want_git)  # other rows may be on screen now
         gates_key = (
             snap.selected.id if snap.selected else None,
             snap.checks,

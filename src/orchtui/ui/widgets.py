@@ -7,6 +7,7 @@ from collections.abc import Callable
 from rich.text import Text
 from textual import events
 from textual.geometry import Region, Size
+from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import DataTable, Sparkline, Static
@@ -279,7 +280,24 @@ class WorktreesTable(SyncedTable):
         ("state", "state", 8),
     )
 
-    def show(self, snap: Snapshot) -> None:
+    class Scrolled(Message):
+        """Other rows came into view."""
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if round(old_value) != round(new_value):
+            self.post_message(self.Scrolled())
+
+    def visible_keys(self) -> list[str]:
+        """The sessions whose rows are on screen (none while the tab is hidden)."""
+        first = round(self.scroll_y)
+        height = self.size.height - (self.header_height if self.show_header else 0)
+        rows = self.ordered_rows[first : first + max(0, height)]
+        return [str(r.key.value) for r in rows if r.key.value is not None and not is_header(str(r.key.value))]
+
+    def show(self, snap: Snapshot) -> bool:
+        """True when the rows were laid out again (other rows may be on screen)."""
+
         def row(view: SessionView) -> tuple[Cell, ...]:
             return (
                 view.id,
@@ -295,7 +313,7 @@ class WorktreesTable(SyncedTable):
             label = f"▾ {name}" if kind == "repo" else f"▾ run {name}"
             return ("", Text(label, style="bold"), "", "", "", "", "")
 
-        self.sync(grouped(snap.sessions, row, header))
+        return self.sync(grouped(snap.sessions, row, header))
 
 
 class GatesPanel(Static):
