@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,9 @@ from textual.widgets import Button, Input, Static, TabbedContent
 from dashboard_helpers import type_text, until
 from helpers import Orch, engine_context, wait_for
 from orchtui.services.context import Context
+from orchtui.services.dashboard import DashboardSource
 from orchtui.services.sessions import SessionService
+from orchtui.ui import app as app_module
 from orchtui.ui.app import OrchtuiApp
 from orchtui.ui.modals import ConfirmScreen, NewSessionScreen, PromptScreen
 from orchtui.ui.widgets import SessionsTable, WorktreesTable
@@ -293,6 +296,44 @@ async def test_git_facts_are_read_for_the_worktrees_on_screen_and_show_when_the_
         assert [d for sid, d in facts.items() if sid != app.selected] == [None, None]  # not read
         app.query_one(TabbedContent).active = "tab-worktrees"
         table = app.query_one(WorktreesTable)
-        await until(pilot, lambda: str(table.get_cell(ids[2], "dirty")) == "1" and app.settled, 30)
-        assert str(table.get_cell(ids[0], "dirty")) == "0"
+
+        def dirty(sid: str) -> str | None:
+            return str(table.get_cell(sid, "dirty")) if sid in {str(k.value) for k in table.rows} else None
+
+        await until(pilot, lambda: dirty(ids[2]) == "1" and app.settled, 30)
+        assert dirty(ids[0]) == "0"
         assert app.source.wanted == set(ids)
+
+
+async def test_the_first_frame_has_the_rows_and_a_slow_or_failing_first_read_is_not_waited_for(
+    orch: Orch, ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sid = SessionService(ctx).create(orch.repo, "scripted", "first").id
+    orch.wait_status(sid, "idle")
+    monkeypatch.setattr(app_module, "FIRST_READ", 60.0)  # (a busy machine: however long it takes)
+    app = OrchtuiApp(ctx, orch.repo)
+    async with app.run_test(size=(160, 45)):
+        # read before the widgets were made, applied as they were mounted
+        assert [str(k.value) for k in app.query_one(SessionsTable).rows] == [sid]
+        assert app.refresh_count == 1
+
+    real = DashboardSource.snapshot
+    for trouble in ("slow", "failing"):
+        calls: list[int] = []
+
+        def snapshot(self: DashboardSource, *args, trouble=trouble, calls=calls):  # type: ignore[no-untyped-def]
+            calls.append(1)
+            if len(calls) == 1:
+                if trouble == "failing":
+                    raise RuntimeError("database is locked")
+                time.sleep(1.5)
+            return real(self, *args)
+
+        monkeypatch.setattr(DashboardSource, "snapshot", snapshot)
+        monkeypatch.setattr(app_module, "FIRST_READ", 0.1)
+        app = OrchtuiApp(ctx, orch.repo)
+        async with app.run_test(size=(160, 45)) as pilot:
+            if trouble == "slow":
+                assert app.snap is None  # drawn without waiting
+            table = app.query_one(SessionsTable)
+            await until(pilot, lambda table=table: [str(k.value) for k in table.rows] == [sid])

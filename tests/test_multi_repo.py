@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.widgets import TabbedContent
 
 from dashboard_helpers import until
 from helpers import Orch, engine_context, git, init_repo, wait_for
@@ -90,6 +91,8 @@ async def test_a_run_over_two_repositories(
         assert {repo: sorted(sids) for repo, sids in groups.items()} == {
             repo: sorted(sid for sid, r in repo_of.items() if r == repo) for repo in ("api", "project")
         }
+        app.query_one(TabbedContent).active = "tab-worktrees"  # filled only while shown
+        await until(pilot, lambda: app.query_one(WorktreesTable).row_count > 0)
         assert next(str(k.value) for k in app.query_one(WorktreesTable).rows).startswith("repo:")
         assert app.selected is not None and not app.selected.startswith("repo:")
 

@@ -22,7 +22,7 @@ from orchtui.domain import (
 )
 from orchtui.errors import OrchtuiError
 from orchtui.store import Store
-from orchtui.store.db import SCHEMA_VERSION, now
+from orchtui.store.db import SCHEMA_VERSION, now, ready_for_fork
 from orchtui.store.ledger import IllegalTransition, Ledger
 from orchtui.store.merges import Merges
 from orchtui.store.records import Records
@@ -358,3 +358,24 @@ def test_a_version_10_postgresql_database_moves_to_session_approvals(
     sid = _session(store)
     assert Runs(store).request_session_approval(sid, "merge", {}, "mcp:x").run_id is None
     store.close()
+
+
+def test_an_engine_readied_before_a_fork_is_taken_by_the_next_store_for_its_url_only(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    """The warm CLI process readies its engine (statements compiled, no connection open)
+    and each forked child's first Store takes it."""
+    store = sqlite_store
+    sid = _session(store)
+    assert [r.id for r in Records(store).sessions()] == [sid]
+    ready_for_fork(store)
+    assert store.sql.pool.checkedout() == 0  # nothing a child could share
+    child = Store(store.url, key_file=tmp_path / "payload.key")
+    assert child.sql is store.sql
+    assert [r.id for r in Records(child).sessions()] == [sid]  # a connection of its own
+    other = Store(store.url, key_file=tmp_path / "payload.key")
+    assert other.sql is not store.sql
+    elsewhere = Store(f"sqlite:///{tmp_path / 'other.db'}", key_file=tmp_path / "payload.key")
+    assert elsewhere.sql is not store.sql
+    other.close()
+    elsewhere.close()

@@ -10,6 +10,7 @@ and `ORCHTUI_DB_URL` are shortcuts; any field can be set as
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import re
 import socket
@@ -77,6 +78,13 @@ class DeliveryConfig(_Section):
     retries: int = Field(default=2, ge=0, le=10)
     # a delivered prompt whose turn never starts (no hook, no working screen, no marker) fails after this
     turn_timeout: float = Field(default=30.0, gt=0, le=3600)
+
+
+@functools.cache
+def _machine_name() -> str:
+    """The host name cut to safe characters, asked once per process (a snapshot of 500
+    sessions asks 500 times)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", socket.gethostname()).strip("-.")[:63] or "host"
 
 
 class WorkerConfig(_Section):
@@ -287,7 +295,7 @@ class Config(_Section):
         """This host's name in the fleet: `[worker] name`, else the host name (cut to safe characters)."""
         if self.worker.name:
             return self.worker.name
-        return re.sub(r"[^A-Za-z0-9._-]+", "-", socket.gethostname()).strip("-.")[:63] or "host"
+        return _machine_name()
 
     @property
     def db_url(self) -> str:

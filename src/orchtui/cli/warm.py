@@ -14,6 +14,7 @@ import contextlib
 import importlib
 import io
 import json
+import logging
 import os
 import signal
 import socket
@@ -26,6 +27,10 @@ from typing import Any
 
 from orchtui.cli.forward import SOCKET_NAME, STALE, STARTED
 from orchtui.cli.main import VERBS
+from orchtui.config import load_config
+from orchtui.services.context import Context
+from orchtui.services.dashboard import DashboardSource
+from orchtui.store.db import ready_for_fork
 
 PACKAGE = Path(__file__).resolve().parent.parent
 CHECK_EVERY = 5.0  # seconds between looks at the parent and the code on disk
@@ -40,6 +45,7 @@ def main(home: str) -> int:
     for spec in sorted(set(VERBS.values())):  # what the verbs need, imported once here
         importlib.import_module(f"orchtui.cli.{spec.split(':')[0]}")
     importlib.import_module("orchtui.ui.app")  # and the dashboard (Textual)
+    _ready_store()
     code = fingerprint()
     parent = os.getppid()
     run = Path(home) / "run"
@@ -83,6 +89,20 @@ def main(home: str) -> int:
             if path.stat().st_ino == mine:  # not yet replaced by a newer warm process
                 path.unlink()
     return 0
+
+
+def _ready_store() -> None:
+    """The store's statements that the dashboard's first snapshot and `session list` run,
+    compiled once here rather than in every child (store/db.py, ready_for_fork)."""
+    try:
+        ctx = Context(load_config(Path.cwd()))
+        source = DashboardSource(ctx)
+        source.wanted = set()  # no git: the store's statements only
+        source.reselect(source.snapshot(None), None)
+        ctx.records.sessions(live_only=True)
+        ready_for_fork(ctx.store)
+    except Exception as exc:  # a bad configuration or store is the verb's to report, in its child
+        logging.getLogger("orchtui.warm").debug("store not readied: %s", exc)
 
 
 def _same_user(conn: socket.socket) -> bool:

@@ -256,12 +256,17 @@ class DashboardSource:
         self.stale = stale
         return out, next((v for v in out if chosen is not None and v.id == chosen.id), None)
 
-    def with_git(self, snap: Snapshot) -> Snapshot:
+    def with_git(self, snap: Snapshot, selected_id: str | None = None) -> Snapshot:
         """`snap` with the git facts read since it was made, and what is stale worked out
-        again (`wanted` may have changed): no read of the store."""
-        views, selected = self._with_facts(snap.sessions, snap.selected)
-        checks = self.checks(selected, snap.ledger) if selected is not None else []
-        return replace(snap, sessions=views, selected=selected, checks=checks)
+        again (`wanted` or the selection, `selected_id`, may have changed): no read of the
+        store. The selection itself moves with reselect()."""
+        chosen = next((v for v in snap.sessions if v.id == selected_id), snap.selected)
+        views, selected = self._with_facts(snap.sessions, chosen)
+        if all(new is old for new, old in zip(views, snap.sessions, strict=True)):
+            return snap  # the same list: the dashboard knows its rows need no update
+        if snap.selected is None or selected is None or selected.id != snap.selected.id:
+            return replace(snap, sessions=views)  # reselect() makes the new selection's checks
+        return replace(snap, sessions=views, selected=selected, checks=self.checks(selected, snap.ledger))
 
     def _view(self, row: AgentSession, queued: int, worktrees: dict[int, Worktree]) -> SessionView:
         wt = worktrees.get(row.worktree_id) if row.worktree_id else None

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import importlib
+import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -67,6 +69,7 @@ from orchtui.ui.widgets import (
 NARROW = 120  # columns below which the panes stack in one column
 TOAST: dict[str, SeverityLevel] = {"notice": "information", "warning": "warning"}  # else error
 REMOTE_SCREEN_POLL = 0.5  # seconds between looks at another host's published screen
+FIRST_READ = 0.4  # seconds the dashboard waits for its first snapshot before drawing without it
 SELECTION_SETTLE = 0.12  # seconds the cursor rests before the selected session's data loads
 
 
@@ -93,6 +96,14 @@ class OrchtuiApp(SessionList, KeysHelp, RunActions):
         self.source = DashboardSource(ctx, clock)
         self.source.wanted = set()  # git facts: the selected session's, and the Worktrees tab's rows shown
         self.snap: Snapshot | None = None
+        self._rows_of: list[SessionView] | None = None  # the sessions the tables show
+        # the first snapshot, read before the widgets are made (see on_load)
+        self._mounted_yet = False
+        self._early: Snapshot | None = None
+        self._early_lock = threading.Lock()
+        self._early_read = threading.Event()
+        self._early_failed = False
+        self._reading = threading.Lock()  # one snapshot at a time: the first one, then the data job's
         self.selected: str | None = None
         self.select_when_shown: str | None = None  # a session just created here
         self.filter = SessionFilter()  # `/`
@@ -150,6 +161,18 @@ class OrchtuiApp(SessionList, KeysHelp, RunActions):
                 yield ScreenView(id="screen")
         yield Footer(compact=True)  # the keys that matter fit in 80 columns; `?` has the rest
 
+    def on_load(self) -> None:
+        # Threads hand the GIL over within 1 ms instead of 5: worker threads (snapshots,
+        # git, diff rendering) to the UI thread, so a key waits for them far less, and the
+        # UI thread to them, so a query's result is not left waiting 5 ms per statement.
+        sys.setswitchinterval(0.001)
+        # The first snapshot is read before the widgets are made, so the first frame has
+        # the rows (the engine and the repository's facts come after them). Made at the
+        # same time, each slowed the other: the snapshot's 500 file and SQL reads each
+        # waited for the GIL. A store slower than FIRST_READ is not waited for.
+        threading.Thread(target=self._read_first, name="first-snapshot", daemon=True).start()
+        self._early_read.wait(FIRST_READ)
+
     def on_mount(self) -> None:
         self.register_theme(self.loaded_theme.theme)
         self.theme = self.loaded_theme.theme.name
@@ -162,7 +185,14 @@ class OrchtuiApp(SessionList, KeysHelp, RunActions):
         )
         self._layout_for(self.size.width)
         self.query_one(SessionsTable).focus()
-        self.request_refresh()  # the rows first: the engine and the repository's facts after them
+        with self._early_lock:
+            self._mounted_yet = True
+            early, self._early = self._early, None
+        if early is not None:  # the first snapshot came before the widgets
+            self._apply(early)
+        elif self._early_failed:
+            self.request_refresh()
+        # else it is still being read, and comes through call_from_thread
         self.watch_files()
         self.set_interval(5.0, self._tick)  # elapsed columns; batched so idle costs ~nothing
 
@@ -171,6 +201,12 @@ class OrchtuiApp(SessionList, KeysHelp, RunActions):
 
     def _layout_for(self, width: int) -> None:
         self.screen.set_class(width < NARROW, "narrow")
+
+    def _after_first_rows(self) -> None:
+        """The engine and the repository's facts, once the rows are drawn."""
+        if self.start_engine:
+            self.run_worker(self._ensure_engine, thread=True, group="engine", exit_on_error=False)
+        self.run_worker(self._read_repo, thread=True, group="repo", exit_on_error=False)
 
     def _ensure_engine(self) -> None:
         try:
@@ -218,11 +254,30 @@ class OrchtuiApp(SessionList, KeysHelp, RunActions):
     def _load(self) -> None:
         whole, self._whole = self._whole, False
         last = self.snap
-        if whole or last is None:
-            snap = self.source.snapshot(self.selected)
-        else:  # only the selection, the git facts or the rows wanting them changed
-            snap = self.source.reselect(self.source.with_git(last), self.selected)
+        with self._reading:
+            if whole or last is None:
+                snap = self.source.snapshot(self.selected)
+            else:  # only the selection, the git facts or the rows wanting them changed
+                snap = self.source.reselect(self.source.with_git(last, self.selected), self.selected)
         self.call_from_thread(self._apply, snap)
+
+    def _read_first(self) -> None:
+        """The first snapshot (a thread of its own: workers start only once the app runs)."""
+        snap: Snapshot | None = None
+        try:
+            with self._reading:
+                snap = self.source.snapshot(self.selected)
+        except Exception:  # the regular refresh, asked for by on_mount, reports what failed
+            logging.getLogger(__name__).debug("first snapshot failed", exc_info=True)
+        with self._early_lock:
+            if not self._mounted_yet:  # on_mount applies it
+                self._early, self._early_failed = snap, snap is None
+                self._early_read.set()
+                return
+        if snap is not None:  # a slow store: the widgets are up already
+            self.call_from_thread(self._apply, snap)
+        else:
+            self.call_from_thread(self.request_refresh)
 
     def _read_git(self) -> None:
         """Git facts of the worktrees the last snapshot found out of date, a few at a
@@ -230,6 +285,13 @@ class OrchtuiApp(SessionList, KeysHelp, RunActions):
         while self.source.stale:
             if self.source.read_git():
                 self.call_from_thread(self._data_job.request)
+
+    def _show_worktrees(self, snap: Snapshot) -> None:
+        """The Worktrees tab is filled only while it is shown (500 rows cost a frame)."""
+        if self.query_one("#tabs", TabbedContent).active != "tab-worktrees":
+            return
+        if self.query_one(WorktreesTable).show(snap):
+            self.call_after_refresh(self._want_git)  # other rows may be on screen now
 
     def _want_git(self) -> None:
         """The git facts read are the selected session's and those of the Worktrees tab's
@@ -242,33 +304,32 @@ class OrchtuiApp(SessionList, KeysHelp, RunActions):
                 self._data_job.request()  # what is stale is worked out again (see _load)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if self.snap is not None:
+            self._show_worktrees(self.snap)
         self.call_after_refresh(self._want_git)
 
-    def on_worktrees_table_scrolled(self, event: WorktreesTable.Scrolled) -> None:
+    def on_worktrees_table_moved(self, event: WorktreesTable.Moved) -> None:
         self._want_git()
 
     def _apply(self, snap: Snapshot) -> None:
         if self.snap is None:
-            if self.start_engine:
-                self.run_worker(self._ensure_engine, thread=True, group="engine", exit_on_error=False)
-            self.run_worker(self._read_repo, thread=True, group="repo", exit_on_error=False)
+            self.call_after_refresh(self._after_first_rows)
             # What is alive once the UI is up (Textual, widgets, caches) lives as long as the
             # app: keep it out of the collector, whose full passes stalled keys by 100+ ms.
             gc.freeze()
-            # worker threads (snapshots, git, diff rendering) hand the GIL back to the UI
-            # thread within 1 ms instead of 5: a key waits for them far less
-            sys.setswitchinterval(0.001)
         self.snap = snap
         self.refresh_count += 1
         if self.source.stale:
             self._git_job.request()
         now = self.clock()
         table = self.query_one(SessionsTable)
-        self._show_sessions(snap, now)
+        # the same list when only the selection moved: 500 rows are not built again (the
+        # tick brings their ages up to date)
+        if snap.sessions is not self._rows_of:
+            self._rows_of = snap.sessions
+            self._show_sessions(snap, now)
+            self._show_worktrees(snap)
         self.query_one(LedgerTable).show(snap)
-        worktrees = self.query_one(WorktreesTable)
-        if worktrees.show(snap) and self.query_one("#tabs", TabbedContent).active == "tab-worktrees":
-            self.call_after_refresh(self._want_git)  # other rows may be on screen now
         gates_key = (
             snap.selected.id if snap.selected else None,
             snap.checks,
@@ -302,7 +363,8 @@ class OrchtuiApp(SessionList, KeysHelp, RunActions):
         key = table.selected_key()
         if key != self.selected:
             self.selected = key
-            self.request_refresh()
+            if snap.selected is None or snap.selected.id != key:  # (the first row is in it already)
+                self._data_job.request()  # the selected session's ledger, gates and facts (see _load)
         box = self.query_one("#screen-box")
         selected = snap.selected
         box.border_title = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from rich.text import Text
 from textual import events
@@ -11,7 +11,7 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import DataTable, Sparkline, Static
-from textual.widgets.data_table import ColumnKey
+from textual.widgets.data_table import ColumnKey, RowKey
 
 from orchtui.services.dashboard import SessionView, Snapshot
 from orchtui.ui.format import ago, money, one_line, tokens
@@ -82,11 +82,27 @@ class SyncedTable(DataTable[Cell]):
             self._clear_caches()
             self.refresh()
 
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        """Fixed column widths and row heights leave nothing to measure, yet DataTable
+        measures every cell of every new row: 500 rows cost ~50 ms before a first frame."""
+        keys = list(new_rows)
+        try:
+            auto = any(c.auto_width for c in self.columns.values())
+            if auto or any(self.rows[k].auto_height for k in keys if k in self.rows):
+                super()._update_dimensions(keys)
+                return
+            cells = sum(c.get_render_width(self) for c in self.columns.values())
+            header = self.header_height if self.show_header else 0
+            self.virtual_size = Size(cells + self._row_label_column_width, self._total_row_height + header)
+        except AttributeError:  # another Textual's insides: measure as it does
+            super()._update_dimensions(keys)
+
     def sync(self, rows: list[tuple[str, tuple[Cell, ...]]]) -> bool:
-        """Returns True when the table was rebuilt."""
+        """Returns True when rows came or went (the cursor may have to be put back)."""
         order = [key for key, _ in rows]
         self.show_cursor = bool(rows)
-        if order != self._order:
+        changed = order != self._order
+        if changed and not self._reshape(order, rows):
             self.clear()
             for key, cells in rows:
                 self.add_row(*cells, key=key)
@@ -102,7 +118,24 @@ class SyncedTable(DataTable[Cell]):
                 if old is None or old[index] != cell:
                     self.update_cell(key, columns[index], cell)
             self._rendered[key] = cells
-        return False
+        return changed
+
+    def _reshape(self, order: list[str], rows: list[tuple[str, tuple[Cell, ...]]]) -> bool:
+        """Rows gone and rows added after the others (a session ended and archived, a new
+        one), done in place: True. Another order is left to a rebuild: False."""
+        keep = set(order)
+        kept = [key for key in self._order if key in keep]
+        if order[: len(kept)] != kept:
+            return False
+        for key in self._order:
+            if key not in keep:
+                self.remove_row(key)
+                self._rendered.pop(key, None)
+        for key, cells in rows[len(kept) :]:
+            self.add_row(*cells, key=key)
+            self._rendered[key] = cells
+        self._order = order
+        return True
 
 
 GROUP = "repo:"  # key prefix of a repository's header row
@@ -280,13 +313,16 @@ class WorktreesTable(SyncedTable):
         ("state", "state", 8),
     )
 
-    class Scrolled(Message):
-        """Other rows came into view."""
+    class Moved(Message):
+        """Other rows may be on screen: it scrolled, or its size changed (it was laid out)."""
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
         if round(old_value) != round(new_value):
-            self.post_message(self.Scrolled())
+            self.post_message(self.Moved())
+
+    def on_resize(self, event: events.Resize) -> None:  # (SyncedTable's runs too)
+        self.post_message(self.Moved())
 
     def visible_keys(self) -> list[str]:
         """The sessions whose rows are on screen (none while the tab is hidden)."""
