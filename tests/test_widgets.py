@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import App, ComposeResult
 
-from orchtui.ui.widgets import Cell, SyncedTable
+from orchtui.ui.widgets import Cell, ScreenView, SyncedTable
 
 
 class Table(SyncedTable):
@@ -56,3 +57,27 @@ async def test_fixed_columns_are_not_measured_yet_the_table_is_as_tall_as_its_ro
         table.move_cursor(row=499)
         await pilot.pause()
         assert table.scroll_y > 0  # it scrolls to the last row
+
+
+class Screen1(App[None]):
+    def compose(self) -> ComposeResult:
+        yield ScreenView()
+
+
+async def test_a_screen_that_scrolls_by_a_line_paints_only_the_new_line() -> None:
+    """Strips are kept by their content, so a streaming agent's screen moving up one row
+    repaints one row, not every row."""
+    lines = [Text(f"line {i}", style="green" if i % 2 else "") for i in range(40)]
+    app = Screen1()
+    async with app.run_test(size=(40, 10)) as pilot:
+        view = app.query_one(ScreenView)
+        view.show_lines(lines[:10])
+        await pilot.pause()
+        painted = len(view._strips)
+        assert painted <= 11  # (and "no output yet", drawn before the lines came)
+        view.show_lines(lines[1:11])
+        await pilot.pause()
+        assert len(view._strips) == painted + 1
+        assert [s.text for s in (view.render_line(y) for y in range(10))] == [
+            f"line {i}".ljust(40) for i in range(1, 11)
+        ]

@@ -135,7 +135,7 @@ class OrchtuiApp(SessionList, KeysHelp, RunActions):
         self.base_hint = "current branch"
         self.installed: dict[str, bool] = {}
         self.snap_gates: object = None
-        self.snap_usage: list[tuple[float, float]] | None = None
+        self.snap_usage: object = None
 
     # layout ---------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -293,6 +293,22 @@ class OrchtuiApp(SessionList, KeysHelp, RunActions):
         if self.query_one(WorktreesTable).show(snap):
             self.call_after_refresh(self._want_git)  # other rows may be on screen now
 
+    def _show_panels(self, snap: Snapshot) -> None:
+        """The Gates and Cost tabs are drawn while shown, and only when what they show
+        changed: a hidden panel's new text still cost a layout of the whole screen."""
+        active = self.query_one("#tabs", TabbedContent).active
+        if active == "tab-gates":
+            gates = (snap.selected.id if snap.selected else None, snap.checks, snap.run, snap.run_gates)
+            if self.snap_gates != (gates, snap.approvals):
+                self.snap_gates = (gates, snap.approvals)
+                self.query_one(GatesPanel).show(snap)
+        elif active == "tab-cost":
+            usage = (list(snap.usage_points), snap.budgets, snap.race)
+            if self.snap_usage != usage:
+                self.snap_usage = usage
+                self.query_one(CostPanel).show(snap)
+                self.query_one(SpendSparkline).show(snap)
+
     def _want_git(self) -> None:
         """The git facts read are the selected session's and those of the Worktrees tab's
         rows on screen: 500 worktrees are not read for a tab nobody looks at."""
@@ -306,6 +322,7 @@ class OrchtuiApp(SessionList, KeysHelp, RunActions):
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if self.snap is not None:
             self._show_worktrees(self.snap)
+            self._show_panels(self.snap)
         self.call_after_refresh(self._want_git)
 
     def on_worktrees_table_moved(self, event: WorktreesTable.Moved) -> None:
@@ -330,16 +347,7 @@ class OrchtuiApp(SessionList, KeysHelp, RunActions):
             self._show_sessions(snap, now)
             self._show_worktrees(snap)
         self.query_one(LedgerTable).show(snap)
-        gates_key = (
-            snap.selected.id if snap.selected else None,
-            snap.checks,
-            snap.run,
-            snap.run_gates,
-            snap.approvals,
-        )
-        if self.snap_gates != gates_key:
-            self.snap_gates = gates_key
-            self.query_one(GatesPanel).show(snap)
+        self._show_panels(snap)
         self.query_one(ApprovalBar).show(snap)
         self._announce(snap)
         self.caller.observe(snap)
@@ -347,10 +355,6 @@ class OrchtuiApp(SessionList, KeysHelp, RunActions):
         if offered != self._offered:  # a refresh recomposes the footer: only when it changes
             self._offered = offered
             self.refresh_bindings()
-        if self.snap_usage != snap.usage_points:
-            self.snap_usage = list(snap.usage_points)
-            self.query_one(CostPanel).show(snap)
-            self.query_one(SpendSparkline).show(snap)
         waiting = [s for s in snap.sessions if s.status == SessionStatus.WAITING]
         notice = self.query_one("#notice", Static)
         if waiting:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 
 from rich.text import Text
 from textual import events
+from textual.cache import LRUCache
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.strip import Strip
@@ -281,9 +282,11 @@ class LedgerTable(SyncedTable):
     FLEX = ("text", "why")
 
     def show(self, snap: Snapshot) -> None:
+        # Rows are keyed by position, not by command: another session's ledger then
+        # changes cells in place, where new rows would lay the whole screen out again.
         rows: list[tuple[str, tuple[Cell, ...]]] = [
             (
-                str(cmd.id),
+                str(position),
                 (
                     str(cmd.id),
                     cmd.kind,
@@ -292,9 +295,12 @@ class LedgerTable(SyncedTable):
                     one_line(cmd.cause, 200),
                 ),
             )
-            for cmd in snap.ledger[-200:]
+            for position, cmd in enumerate(snap.ledger[-200:])
         ]
-        if self.sync(rows) and self.row_count:
+        session = snap.selected.id if snap.selected else None
+        moved = self.sync(rows) or session != getattr(self, "_session", None)
+        self._session = session
+        if moved and self.row_count:  # the latest command of the session shown
             self.move_cursor(row=self.row_count - 1, animate=False)
 
 
@@ -399,7 +405,9 @@ class ApprovalBar(Static):
         text.append("   y approve · x reject (with a reason) · o details", style="bold")
         if len(snap.approvals) > 1:
             text.append(f" · {len(snap.approvals) - 1} more waiting", style="dim")
-        self.update(text)
+        if text != getattr(self, "_shown", None):  # a new text lays the screen out again
+            self._shown = text
+            self.update(text)
         self.set_class(True, "shown")
 
 
@@ -448,12 +456,13 @@ class SpendSparkline(Sparkline):
 
 class ScreenView(Widget):
     """The selected agent's screen, bottom-anchored to the space available. Rows are
-    painted as cached strips: a new frame repaints only the rows that changed."""
+    painted as cached strips: a new frame repaints only the rows that changed, and a row
+    that scrolled up is the strip it was (kept by its content, not its place)."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._lines: list[Text] = []  # the screen's rows, trailing blank rows dropped
-        self._strips: dict[int, tuple[Text, int, Strip]] = {}  # row → (its text, width, strip)
+        self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(400)  # (text, width) → strip
 
     def show_lines(self, lines: list[Text]) -> None:
         lines = list(lines)
@@ -484,12 +493,13 @@ class ScreenView(Widget):
             line = shown[y] if y < len(shown) else None
         if line is None:
             return Strip.blank(width, style)
-        cached = self._strips.get(y)
-        if cached is not None and cached[1] == width and cached[0] == line:
-            return cached[2]
+        key = (line.plain, tuple(line.spans), line.style, width, style)
+        cached = self._strips.get(key)
+        if cached is not None:
+            return cached
         text = line.copy()
         text.stylize_before(style)
         strip = Strip(text.render(self.app.console), text.cell_len).crop_extend(0, width, style)
         strip = strip.apply_style(style)  # a terminal's rows are cut, never wrapped
-        self._strips[y] = (line, width, strip)
+        self._strips[key] = strip
         return strip
