@@ -8,9 +8,12 @@ dashboard when one is given. The agents themselves are not counted.
 
 from __future__ import annotations
 
+import itertools
 import os
+import statistics
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 
@@ -93,27 +96,75 @@ import subprocess, sys, time
 socket, interval, panes = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
 while True:
     start = time.monotonic()
-    for pane in panes:
+    for index, pane in enumerate(panes):
         subprocess.run(["tmux", "-L", socket, "capture-pane", "-p", "-t", pane], capture_output=True)
+        print(index, time.monotonic(), flush=True)  # when this pane's screen was seen
     time.sleep(max(0.0, interval - (time.monotonic() - start)))
 """
 
 
-def poller(ctx: Context, seconds: float) -> Footprint:
+@dataclass
+class Polling:
+    footprint: Footprint
+    sweep_s: list[float]  # how long each full round over the panes took
+    latency_ms: list[float]  # from a change on a pane to the poller's next capture of it
+
+    def as_dict(self) -> dict[str, object]:
+        ordered = sorted(self.latency_ms)
+
+        def pct(q: float) -> float:
+            if not ordered:
+                return -1.0
+            return round(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))], 1)
+
+        return {
+            **self.footprint.as_dict(),
+            "sweep_s_median": statistics.median(self.sweep_s) if self.sweep_s else None,
+            "latency_p50_ms": pct(0.5),
+            "latency_p95_ms": pct(0.95),
+        }
+
+
+def latencies(captures: dict[int, list[float]], step: float = 0.01) -> list[float]:
+    """For a change at each moment `step` apart on each pane, the wait until the poller's
+    next capture of that pane (its real capture times: the sweep of 500 panes is slow)."""
+    out = []
+    for times in captures.values():
+        times = sorted(times)
+        for before, after in itertools.pairwise(times):
+            at = before
+            while at < after:
+                out.append((after - at) * 1000)
+                at += step
+    return out
+
+
+def poller(ctx: Context, seconds: float) -> Polling:
     """A capture-pane poller over every pane, every 500 ms: its own CPU, its tmux
-    clients' and the extra it costs the tmux server."""
+    clients' and the extra it costs the tmux server, and how late it sees a change."""
     panes = [row.tmux_pane for row in ctx.records.sessions(live_only=True) if row.tmux_pane]
     server = tmux_server(ctx)
     quiet = measure({"tmux": [server]}, min(seconds, 5.0)).by_role["tmux"]
     proc = subprocess.Popen(
         [sys.executable, "-c", POLLER, ctx.config.socket_name, str(POLL_INTERVAL), *panes],
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        text=True,
     )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout or []), daemon=True)
+    reader.start()
     try:
         time.sleep(POLL_INTERVAL)  # one round before measuring
         found = measure({"poller": [psutil.Process(proc.pid)], "tmux": [server]}, seconds)
     finally:
         proc.kill()
         proc.wait()
+        reader.join(5)
     found.by_role["tmux"] = max(0.0, found.by_role["tmux"] - quiet)
-    return found
+    captures: dict[int, list[float]] = {}
+    for line in lines:
+        index, at = line.split()
+        captures.setdefault(int(index), []).append(float(at))
+    first = captures.get(0, [])
+    sweeps = [b - a for a, b in itertools.pairwise(first)]
+    return Polling(found, sweeps, latencies(captures))

@@ -2,8 +2,9 @@
 
 Reports for each N orchtui's whole idle footprint (engine, tmux server, launchers,
 pipe-pane readers; bench/footprint.py) beside a 500 ms capture-pane poller on the same
-sessions in the same run, with the machine's load; the engine's CPU (% of one core) while
-every agent is idle and
+sessions in the same run (its CPU, and its latency: from a change on a pane to its next
+capture of that pane, from its real capture times), with the machine's load; the
+engine's CPU (% of one core) while every agent is idle and
 while all of them work and stream, the output→state latency (from the moment the
 agent records a state change in its transcript to the engine's status event for it;
 p50/p95), and the engine's RSS. Everything is real: tmux, git worktrees, SQLite.
@@ -170,7 +171,9 @@ def run(n: int, idle_seconds: float, profile: Path | None = None) -> dict[str, A
             "create_s": round(w.create_seconds, 1),
             "idle_footprint": whole.as_dict(),
             "idle_poller": polling.as_dict(),
-            "idle_footprint_vs_poller": round(whole.total / polling.total, 3) if polling.total else None,
+            "idle_footprint_vs_poller": (
+                round(whole.total / polling.footprint.total, 3) if polling.footprint.total else None
+            ),
             "idle_cpu_pct": round(idle_cpu, 2),
             "stream_cpu_pct": round(stream_cpu, 1),
             "stream_wall_s": round(wall, 1),
@@ -212,6 +215,7 @@ def main() -> None:
     for r in results:
         r["idle_footprint_pct"] = r["idle_footprint"]["total_pct"]
         r["idle_poller_pct"] = r["idle_poller"]["total_pct"]
+        r["poller_latency_p95_ms"] = r["idle_poller"]["latency_p95_ms"]
         r["per_session_mb"] = r["memory"]["per_session_mb"]
     cols = [
         "sessions",
@@ -221,6 +225,7 @@ def main() -> None:
         "idle_cpu_pct",
         "latency_p50_ms",
         "latency_p95_ms",
+        "poller_latency_p95_ms",
         "stream_cpu_pct",
         "burst_latency_p95_ms",
         "burst_missed_states",
