@@ -163,8 +163,9 @@ def poller(ctx: Context, seconds: float) -> Polling:
     found.by_role["tmux"] = max(0.0, found.by_role["tmux"] - quiet)
     captures: dict[int, list[float]] = {}
     for line in lines:
-        index, at = line.split()
-        captures.setdefault(int(index), []).append(float(at))
+        fields = line.split()
+        if len(fields) == 2:  # (the last line may be cut by the kill)
+            captures.setdefault(int(fields[0]), []).append(float(fields[1]))
     first = captures.get(0, [])
     sweeps = [b - a for a, b in itertools.pairwise(first)]
     return Polling(found, sweeps, latencies(captures))
