@@ -49,7 +49,19 @@ def tmux_server(ctx: Context) -> psutil.Process | None:
 def latencies(ctx: Context, ids: list[str], since: float) -> tuple[list[float], int]:
     """Pair each agent-side state change with the engine's first matching status event;
     also count the agent's states that lasted 250 ms or more and got no status event."""
-    out: list[float] = []
+    timed, missed = timed_latencies(ctx, ids, since)
+    return [ms for _t, ms, _state in timed], missed
+
+
+def worst(timed: list[tuple[float, float, str]], since: float, count: int = 12) -> list[str]:
+    """The slowest state changes: seconds into the phase, milliseconds, the state."""
+    slowest = sorted(timed, key=lambda item: -item[1])[:count]
+    return [f"{t - since:.2f}s {ms:.0f}ms {state}" for t, ms, state in sorted(slowest)]
+
+
+def timed_latencies(ctx: Context, ids: list[str], since: float) -> tuple[list[tuple[float, float, str]], int]:
+    """latencies(), each with the moment of the agent's change and its state."""
+    out: list[tuple[float, float, str]] = []
     missed = 0
     home = ctx.config.state
     for sid in ids:
@@ -63,7 +75,7 @@ def latencies(ctx: Context, ids: list[str], since: float) -> tuple[list[float], 
             nxt = agent[i + 1][0] if i + 1 < len(agent) else float("inf")
             hit = [at for at, new in events if new == state and t - 0.001 <= at < nxt + 5]
             if hit:
-                out.append(max(0.0, hit[0] - t) * 1000)
+                out.append((t, max(0.0, hit[0] - t) * 1000, state))
             elif nxt - t >= 0.25:
                 missed += 1
     return out, missed
@@ -137,7 +149,8 @@ def run(n: int, idle_seconds: float, profile: Path | None = None) -> dict[str, A
             time.sleep(GAP)
         wait_done(ctx, ids, 60 + n)
         stop(spy)
-        lat_staggered, missed_staggered = latencies(ctx, ids, since=first_turn)
+        timed_staggered, missed_staggered = timed_latencies(ctx, ids, since=first_turn)
+        lat_staggered = [ms for _t, ms, _state in timed_staggered]
 
         # burst: BURST agents (all, when fewer) work and stream 40 lines at the same moment
         tmux_proc = tmux_server(ctx)
@@ -164,8 +177,12 @@ def run(n: int, idle_seconds: float, profile: Path | None = None) -> dict[str, A
                 100.0 * ((t_after.user + t_after.system) - (tmux_before.user + tmux_before.system)) / wall
             )
         rss_peak = engine.memory_info().rss / 2**20
-        lat_burst, missed_burst = latencies(ctx, bursting, since=burst_start)
+        timed_burst, missed_burst = timed_latencies(ctx, bursting, since=burst_start)
+        lat_burst = [ms for _t, ms, _state in timed_burst]
         undone = [r for sid in ids for r in ctx.ledger.rows(sid) if r.state != "done"]
+        log = ctx.config.state.engine_log.read_text(errors="replace")
+        held = [line.split(" held the engine ")[1] for line in log.splitlines() if "collector:" in line]
+        pauses = [text.split(" ms")[0] for text in held]
         return {
             "sessions": n,
             "create_s": round(w.create_seconds, 1),
@@ -188,10 +205,13 @@ def run(n: int, idle_seconds: float, profile: Path | None = None) -> dict[str, A
             "latency_p95_ms": round(pct(lat_staggered, 0.95), 1),
             "burst_latency_p50_ms": round(pct(lat_burst, 0.5), 1),
             "burst_latency_p95_ms": round(pct(lat_burst, 0.95), 1),
+            "slowest_staggered": worst(timed_staggered, first_turn),  # when the tail happened
+            "slowest_burst": worst(timed_burst, burst_start),
             "rss_idle_mb": round(rss_idle, 1),
             "memory": memory,
             "rss_after_stream_mb": round(rss_peak, 1),
             "commands_not_done": len(undone),
+            "collector_pauses_ms": [int(ms) for ms in pauses],  # full passes of 20 ms or more, whole run
             "machine_cores": psutil.cpu_count(),
         }
 

@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 from orchtui.config import Config
+from orchtui.engine import collector
 from orchtui.locks import try_lock
 from orchtui.redact import redact
 from orchtui.services.context import Context
@@ -39,6 +40,7 @@ def run_foreground(config: Config) -> int:
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     ctx = Context(config)
+    collector.watch()
 
     async def main() -> None:
         stop_event = asyncio.Event()
