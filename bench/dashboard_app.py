@@ -14,6 +14,7 @@ from typing import Any
 from textual import events
 
 from orchtui.config import load_config
+from orchtui.engine import collector
 from orchtui.services.context import Context
 from orchtui.ui.app import OrchtuiApp, textual_settings
 
@@ -67,19 +68,7 @@ class TimedApp(OrchtuiApp):
         if os.environ.get("BENCH_TRACEMALLOC"):  # where the memory goes: top growth after minute 2
             self._trace_memory(Path(os.environ["BENCH_TRACEMALLOC"]))
         if os.environ.get("BENCH_DEBUG"):  # garbage collections of the oldest generation, timed
-            import gc
-
-            started: list[float] = []
-
-            def timed(phase: str, info: dict[str, int]) -> None:
-                if info.get("generation") != 2:
-                    return
-                if phase == "start":
-                    started.append(time.perf_counter())
-                elif started:
-                    self.marks.append(("gc2", time.perf_counter() - started.pop()))
-
-            gc.callbacks.append(timed)
+            collector.watch(lambda held_ms, _freed: self.marks.append(("gc2", held_ms / 1000)))
 
     def _trace_memory(self, path: Path) -> None:
         import tracemalloc

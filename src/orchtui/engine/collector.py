@@ -12,9 +12,17 @@ from collections.abc import Callable
 log = logging.getLogger("orchtui.engine")
 SLOW_MS = 20.0
 
+Timed = Callable[[str, dict[str, int]], None]
 
-def watch() -> Callable[[str, dict[str, int]], None]:
-    """Time every full pass from now on (once per process); the callback is returned."""
+
+def _log_slow(held_ms: float, freed: int) -> None:
+    if held_ms >= SLOW_MS:
+        log.info("collector: a full pass held the engine %.0f ms (%d freed)", held_ms, freed)
+
+
+def watch(report: Callable[[float, int], None] = _log_slow) -> Timed:
+    """From now on, `report(milliseconds, objects freed)` after every full pass (by
+    default: the slow ones are logged). The callback is returned, to be removed."""
     started: list[float] = []
 
     def timed(phase: str, info: dict[str, int]) -> None:
@@ -23,10 +31,7 @@ def watch() -> Callable[[str, dict[str, int]], None]:
         if phase == "start":
             started.append(time.perf_counter())
         elif started:
-            held = (time.perf_counter() - started.pop()) * 1000
-            if held >= SLOW_MS:
-                freed = info.get("collected", 0)
-                log.info("collector: a full pass held the engine %.0f ms (%d freed)", held, freed)
+            report((time.perf_counter() - started.pop()) * 1000, info.get("collected", 0))
 
     gc.callbacks.append(timed)
     return timed
