@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import time
@@ -181,8 +182,7 @@ def run(n: int, idle_seconds: float, profile: Path | None = None) -> dict[str, A
         lat_burst = [ms for _t, ms, _state in timed_burst]
         undone = [r for sid in ids for r in ctx.ledger.rows(sid) if r.state != "done"]
         log = ctx.config.state.engine_log.read_text(errors="replace")
-        held = [line.split(" held the engine ")[1] for line in log.splitlines() if "collector:" in line]
-        pauses = [text.split(" ms")[0] for text in held]
+        pauses = re.findall(r"collector: a full pass held the engine (\d+) ms", log)
         return {
             "sessions": n,
             "create_s": round(w.create_seconds, 1),

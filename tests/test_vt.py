@@ -3,7 +3,9 @@ redrawn, and must still read exactly what a full redraw gives."""
 
 from __future__ import annotations
 
+import gc
 import random
+import weakref
 
 import pyte
 from wcwidth import wcwidth
@@ -141,3 +143,27 @@ def test_styled_rows_kept_across_reads_equal_a_fresh_render() -> None:
             fresh = screen_lines(vt)  # every row rendered from its cells
             vt.styled = saved
             assert kept == fresh, f"step {step}"
+
+
+def test_a_released_screen_is_freed_without_the_collector_and_can_still_be_fed() -> None:
+    """The engine freezes what its sessions hold (gc.freeze); a session let go must still
+    give its screen back, which pyte's parser (a cycle) would otherwise keep."""
+    gc.disable()
+    try:
+        kept = VirtualScreen(40, 5)
+        kept.feed(b"hello\r\n")
+        kept_ref = weakref.ref(kept.screen)
+        del kept
+        assert kept_ref() is not None  # the cycle holds it until a collection
+
+        released = VirtualScreen(40, 5)
+        released.feed(b"hello\r\n")
+        ref = weakref.ref(released.screen)
+        released.release()
+        released.feed(b"still fed\r\n")  # a late feed goes to a blank screen
+        assert "still fed" in "\n".join(released.lines())
+        del released
+        assert ref() is None
+    finally:
+        gc.enable()
+        gc.collect()

@@ -22,7 +22,7 @@ from typing import Any
 
 from orchtui import redact
 from orchtui.domain import CommandKind, CommandState, SessionStatus
-from orchtui.engine import logcap
+from orchtui.engine import collector, logcap
 from orchtui.engine.actions import abandon_unfinished, work_through
 from orchtui.engine.advancer import RunAdvancer
 from orchtui.engine.boundary import Boundary
@@ -136,6 +136,7 @@ class Engine:
             self._handle(paths)
         finally:
             self.after.release()
+            collector.log_slow()
 
     def _handle(self, paths: set[Path]) -> None:
         for path in sorted(paths):
@@ -225,9 +226,11 @@ class Engine:
                 self.after.release()
             if ready:
                 log.info("engine watching %d session(s)", len(self.monitors))
-                # what exists now (modules, the store, every session's screen) lives as long as
-                # the engine: kept out of the collector, whose full passes over it stalled a burst
-                gc.freeze()
+            # What exists now (modules, the store, every session's screen and monitor) lives as
+            # long as its session at least: kept out of the collector, whose full passes over
+            # 500 sessions held the loop 90-140 ms each (engine/collector.py). A session let
+            # go breaks its screen's one cycle (drop), so what it held is still freed.
+            gc.freeze()
 
         self.spawn(go())
 
@@ -400,6 +403,7 @@ class Engine:
         monitor = self.monitors.pop(session_id, None)
         if monitor is not None:
             self.by_pane.pop(monitor.pane_id, None)
+            monitor.screen.release()
             if monitor.status == SessionStatus.WAITING:
                 self.count_waiting()
 

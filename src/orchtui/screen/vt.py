@@ -164,6 +164,21 @@ class VirtualScreen:
     def size(self) -> tuple[int, int]:
         return self.screen.columns, self.screen.lines
 
+    def release(self) -> None:
+        """Its session is let go. A pyte screen is all cycles (its parser is a generator
+        holding the stream, its rows' default is a lambda holding the screen, its handlers
+        here hold it too), which only the collector frees, and not at all once frozen
+        (engine: gc.freeze). They are broken here, so refcounting frees it all at once. A
+        late feed goes to a blank screen of the same size."""
+        cols, rows = self.size
+        parser = getattr(self.stream, "_parser", None)
+        if parser is not None and hasattr(parser, "close"):
+            parser.close()
+        self.stream.__dict__.clear()
+        self.screen.__dict__.clear()
+        self.screen = _Screen(cols, rows)
+        self.stream = pyte.ByteStream(self.screen)
+
     def feed(self, data: bytes) -> None:
         """Bytes an agent printed. No byte sequence may stop orchtui from following the
         agent: should the emulator still fail on one, its parser starts afresh."""
