@@ -228,8 +228,11 @@ class Engine:
                 log.info("engine watching %d session(s)", len(self.monitors))
             # What exists now (modules, the store, every session's screen and monitor) lives as
             # long as its session at least: kept out of the collector, whose full passes over
-            # 500 sessions held the loop 90-140 ms each (engine/collector.py). A session let
-            # go breaks its screen's one cycle (drop), so what it held is still freed.
+            # 500 sessions held the loop 90-140 ms each (engine/collector.py). The garbage
+            # made since the last freeze is collected first (a short pass: what is frozen is
+            # not looked at), and a session let go breaks its screen's cycles (drop), so what
+            # it held is still freed.
+            gc.collect()
             gc.freeze()
 
         self.spawn(go())
