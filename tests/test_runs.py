@@ -332,6 +332,8 @@ async def test_a_review_that_requests_changes_blocks_the_merge_with_its_reason(
     """The default playbook's review gate reads the verdict: "request changes" pauses the
     run at review with what the verdict says (in `orchtui runs --json` and the dashboard's
     Gates pane); the merge is never asked for, main untouched."""
+    from textual.widgets import TabbedContent
+
     from dashboard_helpers import until
     from orchtui.ui.app import OrchtuiApp
     from orchtui.ui.widgets import GatesPanel
@@ -367,6 +369,7 @@ async def test_a_review_that_requests_changes_blocks_the_merge_with_its_reason(
         assert [(g.state, "the review did not approve" in g.why) for g in app.snap.run_gates] == [
             ("fail", True)
         ]
+        app.query_one("#tabs", TabbedContent).active = "tab-gates"  # drawn while shown
         await until(pilot, lambda: "Request changes" in str(app.query_one(GatesPanel).render()))
 
 
