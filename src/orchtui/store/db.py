@@ -252,9 +252,7 @@ class Store:
         try:
             with self.sql.connect() as conn:
                 value = conn.execute(text("SELECT value FROM meta WHERE key = 'schema_version'")).scalar()
-        except OperationalError:  # no meta table yet (SQLite)
-            return None
-        except SQLAlchemyError:  # (PostgreSQL: the failed statement is rolled back with the connection)
+        except SQLAlchemyError:  # no meta table yet (its statement is rolled back with the connection)
             return None
         return int(value) if value is not None else None
 

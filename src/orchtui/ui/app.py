@@ -101,8 +101,7 @@ class OrchtuiApp(SessionList, KeysHelp, RunActions):
         self._mounted_yet = False
         self._early: Snapshot | None = None
         self._early_lock = threading.Lock()
-        self._early_read = threading.Event()
-        self._early_failed = False
+        self._early_read = threading.Event()  # set once the first read ended, with or without one
         self._reading = threading.Lock()  # one snapshot at a time: the first one, then the data job's
         self.selected: str | None = None
         self.select_when_shown: str | None = None  # a session just created here
@@ -190,7 +189,7 @@ class OrchtuiApp(SessionList, KeysHelp, RunActions):
             early, self._early = self._early, None
         if early is not None:  # the first snapshot came before the widgets
             self._apply(early)
-        elif self._early_failed:
+        elif self._early_read.is_set():  # it failed: the regular refresh reports why
             self.request_refresh()
         # else it is still being read, and comes through call_from_thread
         self.watch_files()
@@ -271,7 +270,7 @@ class OrchtuiApp(SessionList, KeysHelp, RunActions):
             logging.getLogger(__name__).debug("first snapshot failed", exc_info=True)
         with self._early_lock:
             if not self._mounted_yet:  # on_mount applies it
-                self._early, self._early_failed = snap, snap is None
+                self._early = snap
                 self._early_read.set()
                 return
         if snap is not None:  # a slow store: the widgets are up already
