@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -120,7 +121,8 @@ def profiled(engine: psutil.Process, out: Path | None, name: str) -> subprocess.
     if out is None:
         return None
     out.mkdir(parents=True, exist_ok=True)
-    argv = ["py-spy", "record", "--pid", str(engine.pid), "-r", "200", "--format", "raw", "--nonblocking"]
+    spy_bin = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")  # the venv's
+    argv = [spy_bin, "record", "--pid", str(engine.pid), "-r", "200", "--format", "raw", "--nonblocking"]
     return subprocess.Popen([*argv, "-o", str(out / f"{name}.txt")], stdout=subprocess.DEVNULL)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -131,3 +132,25 @@ def test_an_agent_that_cannot_start_is_reported_with_status_127(server: Server, 
     _pane, events = start(server, tmp_path, "", argv=["/nonexistent/agent-cli", "--flag"])
     wait_for(lambda: "status=127" in events.read_text(), 20)
     assert "source=launcher" in events.read_text()
+
+
+def test_the_agent_runs_nicer_than_orchtui_by_the_configured_amount(server: Server, tmp_path: Path) -> None:
+    """[limits] agent_nice: on a full CPU orchtui's engine and tmux go before the agents."""
+    base = os.nice(0)
+    code = (
+        "import os, time; print('nice', os.nice(0), os.environ.get('ORCHTUI_AGENT_NICE'), flush=True); "
+        "time.sleep(60)"
+    )
+    for given, expected in (("5", min(19, base + 5)), ("0", base), ("lots", base)):
+        pane, _events = start(server, tmp_path, code, {"ORCHTUI_AGENT_NICE": given})
+        shown = wait_for(
+            lambda p=pane: next((x for x in screen(server, p) if x.startswith("nice")), None), 20
+        )
+        assert shown == f"nice {expected} None", (given, shown)
+        launcher, _child = pids(server, pane)
+        assert os.getpriority(os.PRIO_PROCESS, launcher) == expected
+        server.cmd("kill-session", "-t", pane)
+
+
+def screen(server: Server, pane: str) -> list[str]:
+    return list(server.cmd("capture-pane", "-p", "-t", pane).stdout)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel
 
 from orchtui.domain import (
@@ -20,9 +22,9 @@ from orchtui.domain import (
     StageState,
     WorktreeState,
 )
-from orchtui.errors import OrchtuiError
-from orchtui.store import Store
-from orchtui.store.db import SCHEMA_VERSION, now, ready_for_fork
+from orchtui.errors import NotFound, OrchtuiError
+from orchtui.store import Store, fast
+from orchtui.store.db import SCHEMA_VERSION, is_busy, now, ready_for_fork
 from orchtui.store.ledger import IllegalTransition, Ledger
 from orchtui.store.merges import Merges
 from orchtui.store.records import Records
@@ -379,3 +381,52 @@ def test_an_engine_readied_before_a_fork_is_taken_by_the_next_store_for_its_url_
     assert elsewhere.sql is not store.sql
     other.close()
     elsewhere.close()
+
+
+def test_a_status_change_is_written_with_its_event_or_refused_whole(store: Store) -> None:
+    """Records.change_status runs on the driver's cursor (store/fast.py), on both stores."""
+    records = Records(store)
+    sid = _session(store)
+    assert records.change_status(sid, "idle", "working", "screen: busy", log_offset=42)
+    row = records.session(sid)
+    assert (row.status, row.status_detail, row.log_offset) == ("working", "screen: busy", 42)
+    events = records.events(sid, "status")
+    assert [json.loads(e.data) for e in events] == [
+        {"old": "idle", "new": "working", "detail": "screen: busy"}
+    ]
+    assert events[0].at == row.status_at == row.updated_at
+    with pytest.raises(ValueError):  # not a status: refused before anything is written
+        records.change_status(sid, "working", "sleepy", "?")
+    with pytest.raises(NotFound):
+        records.change_status("nobody", "idle", "working", "?")
+    records.update_session(sid, status=SessionStatus.KILLED)
+    assert not records.change_status(sid, "working", "idle", "screen: prompt")  # the kill stands
+    assert records.session(sid).status == SessionStatus.KILLED
+    assert len(records.events(sid, "status")) == 1
+
+
+def test_a_locked_store_is_busy_and_a_failed_block_writes_nothing(tmp_path: Path) -> None:
+    """A driver's error from store/fast.py is SQLAlchemy's, so the engine retries a locked
+    store (Boundary) instead of calling it a bug; a block that raises is rolled back."""
+    db = tmp_path / "f.db"
+    sql = create_engine(f"sqlite:///{db}", connect_args={"timeout": 0.05})
+    with sql.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+    add = fast.Prepared(text("INSERT INTO t (x) VALUES (:x)"))
+    with pytest.raises(RuntimeError), fast.transaction(sql) as cur:
+        cur.execute(add, {"x": 1})
+        raise RuntimeError("half way")
+    holder = sqlite3.connect(db)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(OperationalError) as caught, fast.transaction(sql) as cur:
+            cur.execute(add, {"x": 2})
+        assert is_busy(caught.value)
+    finally:
+        holder.rollback()
+        holder.close()
+    with fast.transaction(sql) as cur:
+        cur.execute(add, {"x": 3})
+    with sql.connect() as conn:
+        assert conn.execute(text("SELECT x FROM t")).scalars().all() == [3]
+    sql.dispose()

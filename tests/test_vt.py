@@ -167,3 +167,38 @@ def test_a_released_screen_is_freed_without_the_collector_and_can_still_be_fed()
     finally:
         gc.enable()
         gc.collect()
+
+
+def test_printable_ascii_is_drawn_as_pyte_draws_it() -> None:
+    """The fast path for printable ASCII (screen/vt.py: _Screen.draw) leaves every cell,
+    the cursor and the dirty rows as pyte's own draw does, across wraps, attributes,
+    charsets, insert mode and wrapping off."""
+    rng = random.Random(7)
+    pieces = [
+        "plain words ",
+        "x" * 57,
+        "\x1b[1;31mred bold\x1b[0m",
+        "\x1b[4h inserted \x1b[4l",
+        "\x1b[?7l no wrap " * 3 + "\x1b[?7h",
+        "\x1b(0lqqk\x1b(B",
+        "\x1b)0\x0eqqq\x0f",
+        "héllo wörld ",
+        "wide 漢字 ",
+        "\r\n",
+        "\x1b[2K",
+        "\x1b[5;10H",
+        "\t|",
+        "\x08\x08",
+    ]
+    data = "".join(rng.choice(pieces) for _ in range(3000))
+    fast, slow = VirtualScreen(41, 12), VirtualScreen(41, 12)
+    slow.screen.draw = lambda text: pyte.Screen.draw(slow.screen, text)  # type: ignore[method-assign]
+    for start in range(0, len(data), 97):
+        chunk = data[start : start + 97].encode()
+        fast.feed(chunk)
+        slow.feed(chunk)
+        assert (fast.screen.cursor.x, fast.screen.cursor.y) == (slow.screen.cursor.x, slow.screen.cursor.y)
+        assert fast.screen.dirty == slow.screen.dirty
+    for y in range(12):
+        assert dict(fast.screen.buffer[y]) == dict(slow.screen.buffer[y]), y
+    assert fast.lines() == slow.lines()

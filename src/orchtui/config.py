@@ -172,6 +172,9 @@ class LimitsConfig(_Section):
     per_profile: dict[str, int] = Field(default_factory=dict)
     per_role: dict[str, int] = Field(default_factory=dict)
     per_host: dict[str, int] = Field(default_factory=dict)  # a fleet's hosts (`orchtui hosts`) by name
+    # agents run this much nicer than orchtui (Unix niceness): on a full CPU statuses and
+    # keys stay quick; 0 runs them as orchtui runs
+    agent_nice: int = Field(default=5, ge=0, le=19)
 
 
 class BudgetConfig(_Section):

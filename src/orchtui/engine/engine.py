@@ -36,7 +36,7 @@ from orchtui.engine.signals import Signals
 from orchtui.engine.turns import ACTIVE, BUSY, Turns
 from orchtui.engine.worker import beat_until, reclaim, say_goodbye, watch_fleet
 from orchtui.runtime.tmux import PaneInfo, parse_int
-from orchtui.runtime.watch import changes
+from orchtui.runtime.watch import Backlog, changes
 from orchtui.services import pane_logs
 from orchtui.services.context import Context
 from orchtui.services.events import emit
@@ -55,6 +55,7 @@ FRAME_LIMIT = 0.25  # seconds a synchronized update may hold the screen back (te
 
 DEAD_STATUS_GRACE = 5.0  # seconds to wait for tmux to report an exit status
 CREATION_GRACE = 120.0  # seconds a session may sit in "starting" without a tmux pane
+LIVE = frozenset(s.value for s in SessionStatus if s.live)
 
 
 class Engine:
@@ -80,8 +81,13 @@ class Engine:
         self.turns = Turns(ctx, self.advancer.poke)
         self.signals = Signals(self)
         self.extra_markers: dict[str, set[str]] = {}
+        self.backlog = Backlog()  # output seen by the watcher, not handled yet
         self.after = FollowUps(
-            self.signals.collect, self.progress, lambda m: self.monitors.get(m.session_id) is m, self.boundary
+            self.signals.collect,
+            self.progress,
+            lambda m: self.monitors.get(m.session_id) is m,
+            self.boundary,
+            waiting=lambda: bool(self.backlog),
         )
 
     # lifecycle ------------------------------------------------------------
@@ -113,7 +119,8 @@ class Engine:
 
         try:
             dirs = [self.state.logs, self.state.events, self.state.run]
-            async for paths in changes(dirs, cfg.debounce_ms, stop, cfg.step_ms, on_ready=ready):
+            watching = changes(dirs, cfg.debounce_ms, stop, cfg.step_ms, on_ready=ready, backlog=self.backlog)
+            async for paths in watching:
                 self.handle(paths)
         finally:
             reconcile.cancel()
@@ -365,14 +372,13 @@ class Engine:
         """The store changed (new session, kill, queued prompt, hand-back)."""
         self._wake_offset += len(read_from(self.state.wake_file, self._wake_offset))
         live = self.ctx.records.live_panes()  # not whole rows: this runs on every wake-up
-        for sid, monitor in list(self.monitors.items()):
-            if sid not in live and monitor.awaiting_exit_code:
-                continue  # followed until its pane dies with the exit code (reconcile looks too)
-            restarted = not SessionStatus(monitor.status).live or (
-                sid in live and live[sid][0] != monitor.pane_id
-            )
-            if sid not in live or restarted:
-                self.drop(sid)  # ended, or restarted: a new window is being made or has another pane
+        for sid, monitor in list(self.monitors.items()):  # plain comparisons: 500 of them a wake-up
+            entry = live.get(sid)
+            if entry is None:
+                if not monitor.awaiting_exit_code:  # else followed until its pane dies with
+                    self.drop(sid)  # the exit code (reconcile looks too)
+            elif entry[0] != monitor.pane_id or monitor.status not in LIVE:
+                self.drop(sid)  # restarted: a new window is being made or has another pane
         new = [
             sid
             for sid, (_pane, host) in live.items()
@@ -426,7 +432,7 @@ class Engine:
     def reconcile(self, panes: dict[str, PaneInfo]) -> None:
         """Every followed session against tmux's `panes` (asked in a worker)."""
         missing: list[Monitor] = []
-        live = {r.id: r for r in self.ctx.records.sessions(live_only=True)}
+        live = self.ctx.records.live_panes()  # each live session's pane, not whole rows
         # one query for all: an idle session costs the reconcile no query of its own
         delivered = self.ctx.ledger.sessions_with(CommandState.DELIVERED)
         for monitor in list(self.monitors.values()):
@@ -438,7 +444,7 @@ class Engine:
                 if pane is None or not monitor.awaiting_exit_code:
                     self.drop(monitor.session_id)
                 continue
-            if row is None or row.tmux_pane != monitor.pane_id:
+            if row is None or row[0] != monitor.pane_id:
                 self.drop(monitor.session_id)  # ended meanwhile, or restarted (sync adopts it)
                 continue
             if pane is None:  # a second, current look first: `panes` may predate this window

@@ -4,7 +4,10 @@ A change on screen costs the engine one status write; what it moves costs severa
 (usage from the transcript, ledger rows, the next delivery). When 100 agents change at
 once, the statuses of the whole batch are written first, and the rest runs in slices of
 at most `SLICE` seconds with the event loop's I/O between them: output that arrives
-meanwhile is not held up behind a hundred sessions' commits.
+meanwhile is not held up behind a hundred sessions' commits. A slice also waits while
+output is waiting to be handled (`waiting`), for at most `PATIENCE` seconds since the
+last slice: when 100 agents end their turns at once, every `idle` is written before
+any of their follow-ups, and the follow-ups still go on under a steady stream.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from orchtui.engine.monitor import Monitor
 
 log = logging.getLogger("orchtui.engine")
 SLICE = 0.01
+PATIENCE = 0.05
 
 
 @dataclass
@@ -37,8 +41,11 @@ class FollowUps:
         progress: Callable[[Monitor], None],
         followed: Callable[[Monitor], bool],
         boundary: Boundary,
+        waiting: Callable[[], bool] = lambda: False,
     ) -> None:
         self.boundary = boundary
+        self._waiting = waiting
+        self._last_slice = 0.0
         self._collect = collect
         self._progress = progress
         self._followed = followed
@@ -75,8 +82,12 @@ class FollowUps:
 
     def _slice(self) -> None:
         self._scheduled = False
-        if not self._held:
-            self.drain(limit=SLICE)
+        if self._held:
+            return  # its release schedules the next slice
+        if self._waiting() and time.monotonic() - self._last_slice < PATIENCE:
+            return  # output first: its batch comes next on the loop, and its release calls again
+        self._last_slice = time.monotonic()
+        self.drain(limit=SLICE)
         self._schedule()
 
     def drain(self, limit: float | None) -> None:

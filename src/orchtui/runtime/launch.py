@@ -41,6 +41,7 @@ else:
         import signal
 
 UNSET_ENV = "ORCHTUI_UNSET_ENV"  # comma-separated names the agent must not inherit (profile unset_env)
+NICE_ENV = "ORCHTUI_AGENT_NICE"  # how much nicer than orchtui the agent runs ([limits] agent_nice)
 _SHRUGGED = (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP, signal.SIGHUP)
 _FORWARDED = (signal.SIGTERM,)
 # Python ignores SIGPIPE (and SIGXFSZ) for itself; the agent gets them back at their default,
@@ -61,6 +62,7 @@ def main(args: list[str]) -> int:
         signal.signal(sig, _ignore)
     for name in os.environ.pop(UNSET_ENV, "").split(","):
         os.environ.pop(name, None)
+    _be_nicer(os.environ.pop(NICE_ENV, "0"))
     try:
         child = os.posix_spawnp(argv[0], argv, os.environ, setsigdef=_RESTORED)
     except OSError as exc:
@@ -98,6 +100,17 @@ def main(args: list[str]) -> int:
         _die_by(-code)
     _report(events, status=code)
     return code
+
+
+def _be_nicer(increment: str) -> None:
+    """The launcher, and so the agent it starts, runs `increment` nicer than orchtui: on a
+    full CPU the engine, tmux and the dashboard go first, so statuses and keys stay quick;
+    on a CPU with room to spare it changes nothing. Raising one's niceness needs no
+    privilege; a value that is not a number is left alone."""
+    try:
+        os.nice(max(0, min(19, int(increment))))
+    except (ValueError, OSError):
+        pass
 
 
 def _go_ahead(socket: str, channel: str) -> bool:

@@ -18,7 +18,7 @@ import libtmux
 from libtmux.exc import LibTmuxException
 
 from orchtui.errors import OrchtuiError
-from orchtui.runtime.tmux_control import ControlClient, ControlLost
+from orchtui.runtime.tmux_control import LITERAL_MAX, ControlClient, ControlLost
 
 SESSION_OPTION = "@orchtui_session"
 CONTROL_COMMANDS = ("send-keys", "paste-buffer")  # the engine's per-prompt commands
@@ -298,12 +298,27 @@ class Tmux:
         `-r` keeps line feeds as they are so the bytes arrive unchanged.
         """
         buffer = f"orchtui-{pane_id.lstrip('%')}"
-        cmd = ["tmux", "-L", self.socket_name, "load-buffer", "-b", buffer, "-"]
-        proc = subprocess.run(cmd, input=text.encode("utf-8"), capture_output=True, check=False)
-        if proc.returncode != 0:
-            raise TmuxError(f"tmux load-buffer: {proc.stderr.decode(errors='replace').strip()}")
+        data = text.encode("utf-8")
+        if not self._set_buffer(buffer, data):
+            cmd = ["tmux", "-L", self.socket_name, "load-buffer", "-b", buffer, "-"]
+            proc = subprocess.run(cmd, input=data, capture_output=True, check=False)
+            if proc.returncode != 0:
+                raise TmuxError(f"tmux load-buffer: {proc.stderr.decode(errors='replace').strip()}")
         flags = ["-p"] if bracketed else []
         self.run("paste-buffer", *flags, "-r", "-d", "-b", buffer, "-t", pane_id)
+
+    def _set_buffer(self, buffer: str, data: bytes) -> bool:
+        """The buffer set through the control-mode client (tmux_control.literal); False
+        when that client is not there, or the text is one it does not carry."""
+        if self.control is None or b"\0" in data or len(data) > LITERAL_MAX:
+            return False
+        try:
+            ok, lines = self.control.run(("set-buffer", "-b", buffer, "--"), data)
+        except ControlLost:
+            return False
+        if not ok:
+            raise TmuxError(f"tmux set-buffer: {' '.join(lines).strip()}")
+        return True
 
     def send_keys(self, pane_id: str, *keys: str) -> None:
         """Named keys only (Enter, Escape, y): never used for free text."""

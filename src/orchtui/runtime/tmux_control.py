@@ -9,7 +9,11 @@ with `ignore-size,no-output`: it never sizes a window and pane output is not sen
 Only words made of the characters in `SAFE` are sent this way (pane ids, buffer names,
 key names, flags): nothing in them means anything to tmux's command parser. Anything
 else, and every command while the client is not connected, goes through a tmux process
-as before. Agent text never passes here: it is loaded into a buffer from stdin.
+as before. Agent text passes only as `literal()` makes it: one double-quoted argument in
+which every byte but a letter or a digit is an octal escape (`\\ooo`), so no byte of it
+can end the argument, start another command, or expand a variable or a home folder;
+tmux turns the escapes back into the same bytes. Text with a NUL byte (which a tmux
+argument cannot hold) or longer than `LITERAL_MAX` is loaded from stdin instead.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import IO
 
 SAFE = re.compile(r"[A-Za-z0-9%@_:.,+/-]+")
+LITERAL_MAX = 64 * 1024  # bytes of text sent as an argument; longer text goes through stdin
 RETRY_AFTER = 5.0  # seconds before connecting again after a failed or lost connection
 REPLY_TIMEOUT = 10.0
 
@@ -80,14 +85,16 @@ class ControlClient:
     def suitable(args: tuple[str, ...]) -> bool:
         return all(SAFE.fullmatch(arg) for arg in args)
 
-    def run(self, args: tuple[str, ...]) -> tuple[bool, list[str]]:
-        """(ok, output lines) of one command; ControlLost when it could not be sent."""
+    def run(self, args: tuple[str, ...], text: bytes | None = None) -> tuple[bool, list[str]]:
+        """(ok, output lines) of one command; ControlLost when it could not be sent.
+        `text`: the command's last argument, any bytes (see `literal`)."""
+        line = " ".join(args) + ("" if text is None else " " + literal(text))
         with self._lock:
             conn = self._connected()
             reply = conn.expect()
             try:
                 assert conn.proc.stdin is not None
-                conn.proc.stdin.write((" ".join(args) + "\n").encode())
+                conn.proc.stdin.write((line + "\n").encode())
                 conn.proc.stdin.flush()
             except OSError:
                 self._lose(conn)
@@ -153,6 +160,17 @@ class ControlClient:
         if self._conn is conn:
             self._conn = None
             self._failed_at = time.monotonic()
+
+
+_ESCAPES = [chr(b) if chr(b).isascii() and chr(b).isalnum() else f"\\{b:03o}" for b in range(256)]
+
+
+def literal(text: bytes) -> str:
+    """`text` as one tmux argument that means nothing but those bytes: double-quoted, with
+    every byte that is not an ASCII letter or digit written as an octal escape."""
+    if b"\0" in text:
+        raise ValueError("a tmux argument cannot hold a NUL byte")
+    return '"' + "".join([_ESCAPES[b] for b in text]) + '"'
 
 
 def _read(conn: _Connection) -> None:

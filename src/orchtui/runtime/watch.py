@@ -72,6 +72,17 @@ def _inotify(dirs: Iterable[Path], use_inotify: bool) -> _Inotify | None:
         return None
 
 
+class Backlog:
+    """Changes the watcher has seen and not handed out yet: other work on the loop can
+    let them go first (engine/followups.py)."""
+
+    def __init__(self) -> None:
+        self.paths: set[Path] = set()
+
+    def __bool__(self) -> bool:
+        return bool(self.paths)
+
+
 async def changes(
     dirs: list[Path],
     debounce_ms: int,
@@ -79,10 +90,13 @@ async def changes(
     step_ms: int = 50,
     use_inotify: bool = True,
     on_ready: Callable[[], None] | None = None,
+    backlog: Backlog | None = None,
 ) -> AsyncIterator[set[Path]]:
     """Sets of changed paths, each gathered over `debounce_ms` after the first change,
-    until `stop` is set. `on_ready` runs once the watch is in place: what it reads then
-    is either read by it or reported afterwards, never missed in between."""
+    until `stop` is set. Changes that came while the last set was handled are handed out
+    at once: they have waited that long already. `on_ready` runs once the watch is in
+    place: what it reads then is either read by it or reported afterwards, never missed
+    in between. `backlog`: where the changes not handed out yet are kept."""
     watcher = _inotify(dirs, use_inotify)
     if watcher is None:
         from watchfiles import awatch
@@ -97,7 +111,7 @@ async def changes(
         return
     loop = asyncio.get_running_loop()
     ready = asyncio.Event()
-    pending: set[Path] = set()
+    pending = (backlog or Backlog()).paths
 
     def readable() -> None:
         pending.update(watcher.read(0))
@@ -110,12 +124,16 @@ async def changes(
     stopping = asyncio.ensure_future(stop.wait())
     try:
         while not stop.is_set():
-            woken = asyncio.ensure_future(ready.wait())
-            await asyncio.wait({woken, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            woken.cancel()
-            if stop.is_set():
-                return
-            await asyncio.sleep(debounce_ms / 1000)  # the rest of a burst comes with it
+            pending.update(watcher.read(0))  # what came while the last set was handled
+            if pending:
+                await asyncio.sleep(0)  # the loop's other ready work goes first, once
+            else:
+                woken = asyncio.ensure_future(ready.wait())
+                await asyncio.wait({woken, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                woken.cancel()
+                if stop.is_set():
+                    return
+                await asyncio.sleep(debounce_ms / 1000)  # the rest of a burst comes with it
             ready.clear()
             batch = set(pending)
             pending.clear()

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pyte
+from pyte import modes as mo
 from pyte.screens import Char, Margins
 from wcwidth import wcwidth
 
@@ -54,6 +55,19 @@ class _Cell(Char):
         return cell
 
 
+_ROWS_OF: dict[Char, dict[str, Char]] = {}  # attributes -> character -> its shared cell
+
+
+def _cells(attrs: Char) -> dict[str, Char]:
+    """The shared cells drawn with `attrs`, by character (hashing attributes once a run)."""
+    table = _ROWS_OF.get(attrs)
+    if table is None:
+        if len(_ROWS_OF) >= _CELLS_LIMIT // 64:
+            _ROWS_OF.clear()
+        table = _ROWS_OF[attrs] = {}
+    return table
+
+
 class _Screen(pyte.Screen):
     """pyte's screen, tolerant of the private CSI sequences modern TUIs send (Gemini CLI's
     `CSI ? … m`, keyboard-protocol queries): pyte hands them `private=True`, which most of
@@ -70,6 +84,34 @@ class _Screen(pyte.Screen):
     def reset(self) -> None:
         super().reset()
         self.cursor.attrs = _Cell._make(self.cursor.attrs)
+
+    def draw(self, data: str) -> None:
+        """pyte's, for a run of printable ASCII drawn with wrapping on and insert mode off
+        (nearly all an agent prints): each such character is one column wide, so a row's
+        worth is written at once, with no width lookup per character. Anything else is
+        pyte's own."""
+        text = data.translate(self.g1_charset if self.charset else self.g0_charset)
+        if not (text.isascii() and text.isprintable()) or mo.IRM in self.mode or mo.DECAWM not in self.mode:
+            super().draw(data)  # it translates the data itself
+            return
+        data, cursor, columns = text, self.cursor, self.columns
+        while data:
+            if cursor.x == columns:  # the last column was written: wrap
+                self.dirty.add(cursor.y)
+                self.carriage_return()
+                self.linefeed()
+            room = columns - cursor.x
+            run, data = data[:room], data[room:]
+            attrs, line, x = cursor.attrs, self.buffer[cursor.y], cursor.x
+            table = _cells(attrs)
+            for char in run:
+                cell = table.get(char)
+                if cell is None:
+                    cell = table[char] = attrs._replace(data=char)
+                line[x] = cell
+                x += 1
+            cursor.x = x
+        self.dirty.add(cursor.y)
 
     def index(self) -> None:
         """A line feed on the bottom row scrolls: the rows move up unchanged. pyte marks

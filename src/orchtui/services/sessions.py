@@ -321,6 +321,7 @@ class SessionService:
         env.update(added_env or {})
         if profile.unset_env:
             env[launch.UNSET_ENV] = ",".join(profile.unset_env)
+        env[launch.NICE_ENV] = str(self.ctx.config.limits.agent_nice)
         env.update({"ORCHTUI_SESSION_ID": row.id, "ORCHTUI_HOME": str(state.home)})
         if row.run_id:  # `"$ORCHTUI_ARTIFACT" --kind url --label preview URL` records evidence,
             # `"$ORCHTUI_MEMORY" --kind decision TEXT` a decision for later runs

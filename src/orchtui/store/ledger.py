@@ -10,6 +10,7 @@ from orchtui.controls import paste_safe
 from orchtui.domain import COMMAND_TRANSITIONS, CommandKind, CommandState
 from orchtui.errors import NotFound, OrchtuiError
 from orchtui.redact import redact
+from orchtui.store import fast
 from orchtui.store.db import Store, now
 from orchtui.store.tables import Command, CommandPayload, CommandTransition
 
@@ -28,20 +29,29 @@ _COMMANDS: Table = SQLModel.metadata.tables["command"]
 _TRANSITIONS: Table = SQLModel.metadata.tables["command_transition"]
 _PAYLOADS: Table = SQLModel.metadata.tables["command_payload"]
 # transition()'s statements, built once
-_ROW = core_select(_COMMANDS.c.kind, _COMMANDS.c.state, _COMMANDS.c.attempts).where(
-    _COMMANDS.c.id == bindparam("row_id")
+_ROW = fast.Prepared(
+    core_select(_COMMANDS.c.kind, _COMMANDS.c.state, _COMMANDS.c.attempts).where(
+        _COMMANDS.c.id == bindparam("row_id")
+    )
 )
-_ADD_TRANSITION = insert(_TRANSITIONS)
-_NOTE_SUBMIT = (
+_ADD_TRANSITION = fast.Prepared(
+    insert(_TRANSITIONS).values(
+        {name: bindparam(f"v_{name}") for name in ("command_id", "state", "at", "cause")}
+    )
+)
+_SESSIONS_WITH = core_select(_COMMANDS.c.session_id).where(_COMMANDS.c.state == bindparam("state")).distinct()
+_NOTE_SUBMIT = fast.Prepared(
     update(_COMMANDS)
     .where(_COMMANDS.c.id == bindparam("row_id"), _COMMANDS.c.submit_offset.is_(None))
     .values(submit_offset=bindparam("offset"))
 )
-_DROP_PAYLOAD = delete(_PAYLOADS).where(_PAYLOADS.c.command_id == bindparam("row_id"))
+_DROP_PAYLOAD = fast.Prepared(delete(_PAYLOADS).where(_PAYLOADS.c.command_id == bindparam("row_id")))
 _UPDATES = {
-    frozenset(fields): update(_COMMANDS)
-    .where(_COMMANDS.c.id == bindparam("row_id"))
-    .values({name: bindparam(f"new_{name}") for name in fields})
+    frozenset(fields): fast.Prepared(
+        update(_COMMANDS)
+        .where(_COMMANDS.c.id == bindparam("row_id"))
+        .values({name: bindparam(f"new_{name}") for name in fields})
+    )
     for stamp in _STAMP.values()
     for fields in (
         {"state", stamp, *extra} for extra in ((), ("attempts",), ("error",), ("attempts", "error"))
@@ -119,8 +129,9 @@ class Ledger:
         prepared Core statements: the engine makes several per prompt, and the ORM's unit
         of work cost ~2 ms each."""
         at = now()
-        with self.store.sql.begin() as conn:
-            found = conn.execute(_ROW, {"row_id": command_id}).first()
+        state = CommandState(state)  # a value outside the enum is refused before it is written
+        with fast.transaction(self.store.sql) as conn:  # the driver's cursor (store/fast.py)
+            found = conn.execute(_ROW, {"row_id": command_id}).fetchone()
             if found is None:
                 raise NotFound(f"no ledger row {command_id}")
             kind, state_now, attempts = found
@@ -141,7 +152,7 @@ class Ledger:
             )
             conn.execute(
                 _ADD_TRANSITION,
-                {"command_id": command_id, "state": state, "at": at, "cause": redact(cause)},
+                {"v_command_id": command_id, "v_state": state, "v_at": at, "v_cause": redact(cause)},
             )
             if state.final or state is CommandState.DELIVERED:
                 conn.execute(_DROP_PAYLOAD, {"row_id": command_id})
@@ -149,7 +160,7 @@ class Ledger:
     def note_submit(self, command_id: int, offset: int) -> None:
         """Enter is about to be pressed for this row for the first time; `offset` is the
         agent's log size now. After a crash only output past it can be this row's turn."""
-        with self.store.sql.begin() as conn:
+        with fast.transaction(self.store.sql) as conn:
             conn.execute(_NOTE_SUBMIT, {"row_id": command_id, "offset": offset})
 
     def payload(self, command_id: int) -> str | None:
@@ -192,9 +203,8 @@ class Ledger:
 
     def sessions_with(self, state: CommandState) -> set[str]:
         """Sessions that have at least one row in `state` (one query for all sessions)."""
-        with self.store.db() as db:
-            query = select(Command.session_id).where(Command.state == state).distinct()
-            return set(db.exec(query).all())
+        with self.store.sql.connect() as conn:  # Core: the engine asks on every wake-up
+            return set(conn.execute(_SESSIONS_WITH, {"state": state.value}).scalars())
 
     def transitions(self, command_id: int) -> list[CommandTransition]:
         with self.store.db() as db:

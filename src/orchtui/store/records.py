@@ -5,21 +5,48 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, update
+from sqlalchemy import Table, bindparam, func, insert, literal_column, update
 from sqlalchemy import select as core_select
 from sqlmodel import SQLModel, col, select
 
 from orchtui.domain import SessionStatus
 from orchtui.errors import NotFound
 from orchtui.redact import redact
+from orchtui.store import fast
 from orchtui.store.db import Store, now
 from orchtui.store.tables import AgentSession, Event, Project, Worktree
 
 ENDED_BY_ORCHTUI = (SessionStatus.KILLED, SessionStatus.LOST)
 ENDED = [s.value for s in SessionStatus if not s.live]
 _SESSIONS: Table = SQLModel.metadata.tables["agent_session"]
-_STATUS = core_select(_SESSIONS.c.status).where(_SESSIONS.c.id == bindparam("sid"))
+# the ended statuses written into the statement (our own words), not a list parameter
+# that is rendered again at each of the engine's many runs
+_LIVE_PANES = core_select(_SESSIONS.c.id, _SESSIONS.c.tmux_pane, _SESSIONS.c.host).where(
+    _SESSIONS.c.status.not_in([literal_column(f"'{status}'") for status in ENDED])
+)
+_STATUS = fast.Prepared(core_select(_SESSIONS.c.status).where(_SESSIONS.c.id == bindparam("sid")))
 _ADD_EVENT = insert(SQLModel.metadata.tables["event"])
+_EVENT_FIELDS = ("at", "session_id", "kind", "severity", "message", "data")
+_ADD_STATUS_EVENT = fast.Prepared(_ADD_EVENT.values({name: bindparam(f"v_{name}") for name in _EVENT_FIELDS}))
+_SET_STATUS: dict[frozenset[str], fast.Prepared] = {}
+
+
+def _named(values: dict[str, Any]) -> dict[str, Any]:
+    """Values by their parameters' names (a parameter may not share its column's name)."""
+    return {f"v_{name}": value for name, value in values.items()}
+
+
+def _set_status(fields: frozenset[str]) -> fast.Prepared:
+    """change_status's update of these columns, built once per set of columns."""
+    found = _SET_STATUS.get(fields)
+    if found is None:
+        statement = (
+            update(_SESSIONS)
+            .where(_SESSIONS.c.id == bindparam("sid"))
+            .values({name: bindparam(f"v_{name}") for name in sorted(fields)})
+        )
+        found = _SET_STATUS[fields] = fast.Prepared(statement)
+    return found
 
 
 class Records:
@@ -86,11 +113,8 @@ class Records:
     def live_panes(self) -> dict[str, tuple[str | None, str | None]]:
         """Each live session's pane and host, without loading whole rows: what the engine
         looks at on every wake-up (hundreds of sessions, dozens of wake-ups a second)."""
-        query = core_select(_SESSIONS.c.id, _SESSIONS.c.tmux_pane, _SESSIONS.c.host).where(
-            _SESSIONS.c.status.not_in(ENDED)
-        )
         with self.store.sql.connect() as conn:
-            return {sid: (pane, host) for sid, pane, host in conn.execute(query)}
+            return {sid: (pane, host) for sid, pane, host in conn.execute(_LIVE_PANES)}
 
     def update_session(self, session_id: str, **fields: Any) -> AgentSession:
         with self.store.db() as db:
@@ -140,26 +164,18 @@ class Records:
         written) when the session was killed or lost meanwhile by someone else. Core
         statements: the engine writes one per status change, many a second in a burst."""
         at = now()
+        new = SessionStatus(new)  # a value outside the enum is refused before it is written
         values = {"status": new, "status_detail": detail, "status_at": at, "updated_at": at, **fields}
-        with self.store.sql.begin() as conn:
-            status = conn.execute(_STATUS, {"sid": session_id}).scalar()
-            if status is None:
+        with fast.transaction(self.store.sql) as cur:
+            found = cur.execute(_STATUS, {"sid": session_id}).fetchone()
+            if found is None:
                 raise NotFound(f"no session {session_id!r}")
-            if status in ENDED_BY_ORCHTUI and status != old:
+            if found[0] in ENDED_BY_ORCHTUI and found[0] != old:
                 return False  # killed or lost meanwhile (by another process): that stands
-            conn.execute(update(_SESSIONS).where(_SESSIONS.c.id == session_id).values(values))
+            cur.execute(_set_status(frozenset(values)), {"sid": session_id, **_named(values)})
             data = json.dumps({"old": old, "new": new, "detail": detail})
-            conn.execute(
-                _ADD_EVENT,
-                {
-                    "at": at,
-                    "session_id": session_id,
-                    "kind": "status",
-                    "severity": "info",
-                    "message": f"{old} -> {new}",
-                    "data": data,
-                },
-            )
+            event = {"at": at, "session_id": session_id, "kind": "status", "severity": "info"}
+            cur.execute(_ADD_STATUS_EVENT, _named({**event, "message": f"{old} -> {new}", "data": data}))
             return True
 
     # worktrees ------------------------------------------------------------
