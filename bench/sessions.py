@@ -144,6 +144,7 @@ def run(n: int, idle_seconds: float, profile: Path | None = None) -> dict[str, A
 
         # staggered turns: one prompt every GAP seconds across the sessions (40 a second,
         # at any n: the status path must not slow down with the number of idle sessions)
+        log_from = len(ctx.config.state.engine_log.read_text(errors="replace"))  # the turns' part of it
         first_turn = time.time()
         spy = profiled(engine, profile, f"staggered-{n}")
         for sid in ids:
@@ -151,6 +152,7 @@ def run(n: int, idle_seconds: float, profile: Path | None = None) -> dict[str, A
             ctx.wake_engine("bench")
             time.sleep(GAP)
         wait_done(ctx, ids, 60 + n)
+        time.sleep(1.0)  # a turn can be done by its marker a moment before its `idle` is written
         stop(spy)
         timed_staggered, missed_staggered = timed_latencies(ctx, ids, since=first_turn)
         lat_staggered = [ms for _t, ms, _state in timed_staggered]
@@ -168,7 +170,6 @@ def run(n: int, idle_seconds: float, profile: Path | None = None) -> dict[str, A
             ctx.ledger.enqueue(sid, "stream please", actor="bench")
         ctx.wake_engine("bench")
         wait_done(ctx, bursting, 120 + n)
-        stop(spy)
         wall = time.monotonic() - start
         machine = psutil.cpu_percent(None)
         after = engine.cpu_times()
@@ -179,11 +180,13 @@ def run(n: int, idle_seconds: float, profile: Path | None = None) -> dict[str, A
             tmux_cpu = (
                 100.0 * ((t_after.user + t_after.system) - (tmux_before.user + tmux_before.system)) / wall
             )
+        time.sleep(1.0)  # as above: the last `idle` may follow its turn's end
+        stop(spy)
         rss_peak = engine.memory_info().rss / 2**20
         timed_burst, missed_burst = timed_latencies(ctx, bursting, since=burst_start)
         lat_burst = [ms for _t, ms, _state in timed_burst]
         undone = [r for sid in ids for r in ctx.ledger.rows(sid) if r.state != "done"]
-        log = ctx.config.state.engine_log.read_text(errors="replace")
+        log = ctx.config.state.engine_log.read_text(errors="replace")[log_from:]
         pauses = re.findall(r"collector: a full pass held the engine (\d+) ms", log)
         return {
             "sessions": n,
@@ -213,7 +216,8 @@ def run(n: int, idle_seconds: float, profile: Path | None = None) -> dict[str, A
             "memory": memory,
             "rss_after_stream_mb": round(rss_peak, 1),
             "commands_not_done": len(undone),
-            "collector_pauses_ms": [int(ms) for ms in pauses],  # full passes of 20 ms or more, whole run
+            # the collector's full passes of 20 ms or more, while the turns ran
+            "collector_pauses_ms": [int(ms) for ms in pauses],
             "machine_cores": psutil.cpu_count(),
         }
 
