@@ -70,6 +70,8 @@ class Engine:
         self._adopted = 0  # sessions adopted since the last full pass (see _freeze)
         self.acting: asyncio.Task[None] | None = None  # carrying out host actions (take_actions)
         self.acting_again = False
+        self.full_passes = collector.FullPasses()
+        self.last_news = time.monotonic()  # when the last batch of changes was handled
         self._event_offset = 0
         self._wake_offset = 0
         self.boundary = Boundary(ctx)
@@ -98,6 +100,7 @@ class Engine:
         self._event_offset = self.state.tmux_events.stat().st_size
         self._wake_offset = self.state.wake_file.stat().st_size
         self.ctx.tmux.use_control_mode()
+        self.full_passes.take_over()  # full passes when quiet (engine/collector.py); given back at the end
         threading.Thread(target=redact.warm, name="redact-warm", daemon=True).start()
         reconcile = asyncio.create_task(self._reconcile_loop(stop))
         heart = asyncio.create_task(beat_until(self.ctx, self.boundary, stop, lambda: len(self.monitors)))
@@ -128,6 +131,7 @@ class Engine:
             for task in fleet_tasks:
                 task.cancel()
             say_goodbye(self.ctx)
+            self.full_passes.give_back()
             for task in list(self.tasks):
                 task.cancel()
             self.ctx.tmux.close()
@@ -146,6 +150,7 @@ class Engine:
         finally:
             self.after.release()
             collector.log_slow()
+            self.last_news = time.monotonic()
 
     def _handle(self, paths: set[Path]) -> None:
         for path in sorted(paths):
@@ -193,6 +198,8 @@ class Engine:
                 self.boundary.failed("reconcile", exc)
                 continue
             self.boundary.run("reconcile", partial(self.reconcile, panes))
+            if self.full_passes.maybe(time.monotonic() - self.last_news):
+                collector.log_slow()
 
     # adoption -------------------------------------------------------------
     def adopt_all(self) -> None:
