@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orchtui.runtime.watch import changes, changes_sync
+from orchtui.runtime.watch import Backlog, changes, changes_sync
 
 
 @pytest.mark.parametrize("use_inotify", [True, False])
@@ -75,3 +75,41 @@ def test_changes_sync_times_out_empty_and_keeps_only_what_is_asked(tmp_path: Pat
         if found or time.monotonic() - start > 30:
             break
     assert found == {tmp_path / "orchtui.db-wal"}
+
+
+async def test_changes_made_while_a_batch_is_handled_wait_in_the_backlog_and_come_next(
+    tmp_path: Path,
+) -> None:
+    """Other work on the loop can see that output is waiting (engine/followups.py), and
+    what came while a batch was handled is handed out without another debounce."""
+    stop = asyncio.Event()
+    backlog = Backlog()
+    batches: list[set[str]] = []
+    seen_waiting: list[set[str]] = []
+    handed: list[float] = []
+
+    async def follow() -> None:
+        async for paths in changes([tmp_path], 2000, stop, backlog=backlog):
+            handed.append(time.monotonic())
+            batches.append({p.name for p in paths})
+            if len(batches) == 1:
+                (tmp_path / "b.log").write_bytes(b"x")  # while this batch is handled
+                time.sleep(0.3)  # (blocking: the loop hears of it only afterwards)
+            else:
+                stop.set()
+
+    async def look() -> None:  # what another callback on the loop sees between batches
+        while not stop.is_set():
+            if backlog:
+                seen_waiting.append({p.name for p in backlog.paths})
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(follow())
+    looker = asyncio.create_task(look())
+    await asyncio.sleep(0.3)
+    (tmp_path / "a.log").write_bytes(b"x")
+    await asyncio.wait_for(task, 30)
+    await asyncio.wait_for(looker, 10)
+    assert batches == [{"a.log"}, {"b.log"}]
+    assert {"b.log"} in seen_waiting
+    assert handed[1] - handed[0] < 0.3 + 1.5, "the waiting change got a second debounce of 2 s"

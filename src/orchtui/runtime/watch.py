@@ -111,7 +111,7 @@ async def changes(
         return
     loop = asyncio.get_running_loop()
     ready = asyncio.Event()
-    pending = (backlog or Backlog()).paths
+    pending = (Backlog() if backlog is None else backlog).paths  # (an empty Backlog is falsy)
 
     def readable() -> None:
         pending.update(watcher.read(0))
