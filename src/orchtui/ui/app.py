@@ -25,6 +25,7 @@ from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.notifications import SeverityLevel
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane
@@ -311,8 +312,11 @@ class OrchtuiApp(SessionList, KeysHelp, RunActions):
     def _want_git(self) -> None:
         """The git facts read are the selected session's and those of the Worktrees tab's
         rows on screen: 500 worktrees are not read for a tab nobody looks at."""
-        shown = self.query_one("#tabs", TabbedContent).active == "tab-worktrees"
-        wanted = set(self.query_one(WorktreesTable).visible_keys()) if shown else set()
+        try:
+            tabs, table = self.query_one("#tabs", TabbedContent), self.query_one(WorktreesTable)
+        except NoMatches:  # a scroll or resize noted as the app closed: its widgets are gone
+            return
+        wanted = set(table.visible_keys()) if tabs.active == "tab-worktrees" else set()
         if wanted != self.source.wanted:
             self.source.wanted = wanted
             if self.snap is not None:
