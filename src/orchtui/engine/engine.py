@@ -10,7 +10,6 @@ sessions) is a safety net, not the watcher.
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import logging
 import threading
@@ -47,7 +46,6 @@ from orchtui.store.tables import AgentSession, Command
 from orchtui.tail import complete_lines, read_from
 
 log = logging.getLogger("orchtui.engine")
-SWEEP_EVERY = 100  # adoptions between two full passes of the collector (see Engine._freeze)
 ERROR_SETTLE = 0.3  # seconds an error must stay on screen before the status says so
 REPORT_LINE_WAIT = 3.0  # seconds an agent's error report may come before its error line
 FRAME_LIMIT = 0.25  # seconds a synchronized update may hold the screen back (terminals: 0.1-1 s)
@@ -67,7 +65,6 @@ class Engine:
         self.delivering: set[str] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.adopting: set[str] = set()  # sessions whose panes a worker is looking at
-        self._adopted = 0  # sessions adopted since the last full pass (see _freeze)
         self.acting: asyncio.Task[None] | None = None  # carrying out host actions (take_actions)
         self.acting_again = False
         self.full_passes = collector.FullPasses()
@@ -242,23 +239,9 @@ class Engine:
                 self.after.release()
             if ready:
                 log.info("engine watching %d session(s)", len(self.monitors))
-            self._freeze(len(rows))
+            self.full_passes.adopted(len(rows))
 
         self.spawn(go())
-
-    def _freeze(self, adopted: int) -> None:
-        """What exists now (modules, the store, every session's screen and monitor) lives as
-        long as its session at least: kept out of the collector (gc.freeze), whose full
-        passes over 500 sessions held the loop 90-140 ms each (engine/collector.py). A
-        session let go breaks its screen's cycles (drop), so what it held is still freed.
-        Cyclic garbage frozen with the rest would stay, so every SWEEP_EVERY adoptions
-        one full pass looks at everything first: ~1 ms a session, and nothing kept for good."""
-        self._adopted += adopted
-        if self._adopted >= SWEEP_EVERY:
-            self._adopted = 0
-            gc.unfreeze()
-            gc.collect()
-        gc.freeze()
 
     def adopt_again(self, session_id: str) -> None:
         """The store was busy while adopting a session: look at it again."""
